@@ -1,0 +1,140 @@
+"""Diagnostics of gradient flow: gradient norms through time, singular values and condition number
+of the long-term Jacobian, and the effective rank of the recurrent-weight gradient.
+
+The long-term Jacobian over a window is T = D_t ... D_{s+1} (D_j = dh_j/dh_{j-1}). Its singular
+values span dozens of orders of magnitude, so the product is never multiplied out: orthogonal
+(subspace) iteration on T^T T is run in factored form, alternating a forward pass (Q <- D_j Q) and a
+backward pass (Q <- D_j^T Q) with a QR after every step, and summing log|R_ii|. When the frame has
+converged to the top-k right singular vectors V_k, T V_k = U_k Sigma_k, so the summed logs are exactly
+log sigma_i. Each pass multiplies the error by about (sigma_{k+1}/sigma_k)^2, which is tiny over long
+windows, so a few passes suffice.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import autograd.numpy as np
+import numpy as onp
+from autograd import grad
+
+from .config import FlosslabError, check_int, check_n_exponents
+from .lyapunov import log_abs_diag, random_frame
+from .model import n_units, readout, rnn_step, run_rnn
+from .qr import qr
+from .tasks import task_loss
+
+
+def _log_sv_passes(apply: Callable, apply_t: Callable, n_steps: int, n: int, k: int,
+                   n_passes: int, seed: int):
+    q = random_frame(n, k, seed)
+    for p in range(n_passes):
+        forward = p % 2 == 0
+        total = onp.zeros(k)
+        for j in range(n_steps) if forward else reversed(range(n_steps)):
+            q, r = onp.linalg.qr(apply(j, q) if forward else apply_t(j, q))
+            total += log_abs_diag(r, where=f" at step {j} of the long-term Jacobian")
+    return onp.sort(total)[::-1]
+
+
+def log_singular_values_from_jacobians(jacobians, n_values=None, n_passes: int = 3,
+                                       seed: int = 0) -> onp.ndarray:
+    """Natural logs of the k largest singular values of ``D_T ... D_1`` (jacobians (T, N, N))."""
+    jacobians = onp.asarray(jacobians, dtype=float)
+    if jacobians.ndim != 3 or jacobians.shape[1] != jacobians.shape[2]:
+        raise FlosslabError(f"jacobians must have shape (T, N, N), got {jacobians.shape}")
+    n = jacobians.shape[1]
+    k = check_n_exponents(n_values, n)
+    n_passes = check_int("n_passes", n_passes, minimum=1)
+    return _log_sv_passes(lambda j, q: jacobians[j] @ q, lambda j, q: jacobians[j].T @ q,
+                          jacobians.shape[0], n, k, n_passes, seed)
+
+
+def log_singular_values(params: dict, states, n_values=None, n_passes: int = 3,
+                        seed: int = 0) -> onp.ndarray:
+    """Natural logs of the k largest singular values of the RNN's long-term Jacobian.
+
+    ``states`` (t, N) are h_{s+1}..h_{s+t}: the window's Jacobians D_j = diag(1 - h_j^2) W.
+    """
+    states = onp.asarray(states, dtype=float)
+    w = onp.asarray(params["W"])
+    n = n_units(params)
+    k = check_n_exponents(n_values, n)
+    slopes = 1.0 - states ** 2
+    return _log_sv_passes(lambda j, q: slopes[j][:, None] * (w @ q),
+                          lambda j, q: w.T @ (slopes[j][:, None] * q),
+                          states.shape[0], n, k, check_int("n_passes", n_passes, minimum=1), seed)
+
+
+def log10_condition_number(log_sv) -> float:
+    """log10 of sigma_1 / sigma_k from natural-log singular values."""
+    log_sv = onp.asarray(log_sv)
+    return float((log_sv[0] - log_sv[-1]) / onp.log(10.0))
+
+
+def condition_number_curve(params: dict, inputs, n_values=None, times=None, transient: int = 0,
+                           n_passes: int = 3, seed: int = 0):
+    """log10 condition number of T_t = D_{s+t} ... D_{s+1} (first k singular values) against t.
+
+    The state runs from h0 = 0 over ``inputs`` (T, n_inputs); the window starts after ``transient``
+    steps. ``times`` defaults to 12 lengths spread over the window. Returns (times, log10 kappa).
+    """
+    states = run_rnn(params, inputs)
+    window = states[transient:]
+    if window.shape[0] < 1:
+        raise FlosslabError("the transient leaves no steps; use longer inputs or a shorter transient")
+    if times is None:
+        times = onp.unique(onp.linspace(1, window.shape[0], 12).astype(int))
+    times = onp.asarray(times, dtype=int)
+    kappa = [log10_condition_number(log_singular_values(params, window[:t], n_values, n_passes, seed))
+             for t in times]
+    return times, onp.asarray(kappa)
+
+
+def state_gradient_norms(params: dict, inputs, targets, mask, loss_at: str = "last"):
+    """||dL/dh_t|| for t = 1..T by backpropagation through time (autograd).
+
+    ``loss_at="last"``: L is the task loss at the final step only, so the curve shows how one error
+    signal grows or decays as it travels back (like exp(lambda_1 (T - t))). ``"all"``: the full task
+    loss over every scored step. The norm is taken over units and batch together.
+    """
+    inputs = onp.asarray(inputs, dtype=float)
+    mask = onp.asarray(mask, dtype=bool)
+    if loss_at == "last":
+        mask = onp.zeros_like(mask)
+        mask[-1] = True
+    elif loss_at != "all":
+        raise FlosslabError(f"loss_at must be 'last' or 'all', got {loss_at!r}")
+
+    def loss_of_perturbation(eps):
+        h = onp.zeros(inputs.shape[1:-1] + (n_units(params),))
+        states = []
+        for t in range(inputs.shape[0]):
+            h = rnn_step(params, h, inputs[t]) + eps[t]
+            states.append(h)
+        return task_loss(readout(params, np.stack(states)), targets, mask)
+
+    eps0 = onp.zeros(inputs.shape[:-1] + (n_units(params),))
+    g = grad(loss_of_perturbation)(eps0)
+    return onp.sqrt(onp.sum(g.reshape(g.shape[0], -1) ** 2, axis=1))
+
+
+def effective_rank(matrix) -> float:
+    """Entropy effective rank (Roy & Vetterli 2007): exp(-sum p_i log p_i), p_i = s_i / sum s.
+
+    Equals r for a matrix with r equal nonzero singular values; 1 for rank one; 0 for the zero
+    matrix.
+    """
+    s = onp.linalg.svd(onp.asarray(matrix, dtype=float), compute_uv=False)
+    total = s.sum()
+    if total == 0.0:
+        return 0.0
+    p = s[s > 0] / total
+    return float(onp.exp(-onp.sum(p * onp.log(p))))
+
+
+def weight_gradient(params: dict, batch) -> onp.ndarray:
+    """dL/dW of the task loss on a batch (for the effective rank)."""
+    def loss(w):
+        p = dict(params, W=w)
+        return task_loss(readout(p, run_rnn(p, batch.inputs)), batch.targets, batch.mask)
+    return grad(loss)(params["W"])

@@ -1,0 +1,97 @@
+"""Delayed copy, delayed XOR and temporal parity, from Bernoulli(1/2) bits.
+
+Convention for the delay d (the same in every task): d is the LONGEST lag the target depends on.
+
+* copy (parity of order 1):   y_t = x_{t-d}
+* xor  (parity of order 2):   y_t = x_{t-ceil(d/2)} XOR x_{t-d}
+* parity of order h:          y_t = XOR over j = 1..h of x_{t - ceil(j d / h)}
+
+(h lags spread evenly up to d; requires d >= h so that the lags are distinct.) Time is 0-indexed,
+x_0 is the first input, and the loss and accuracy count exactly the steps t >= d, where every input
+the target needs has been seen: there are no unlearnable steps.
+
+The paper's code writes the XOR delay as d/2 (its ``delay`` variable is half of our d); to compare
+with the paper's XOR figures, double its number.
+
+Arrays are time-major, as in the RNN: inputs (T, B, 1), targets (T, B, 1), mask (T,) of booleans.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as onp
+
+from .config import FlosslabError, check_choice, check_int
+
+TASKS = ("copy", "xor", "parity")
+
+
+class TaskBatch(NamedTuple):
+    """One batch: ``inputs`` (T, B, 1) bits, ``targets`` (T, B, 1) bits, ``mask`` (T,) bool."""
+    inputs: onp.ndarray
+    targets: onp.ndarray
+    mask: onp.ndarray
+
+
+def task_order(task: str, order: int | None = None) -> int:
+    """Parity order h of a task: copy 1, xor 2, parity ``order`` (default 3)."""
+    check_choice("task", task, TASKS)
+    if task == "copy":
+        return 1
+    if task == "xor":
+        return 2
+    return check_int("the parity order h", 3 if order is None else order, minimum=1)
+
+
+def task_lags(task: str, delay: int, order: int | None = None) -> list[int]:
+    """The lags the target at time t depends on, ascending; the largest is ``delay``."""
+    h = task_order(task, order)
+    d = check_int("the delay", delay, minimum=1)
+    if d < h:
+        raise FlosslabError(f"the {task} task of order {h} needs delay >= {h} (one distinct lag per "
+                            f"term), got delay={d}")
+    return [math.ceil(j * d / h) for j in range(1, h + 1)]
+
+
+def default_seq_len(delay: int) -> int:
+    """A sequence long enough to hold the delay and 50 scored steps."""
+    return int(delay) + 50
+
+
+def make_batch(task: str, delay: int, batch_size: int = 16, seq_len: int | None = None,
+               seed=0, order: int | None = None) -> TaskBatch:
+    """Draw a batch of the task. ``seed`` is an int or a ``numpy.random.Generator``."""
+    lags = task_lags(task, delay, order)
+    d = lags[-1]
+    seq_len = default_seq_len(d) if seq_len is None else seq_len
+    seq_len = check_int("the sequence length T", seq_len, minimum=1)
+    batch_size = check_int("the batch size", batch_size, minimum=1)
+    if seq_len <= d:
+        raise FlosslabError(f"the delay ({d}) must be shorter than the sequence (T={seq_len}); "
+                            f"choose T > delay so that some steps can be scored")
+    rng = seed if isinstance(seed, onp.random.Generator) else onp.random.default_rng(seed)
+    bits = rng.integers(0, 2, size=(seq_len, batch_size))
+    targets = onp.zeros_like(bits)
+    for lag in lags:
+        targets[d:] ^= bits[d - lag:seq_len - lag]
+    mask = onp.arange(seq_len) >= d
+    return TaskBatch(bits[..., None].astype(float), targets[..., None].astype(float), mask)
+
+
+def task_loss(logits, targets, mask):
+    """Binary cross-entropy on logits, averaged over the scored steps (mask) and the batch.
+
+    ``softplus(y) - z y`` is computed as ``logaddexp(0, y) - z y``, stable for large |y|.
+    Works on numpy and autograd arrays alike (shapes (T, B, 1), (T, B, 1), (T,)).
+    """
+    import autograd.numpy as anp
+    per_step = anp.logaddexp(0.0, logits) - targets * logits
+    return anp.mean(per_step[onp.asarray(mask)])
+
+
+def accuracy(logits, targets, mask) -> float:
+    """Fraction of scored bits predicted right: sigmoid(y) >= 1/2, i.e. y >= 0, against the target."""
+    logits = onp.asarray(logits)
+    correct = (logits >= 0.0) == (onp.asarray(targets) >= 0.5)
+    return float(onp.mean(correct[onp.asarray(mask)]))
