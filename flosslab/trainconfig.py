@@ -1,0 +1,97 @@
+"""Training configuration and flossing schedules, shared by the numpy reference and the torch engine.
+
+Schedules (``flossing``):
+
+* ``"none"``    plain BPTT.
+* ``"pre"``     preflossing: ``floss_steps`` flossing steps before training.
+* ``"inter"``   preflossing plus ``floss_steps`` more at each epoch in ``inter_epochs``
+                (the paper's code flosses at epochs 100 and 200).
+* ``"penalty"`` no separate episodes: ``penalty_weight * L_floss`` is added to the task loss at every
+                epoch.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .config import FlosslabError, check_choice, check_int, check_real
+from .tasks import TASKS, default_seq_len, task_lags
+
+SCHEDULES = ("none", "pre", "inter", "penalty")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run. Defaults run in about a minute on a laptop."""
+    task: str = "copy"
+    delay: int = 5
+    order: int | None = None          # parity order h (task "parity" only)
+    n_units: int = 64
+    gain: float = 1.0
+    n_epochs: int = 300
+    batch_size: int = 16
+    seq_len: int | None = None        # default: delay + 50
+    lr: float = 3e-3
+    clip: float = 1.0                 # max gradient norm per parameter array
+    flossing: str = "none"
+    n_exponents: int | None = None    # k flossed; default min(N, 16)
+    floss_target: float = 0.0
+    floss_steps: int = 200
+    floss_lr: float = 1e-3
+    inter_epochs: tuple = field(default_factory=tuple)   # default: N/4 and N/2 of the epochs
+    penalty_weight: float = 0.1
+    eval_every: int = 25
+    eval_batch: int = 256
+    seed: int = 0
+
+    def __post_init__(self):
+        check_choice("task", self.task, TASKS)
+        lags = task_lags(self.task, self.delay, self.order)
+        self.n_units = check_int("the number of units N", self.n_units, minimum=1)
+        self.gain = check_real("the gain g", self.gain, minimum=0.0)
+        self.n_epochs = check_int("the number of epochs", self.n_epochs, minimum=0)
+        self.batch_size = check_int("the batch size", self.batch_size, minimum=1)
+        if self.seq_len is None:
+            self.seq_len = default_seq_len(lags[-1])
+        self.seq_len = check_int("the sequence length T", self.seq_len, minimum=1)
+        if self.seq_len <= lags[-1]:
+            raise FlosslabError(f"the delay ({lags[-1]}) must be shorter than the sequence "
+                                f"(T={self.seq_len}); choose T > delay")
+        self.lr = check_real("the learning rate", self.lr, minimum=0.0, strict_minimum=True)
+        self.clip = check_real("the clipping norm", self.clip, minimum=0.0, strict_minimum=True)
+        check_choice("flossing", self.flossing, SCHEDULES)
+        if self.n_exponents is None:
+            self.n_exponents = min(self.n_units, 16)
+        self.n_exponents = check_int("the number of flossed exponents k", self.n_exponents,
+                                     minimum=1)
+        if self.n_exponents > self.n_units:
+            raise FlosslabError(f"k={self.n_exponents} exponents requested but the network has "
+                                f"N={self.n_units} units; choose k <= N")
+        self.floss_target = check_real("the flossing target", self.floss_target)
+        self.floss_steps = check_int("the number of flossing steps", self.floss_steps, minimum=0)
+        self.floss_lr = check_real("the flossing learning rate", self.floss_lr, minimum=0.0,
+                                   strict_minimum=True)
+        if not self.inter_epochs and self.flossing == "inter":
+            self.inter_epochs = tuple(sorted({self.n_epochs // 4, self.n_epochs // 2} - {0}))
+        self.inter_epochs = tuple(check_int("an interflossing epoch", e, minimum=1,
+                                            maximum=max(self.n_epochs - 1, 1))
+                                  for e in self.inter_epochs)
+        self.penalty_weight = check_real("the penalty weight", self.penalty_weight, minimum=0.0)
+        self.eval_every = check_int("eval_every", self.eval_every, minimum=1)
+        self.eval_batch = check_int("the evaluation batch size", self.eval_batch, minimum=1)
+        self.seed = check_int("seed", self.seed, minimum=0)
+
+    def floss_epochs(self) -> list[int]:
+        """Epochs before which a flossing episode runs (0 = preflossing)."""
+        if self.flossing == "pre":
+            return [0]
+        if self.flossing == "inter":
+            return [0, *self.inter_epochs]
+        return []
+
+    def segments(self) -> list[tuple[int, int]]:
+        """[start, stop) epoch ranges of task training between flossing episodes."""
+        cuts = sorted({0, self.n_epochs, *[e for e in self.floss_epochs() if e < self.n_epochs]})
+        return [(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+
+    def as_dict(self) -> dict:
+        return asdict(self)

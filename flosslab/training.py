@@ -1,0 +1,132 @@
+"""Training by backpropagation through time (numpy / autograd reference), with flossing schedules.
+
+Each epoch draws a fresh batch of the task, takes the BCE loss on the scored steps, clips each
+parameter array's gradient to norm <= ``clip`` and takes an Adam step
+(``autograd.misc.optimizers.adam``). Flossing episodes (:mod:`flosslab.flossing`) run before the
+epochs the schedule names (:class:`~flosslab.trainconfig.TrainConfig`); Adam's moment estimates start
+afresh after each episode, as each call of autograd's ``adam`` keeps its own state. Accuracy is
+measured on fresh sequences every ``eval_every`` epochs, with a spectrum snapshot.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as onp
+from autograd.differential_operators import grad_and_aux
+from autograd.misc.optimizers import adam
+from autograd.tracer import getval
+from tqdm.auto import tqdm
+
+from .config import NumericalError
+from .flossing import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, floss, flossing_loss, random_bits
+from .lyapunov import lyapunov_spectrum
+from .model import init_rnn, readout, run_rnn
+from .tasks import accuracy, make_batch, task_loss
+from .trainconfig import TrainConfig
+
+SPECTRUM_WINDOW = 200
+
+
+@dataclass
+class TrainHistory:
+    """What a training run measured, epoch by epoch."""
+    loss: list = field(default_factory=list)            # task loss per epoch
+    grad_norm: list = field(default_factory=list)       # total gradient norm before clipping
+    eval_epochs: list = field(default_factory=list)
+    accuracy: list = field(default_factory=list)        # on fresh sequences, at eval_epochs
+    spectra: list = field(default_factory=list)         # k exponents at eval_epochs
+    floss_epochs: list = field(default_factory=list)
+    floss_losses: list = field(default_factory=list)    # one array per flossing episode
+
+    @property
+    def final_accuracy(self) -> float:
+        return self.accuracy[-1] if self.accuracy else float("nan")
+
+    def as_dict(self) -> dict:
+        return {name: [onp.asarray(v).tolist() for v in value] if name in {"spectra", "floss_losses"}
+                else list(map(float, value)) if name not in {"eval_epochs", "floss_epochs"}
+                else list(map(int, value)) for name, value in self.__dict__.items()}
+
+
+def evaluate(params: dict, config: TrainConfig, seed) -> float:
+    """Accuracy on ``config.eval_batch`` fresh sequences."""
+    batch = make_batch(config.task, config.delay, config.eval_batch, config.seq_len, seed,
+                       config.order)
+    return accuracy(readout(params, run_rnn(params, batch.inputs)), batch.targets, batch.mask)
+
+
+def spectrum_snapshot(params: dict, config: TrainConfig, seed) -> onp.ndarray:
+    """The k flossed exponents on a window of random bits (for the history)."""
+    inputs = random_bits(SPECTRUM_WINDOW, params["U"].shape[1], seed)
+    return onp.asarray(lyapunov_spectrum(params, inputs, n_exponents=config.n_exponents, seed=seed))
+
+
+def _clip(g: dict, max_norm: float) -> dict:
+    out = {}
+    for name, value in g.items():
+        norm = onp.linalg.norm(value)
+        out[name] = value * (max_norm / norm) if norm > max_norm else value
+    return out
+
+
+def train(config: TrainConfig | None = None, params: dict | None = None, progress: bool = False):
+    """Train an RNN on ``config.task``; return (params, :class:`TrainHistory`).
+
+    ``params`` defaults to ``init_rnn(config.n_units, config.gain, seed=config.seed)``.
+    """
+    config = TrainConfig() if config is None else config
+    params = init_rnn(config.n_units, config.gain, seed=config.seed) if params is None else params
+    history = TrainHistory()
+    rng = onp.random.default_rng([config.seed, 1])
+    floss_at = set(config.floss_epochs())
+    bar = tqdm(total=config.n_epochs, desc=f"{config.task} d={config.delay} {config.flossing}",
+               disable=not progress)
+
+    def loss_and_aux(p, epoch):
+        batch = make_batch(config.task, config.delay, config.batch_size, config.seq_len,
+                           rng, config.order)
+        loss = task_loss(readout(p, run_rnn(p, batch.inputs)), batch.targets, batch.mask)
+        total = loss
+        if config.flossing == "penalty":
+            bits = random_bits(FLOSS_SEQ_LEN, p["U"].shape[1], rng)
+            total = total + config.penalty_weight * flossing_loss(
+                p, bits, config.n_exponents, config.floss_target, FLOSS_TRANSIENT,
+                seed=config.seed + epoch)
+        return total, getval(loss)
+
+    def gradient(p, i, start):
+        epoch = start + i
+        g, loss = grad_and_aux(loss_and_aux)(p, epoch)
+        loss = float(loss)
+        norm = float(onp.sqrt(sum(onp.sum(v ** 2) for v in g.values())))
+        if not (onp.isfinite(loss) and onp.isfinite(norm)):
+            raise NumericalError(f"training diverged at epoch {epoch} (loss {loss}, gradient norm "
+                                 f"{norm}); lower the learning rate or the gain")
+        history.loss.append(loss)
+        history.grad_norm.append(norm)
+        return _clip(g, config.clip)
+
+    def record(p, i, start):
+        epoch = start + i + 1
+        bar.update(1)
+        if epoch % config.eval_every == 0 or epoch == config.n_epochs:
+            history.eval_epochs.append(epoch)
+            history.accuracy.append(evaluate(p, config, [config.seed, 2, epoch]))
+            history.spectra.append(spectrum_snapshot(p, config, config.seed + epoch))
+            bar.set_postfix(loss=f"{history.loss[-1]:.3f}", acc=f"{history.accuracy[-1]:.3f}")
+
+    try:
+        for start, stop in config.segments() or [(0, 0)]:
+            if start in floss_at and config.floss_steps:
+                params, fh = floss(params, config.floss_steps, config.n_exponents,
+                                   config.floss_target, config.floss_lr, seed=config.seed + start,
+                                   progress=progress)
+                history.floss_epochs.append(start)
+                history.floss_losses.append(fh.losses)
+            if stop > start:
+                params = adam(lambda p, i: gradient(p, i, start), params,
+                              callback=lambda p, i, g: record(p, i, start),
+                              num_iters=stop - start, step_size=config.lr)
+    finally:
+        bar.close()
+    return params, history
