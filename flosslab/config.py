@@ -79,3 +79,15 @@ def check_choice(name: str, value, choices) -> str:
     if value not in choices:
         raise FlosslabError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
     return value
+
+
+def single_blas_thread():
+    """Context manager: one BLAS thread while the reference runs.
+
+    The reference works on small matrices (QR of N x k frames, N ~ 100), where a second BLAS thread
+    costs more in synchronisation than it gains: measured on the 2-core CI machine, a flossing step
+    at N=80, k=75 took ~45 ms on one thread and 95-440 ms on two (benchmarks/blas_threads.py). This
+    limits the thread pool at run time through threadpoolctl; no environment variable is changed.
+    """
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(limits=1, user_api="blas")

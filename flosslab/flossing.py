@@ -19,7 +19,7 @@ from autograd.misc.optimizers import adam
 from autograd.tracer import getval
 from tqdm.auto import tqdm
 
-from .config import NumericalError, check_int, check_n_exponents, check_real
+from .config import NumericalError, check_int, check_n_exponents, check_real, single_blas_thread
 from .lyapunov import lyapunov_spectrum
 from .model import DYNAMIC_PARAMS, n_units
 
@@ -89,7 +89,8 @@ def floss(params: dict, n_steps: int = 500, n_exponents=None, target: float = 0.
 
     try:
         if n_steps:
-            dynamic = adam(gradient, dynamic, num_iters=n_steps, step_size=lr)
+            with single_blas_thread():
+                dynamic = adam(gradient, dynamic, num_iters=n_steps, step_size=lr)
     finally:
         bar.close()
     history = FlossHistory(onp.asarray(losses), onp.asarray(spectra).reshape(len(losses), k))

@@ -17,7 +17,7 @@ from autograd.misc.optimizers import adam
 from autograd.tracer import getval
 from tqdm.auto import tqdm
 
-from .config import NumericalError
+from .config import NumericalError, single_blas_thread
 from .flossing import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, floss, flossing_loss, random_bits
 from .lyapunov import lyapunov_spectrum
 from .model import init_rnn, readout, run_rnn
@@ -116,17 +116,18 @@ def train(config: TrainConfig | None = None, params: dict | None = None, progres
             bar.set_postfix(loss=f"{history.loss[-1]:.3f}", acc=f"{history.accuracy[-1]:.3f}")
 
     try:
-        for start, stop in config.segments() or [(0, 0)]:
-            if start in floss_at and config.floss_steps:
-                params, fh = floss(params, config.floss_steps, config.n_exponents,
-                                   config.floss_target, config.floss_lr, seed=config.seed + start,
-                                   progress=progress)
-                history.floss_epochs.append(start)
-                history.floss_losses.append(fh.losses)
-            if stop > start:
-                params = adam(lambda p, i: gradient(p, i, start), params,
-                              callback=lambda p, i, g: record(p, i, start),
-                              num_iters=stop - start, step_size=config.lr)
+        with single_blas_thread():
+            for start, stop in config.segments() or [(0, 0)]:
+                if start in floss_at and config.floss_steps:
+                    params, fh = floss(params, config.floss_steps, config.n_exponents,
+                                       config.floss_target, config.floss_lr,
+                                       seed=config.seed + start, progress=progress)
+                    history.floss_epochs.append(start)
+                    history.floss_losses.append(fh.losses)
+                if stop > start:
+                    params = adam(lambda p, i: gradient(p, i, start), params,
+                                  callback=lambda p, i, g: record(p, i, start),
+                                  num_iters=stop - start, step_size=config.lr)
     finally:
         bar.close()
     return params, history

@@ -1,0 +1,176 @@
+"""Command line: ``python -m flosslab <command>``.
+
+Commands print a short human summary, or exactly one JSON object on stdout with ``--json``.
+Wrong or impossible arguments exit with status 2 and one line saying what was wrong and what is
+valid; numerical trouble exits with status 1 and one line. No traceback reaches the user.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as onp
+
+from .config import FlosslabError, NumericalError, check_int, single_blas_thread
+from .diagnostics import log10_condition_number, log_singular_values
+from .flossing import floss, random_bits
+from .lyapunov import lyapunov_spectrum
+from .model import autonomous, init_rnn, run_rnn
+from .tasks import TASKS
+from .trainconfig import SCHEDULES, TrainConfig
+from .training import train
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (and exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _rounded(values, digits=6):
+    return [round(float(v), digits) if onp.isfinite(v) else float(v) for v in onp.ravel(values)]
+
+
+def cmd_spectrum(args) -> dict:
+    params = init_rnn(args.n, args.gain, seed=args.seed)
+    check_int("the number of steps T", args.steps, minimum=1)
+    if args.autonomous:
+        params, inputs = autonomous(params), None
+    else:
+        inputs = random_bits(args.steps, 1, seed=[args.seed, 1])
+    start = time.perf_counter()
+    lam = lyapunov_spectrum(params, inputs, n_steps=args.steps, n_exponents=args.k,
+                            reorth_every=args.reorth_every, transient=args.transient,
+                            seed=args.seed)
+    return {"exponents": _rounded(lam), "n": args.n, "k": len(lam), "gain": args.gain,
+            "steps": args.steps, "autonomous": args.autonomous,
+            "reorth_every": args.reorth_every, "seconds": round(time.perf_counter() - start, 3),
+            "units": "natural log per step"}
+
+
+def _evaluate(params, k, eval_steps, seed):
+    """Exponents and log10 condition number of the long-term Jacobian on one evaluation window."""
+    transient = 100
+    inputs = random_bits(transient + eval_steps, params["U"].shape[1], seed=[seed, 7])
+    lam = lyapunov_spectrum(params, inputs, n_exponents=k, transient=transient, seed=seed)
+    states = run_rnn(params, inputs)[transient:]
+    return lam, log10_condition_number(log_singular_values(params, states, k, seed=seed))
+
+
+def cmd_floss(args) -> dict:
+    params = init_rnn(args.n, args.gain, seed=args.seed)
+    k = args.n if args.k is None else args.k
+    eval_steps = check_int("the evaluation window", args.eval_steps, minimum=300)
+    lam0, cond0 = _evaluate(params, k, eval_steps, args.seed)
+    start = time.perf_counter()
+    params, history = floss(params, args.flossing_steps, k, args.target, args.lr,
+                            seed=args.seed, progress=sys.stderr.isatty())
+    seconds = time.perf_counter() - start
+    lam1, cond1 = _evaluate(params, k, eval_steps, args.seed)
+    return {"exponents_before": _rounded(lam0), "exponents_after": _rounded(lam1),
+            "mean_abs_exponent_before": round(float(onp.mean(onp.abs(lam0))), 6),
+            "mean_abs_exponent_after": round(float(onp.mean(onp.abs(lam1))), 6),
+            "log10_condition_before": round(cond0, 3), "log10_condition_after": round(cond1, 3),
+            "flossing_loss_first": round(float(history.losses[0]), 6) if len(history.losses) else None,
+            "flossing_loss_last": round(float(history.losses[-1]), 6) if len(history.losses) else None,
+            "n": args.n, "k": k, "gain": args.gain, "flossing_steps": args.flossing_steps,
+            "eval_steps": eval_steps, "seconds_flossing": round(seconds, 2),
+            "units": "natural log per step; condition number of the long-term Jacobian restricted "
+                     "to the k flossed directions over eval_steps steps"}
+
+
+def cmd_train(args) -> dict:
+    config = TrainConfig(task=args.task, delay=args.delay, order=args.order, n_units=args.n,
+                         gain=args.gain, n_epochs=args.epochs, seq_len=args.seq_len, lr=args.lr,
+                         flossing=args.flossing, n_exponents=args.k, seed=args.seed)
+    start = time.perf_counter()
+    _, history = train(config, progress=sys.stderr.isatty())
+    return {"accuracy": round(history.final_accuracy, 6), "task": config.task,
+            "delay": config.delay, "flossing": config.flossing, "epochs": config.n_epochs,
+            "n": config.n_units, "k": config.n_exponents, "seed": config.seed,
+            "final_loss": round(history.loss[-1], 6) if history.loss else None,
+            "accuracy_curve": {"epochs": history.eval_epochs,
+                               "accuracy": _rounded(history.accuracy, 4)},
+            "seconds": round(time.perf_counter() - start, 2)}
+
+
+def _print_human(command: str, result: dict) -> None:
+    for key, value in result.items():
+        if isinstance(value, list) and len(value) > 8:
+            value = f"[{', '.join(f'{v:.4g}' for v in value[:4])}, ..., " \
+                    f"{', '.join(f'{v:.4g}' for v in value[-2:])}] ({len(value)} values)"
+        print(f"{key:28s} {value}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="flosslab", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def common(p, k_default=None):
+        p.add_argument("--gain", type=float, default=1.0, help="gain g of W ~ N(0, g^2/N)")
+        p.add_argument("--n", type=int, default=80, help="number of units N")
+        p.add_argument("--k", type=int, default=k_default, help="number of exponents k (<= N)")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    p = sub.add_parser("spectrum", help="Lyapunov spectrum of a random tanh RNN")
+    common(p)
+    p.add_argument("--steps", type=int, default=1000, help="trajectory length T")
+    p.add_argument("--autonomous", action="store_true", help="no input and zero bias")
+    p.add_argument("--reorth-every", type=int, default=1, help="QR every m steps")
+    p.add_argument("--transient", type=int, default=None, help="discarded steps (10 + T/10)")
+    p.set_defaults(run=cmd_spectrum)
+
+    p = sub.add_parser("floss", help="floss the first k exponents of a random RNN toward a target")
+    common(p)
+    p.add_argument("--flossing-steps", type=int, default=500)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--target", type=float, default=0.0, help="target exponent")
+    p.add_argument("--eval-steps", type=int, default=300, help="evaluation window (>= 300)")
+    p.set_defaults(run=cmd_floss)
+
+    p = sub.add_parser("train", help="train on a delayed task with a flossing schedule")
+    p.add_argument("--task", choices=TASKS, default="copy")
+    p.add_argument("--delay", type=int, default=5, help="longest lag of the target (steps)")
+    p.add_argument("--order", type=int, default=None, help="parity order h (task parity)")
+    p.add_argument("--flossing", choices=SCHEDULES, default="none")
+    p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--seq-len", type=int, default=None, help="sequence length (delay + 50)")
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--gain", type=float, default=1.0)
+    p.add_argument("--n", type=int, default=64, help="number of units N")
+    p.add_argument("--k", type=int, default=None, help="flossed exponents (min(N, 16))")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_train)
+    sub.metavar = "{" + ",".join(sub.choices) + "}"
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        with single_blas_thread():
+            result = args.run(args)
+    except FlosslabError as exc:
+        print(f"flosslab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except NumericalError as exc:
+        print(f"flosslab {args.command}: numerical trouble: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"flosslab {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the promise is one line, never a traceback
+        print(f"flosslab {args.command}: unexpected error ({type(exc).__name__}): {exc}",
+              file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result))
+    else:
+        _print_human(args.command, result)
+    return 0

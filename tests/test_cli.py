@@ -1,0 +1,70 @@
+"""The command line: JSON results that match the library, and one-line errors with exit status 2."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import flosslab as fl
+from flosslab.cli import main
+
+
+def run_json(capsys, *argv):
+    assert main([*argv, "--json"]) == 0
+    out = capsys.readouterr().out
+    return json.loads(out)
+
+
+def test_spectrum_matches_the_library(capsys):
+    result = run_json(capsys, "spectrum", "--gain", "2", "--n", "30", "--k", "4", "--steps", "500",
+                      "--seed", "3", "--autonomous")
+    lam = fl.lyapunov_spectrum(fl.autonomous(fl.init_rnn(30, 2.0, seed=3)), n_steps=500,
+                               n_exponents=4, seed=3)
+    np.testing.assert_allclose(result["exponents"], lam, atol=1e-6)   # JSON rounds to 1e-6
+    assert result["k"] == 4
+
+
+def test_floss_lowers_exponents_and_condition_number(capsys):
+    r = run_json(capsys, "floss", "--n", "16", "--k", "8", "--flossing-steps", "60",
+                 "--lr", "3e-3", "--seed", "0")
+    assert len(r["exponents_before"]) == len(r["exponents_after"]) == 8
+    assert r["mean_abs_exponent_after"] < r["mean_abs_exponent_before"]
+    assert r["log10_condition_after"] < r["log10_condition_before"]
+    np.testing.assert_allclose(np.mean(np.abs(r["exponents_after"])),
+                               r["mean_abs_exponent_after"], atol=1e-5)
+
+
+def test_train_reports_accuracy(capsys):
+    r = run_json(capsys, "train", "--task", "copy", "--delay", "2", "--n", "16", "--epochs", "60")
+    assert 0.0 <= r["accuracy"] <= 1.0 and r["accuracy"] == r["accuracy_curve"]["accuracy"][-1]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["spectrum", "--n", "10", "--k", "11"], "choose k <= N"),
+    (["spectrum", "--n", "-4"], ">= 1"),
+    (["spectrum", "--gain", "nan"], "finite"),
+    (["spectrum", "--steps", "x"], "invalid int"),
+    (["floss", "--n", "10", "--k", "20"], "k <= N"),
+    (["floss", "--eval-steps", "10"], ">= 300"),
+    (["train", "--delay", "80", "--seq-len", "50"], "shorter than the sequence"),
+    (["train", "--task", "sort"], "invalid choice"),
+    (["train", "--flossing", "always"], "invalid choice"),
+    (["frobnicate"], "invalid choice"),
+    ([], "required"),
+])
+def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        code = main(argv)
+        raise SystemExit(code)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_real_process_has_no_traceback():
+    proc = subprocess.run([sys.executable, "-m", "flosslab", "spectrum", "--k", "0"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stdout == "" and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith("flosslab spectrum: error:")
