@@ -1,0 +1,364 @@
+"""Interactive dashboards of the course, one function per dashboard.
+
+Every dashboard is a :class:`Dashboard`: controls, an ``Output`` filled by
+``ipywidgets.interactive_output`` (which runs once at creation with the default values), a figure
+built once whose artists are updated in place, and a fixed output height. Errors a student can cause
+(k > N, m < n, a delay shorter than the parity order, ...) are caught and printed in the output area
+as a message; anything else is a bug and is shown with its traceback by the ``Output`` widget.
+Sliders that trigger a recomputation update on release (``continuous_update=False``) and the
+computations are cached (:mod:`flosslab.experiments`); training runs sit behind a button.
+
+No mathematics here: numbers come from :mod:`flosslab.experiments`, figures from
+:mod:`flosslab.plots`.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import ipywidgets as W
+import numpy as np
+
+from . import experiments as ex
+from . import plots
+from .config import FlosslabError, NumericalError
+
+#: Exceptions that mean "this combination of settings is not valid": shown as a message.
+USER_ERRORS = (FlosslabError, NumericalError)
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _show(obj):
+    """Display in a live kernel; a no-op elsewhere (tests, benchmarks)."""
+    if _in_notebook():
+        from IPython.display import display
+        display(obj)
+
+
+def _slider(kind, description, value, lo, hi, step=None, live=False, **kw):
+    style = {"description_width": "initial"}
+    args = dict(value=value, min=lo, max=hi, description=description, style=style,
+                continuous_update=live, **kw)
+    if step is not None:
+        args["step"] = step
+    return kind(**args)
+
+
+class Dashboard:
+    """Controls + output area + one figure whose artists ``draw`` updates.
+
+    ``compute(**values)`` returns the data for the current control values (or raises one of
+    :data:`USER_ERRORS`); ``draw(artists, data, values)`` updates the artists. ``data``, ``message``
+    and ``n_draws`` record what the last update did, for tests and for the curious.
+    """
+
+    def __init__(self, controls: dict, compute: Callable, draw: Callable, make_figure: Callable,
+                 height: str = "400px", extra: list | None = None):
+        self.controls = controls
+        self._compute = compute
+        self._draw = draw
+        self._make_figure = make_figure
+        self.fig = self.artists = None
+        self.data = None
+        self.message = None
+        self.n_draws = 0
+        self.output = W.interactive_output(self._update, controls)
+        self.output.layout = W.Layout(height=height, overflow="auto")
+        rows = [W.HBox(list(controls.values())[i:i + 3]) for i in range(0, len(controls), 3)]
+        self.widget = W.VBox(rows + list(extra or []) + [self.output])
+
+    def _update(self, **values):
+        self.values = values
+        try:
+            data = self._compute(**values)
+        except USER_ERRORS as err:
+            self.data, self.message = None, str(err)
+            print(f"Cannot show this combination: {err}")
+            return
+        self.data, self.message = data, None
+        if self.fig is None:
+            self.fig, self.artists = self._make_figure(data, values)
+        else:
+            self._draw(self.artists, data, values)
+        self.n_draws += 1
+        _show(self.fig)
+
+    def static_figure(self):
+        """A fresh figure of the current data (for pages without a live kernel)."""
+        if self.data is None:
+            raise FlosslabError(f"nothing to draw: {self.message}")
+        return self._make_figure(self.data, self.values)[0]
+
+    def set(self, **values):
+        """Set several controls at once (each change triggers an update)."""
+        for name, value in values.items():
+            self.controls[name].value = value
+        return self
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+# --- 01 ---------------------------------------------------------------------------------------------
+
+def gradient_norm_dashboard(gains=(0.5, 3.0), n_units=None, seq_len=None, n_curves: int = 5):
+    """Gain range, N, T -> ||dL/dh_t|| against t for ``n_curves`` gains spread over the range."""
+    d = ex.defaults()
+    controls = {
+        "gains": _slider(W.FloatRangeSlider, "gain range g", gains, 0.1, 4.0, 0.05),
+        "n_units": _slider(W.IntSlider, "units N", n_units or d["grad_units"], 4, 128, 4),
+        "seq_len": _slider(W.IntSlider, "length T", seq_len or d["grad_seq_len"], 10, 300, 10),
+    }
+
+    def compute(gains, n_units, seq_len):
+        gs = tuple(float(g) for g in np.round(np.linspace(gains[0], gains[1], n_curves), 4))
+        times, norms = ex.gradient_norms_vs_gain(gs, n_units, seq_len)
+        return gs, times, norms
+
+    return Dashboard(controls, compute,
+                     lambda art, data, v: plots.update_gradient_norms(art, data[1], data[2], data[0]),
+                     lambda data, v: plots.gradient_norm_figure(data[1], data[2], data[0]),
+                     height="400px")
+
+
+# --- 02 ---------------------------------------------------------------------------------------------
+
+def _sum_rule_note(result):
+    if result.sum_rule is None:
+        return "sum rule: needs k = N"
+    lhs, rhs = result.sum_rule
+    return f"sum rule: $\\Sigma\\lambda_i$ = {lhs:.4f}\n$\\langle\\log|\\det D_t|\\rangle$ = {rhs:.4f}"
+
+
+def spectrum_dashboard(gain=2.0, n_units=None, n_exponents=None, reorth_every=1, n_steps=None):
+    """Gain, N, k, QR interval m -> Lyapunov spectrum and its convergence (autonomous network)."""
+    d = ex.defaults()
+    n = n_units or d["spec_units"]
+    controls = {
+        "gain": _slider(W.FloatSlider, "gain g", gain, 0.1, 4.0, 0.05),
+        "n_units": _slider(W.IntSlider, "units N", n, 2, 100),
+        "n_exponents": _slider(W.IntSlider, "exponents k", n_exponents or n, 1, 100),
+        "reorth_every": _slider(W.IntSlider, "QR every m steps", reorth_every, 1, 40),
+    }
+    steps = n_steps or d["spec_steps"]
+
+    def compute(gain, n_units, n_exponents, reorth_every):
+        return ex.autonomous_spectrum(round(float(gain), 4), n_units, n_exponents, reorth_every,
+                                      steps)
+
+    def draw(art, r, values):
+        plots.update_spectrum(art, r.exponents, r.history.steps, r.history.estimates,
+                              _sum_rule_note(r))
+
+    def make(r, values):
+        fig, art = plots.spectrum_figure(r.exponents, r.history.steps, r.history.estimates)
+        draw(art, r, values)
+        return fig, art
+
+    return Dashboard(controls, compute, draw, make, height="380px")
+
+
+# --- 03 ---------------------------------------------------------------------------------------------
+
+def qr_gradient_dashboard(n_rows=6, n_cols=4, log10_eps=-6.0):
+    """Shape of A and the finite-difference step -> VJP against central differences."""
+    controls = {
+        "n_rows": _slider(W.IntSlider, "rows m", n_rows, 1, 12),
+        "n_cols": _slider(W.IntSlider, "columns n", n_cols, 1, 12),
+        "log10_eps": _slider(W.FloatSlider, "log10 step eps", log10_eps, -12.0, -1.0, 0.5,
+                             live=True),
+    }
+
+    def compute(n_rows, n_cols, log10_eps):
+        check = ex.qr_vjp_check(n_rows, n_cols)
+        i = int(np.argmin(np.abs(np.log10(check.eps_grid) - log10_eps)))
+        return check, i
+
+    def draw(art, data, values):
+        check, i = data
+        plots.update_vjp_check(art, check.vjp, check.fd[i], check.eps_grid, check.errors,
+                               check.eps_grid[i])
+
+    def make(data, values):
+        check, i = data
+        return plots.vjp_check_figure(check.vjp, check.fd[i], check.eps_grid, check.errors,
+                                      check.eps_grid[i])
+
+    return Dashboard(controls, compute, draw, make, height="380px")
+
+
+# --- 04 ---------------------------------------------------------------------------------------------
+
+def flossing_dashboard(n_exponents=None, target=0.0, gain=1.0, n_units=None, n_steps=None):
+    """k, target, gain -> spectrum, loss, gradient norms and condition number before/after flossing."""
+    d = ex.defaults()
+    n = n_units or d["floss_units"]
+    steps = n_steps or d["floss_steps"]
+    controls = {
+        "n_exponents": _slider(W.IntSlider, "flossed k", n_exponents or d["floss_k"], 1, 40),
+        "target": _slider(W.FloatSlider, "target", target, -0.5, 0.2, 0.05),
+        "gain": _slider(W.FloatSlider, "gain g", gain, 0.5, 3.0, 0.1),
+    }
+    note = W.HTML(f"N = {n} units, {steps} flossing steps (Adam, lr {d['floss_lr']}); "
+                  "each new setting takes a few seconds, then it is cached.")
+
+    def compute(n_exponents, target, gain):
+        return ex.flossing_run(round(float(gain), 4), n_exponents, round(float(target), 4), n,
+                               steps, d["floss_lr"])
+
+    return Dashboard(controls, compute, lambda art, r, v: plots.update_flossing(art, r),
+                     lambda r, v: plots.flossing_figure(r), height="590px", extra=[note])
+
+
+# --- 05 ---------------------------------------------------------------------------------------------
+
+class TrainingDashboard(Dashboard):
+    """Task, delay, k, schedule -> learning curves; training starts with the button.
+
+    The controls are validated live (a bad combination disables the button and says why); each
+    run is added to the figure so that schedules can be compared; "Clear" empties it.
+    """
+
+    def __init__(self, task="copy", delay=None, n_exponents=8, schedule="pre", n_units=None,
+                 n_epochs=None, floss_steps=None):
+        d = ex.defaults()
+        self.n_units = n_units or d["train_units"]
+        self.n_epochs = n_epochs or d["train_epochs"]
+        self.floss_steps = floss_steps or d["train_floss_steps"]
+        controls = {
+            "task": W.Dropdown(options=["copy", "xor", "parity"], value=task, description="task"),
+            "delay": _slider(W.IntSlider, "delay d", delay or d["train_delay"], 1, 60),
+            "n_exponents": _slider(W.IntSlider, "flossed k", n_exponents, 1, 48),
+            "schedule": W.Dropdown(options=["none", "pre", "inter", "penalty"], value=schedule,
+                                   description="flossing"),
+        }
+        self.button = W.Button(description="Train", button_style="primary", icon="play")
+        self.clear_button = W.Button(description="Clear curves")
+        self.progress = W.Output(layout=W.Layout(height="40px"))
+        self.runs = []
+        self.figure_output = W.Output(layout=W.Layout(height="380px", overflow="auto"))
+        self.button.on_click(lambda _: self.train())
+        self.clear_button.on_click(lambda _: self.clear())
+        super().__init__(controls, self._validate, lambda *a: None, lambda *a: (None, None),
+                         height="60px",
+                         extra=[W.HBox([self.button, self.clear_button]), self.progress,
+                                self.figure_output])
+        self.fig, self.artists = plots.learning_curves_figure()
+
+    def _config_args(self, values=None):
+        v = values or {name: c.value for name, c in self.controls.items()}
+        return dict(task=v["task"], delay=int(v["delay"]), n_exponents=int(v["n_exponents"]),
+                    schedule=v["schedule"], n_units=self.n_units, n_epochs=self.n_epochs,
+                    floss_steps=self.floss_steps)
+
+    def _validate(self, **values):
+        from .trainconfig import TrainConfig
+        a = self._config_args(values)
+        try:
+            TrainConfig(task=a["task"], delay=a["delay"], n_units=a["n_units"],
+                        n_exponents=a["n_exponents"], flossing=a["schedule"])
+        except USER_ERRORS:
+            self.button.disabled = True
+            raise
+        self.button.disabled = False
+        print(f"ready: {a['task']} task, delay {a['delay']}, N = {a['n_units']}, "
+              f"{a['n_epochs']} epochs, flossing '{a['schedule']}' with k = {a['n_exponents']}")
+        return a
+
+    def _update(self, **values):
+        self.values = values
+        try:
+            self.data, self.message = self._compute(**values), None
+        except USER_ERRORS as err:
+            self.data, self.message = None, str(err)
+            print(f"Cannot train this combination: {err}")
+
+    def train(self):
+        """Train with the current settings (as the button does) and add the curves."""
+        if self.message is not None:
+            with self.progress:
+                print(f"Cannot train this combination: {self.message}")
+            return None
+        args = self._config_args()
+        self.progress.clear_output()
+        try:
+            with self.progress:
+                config, history = ex.train_run(**args, progress=True)
+        except USER_ERRORS as err:
+            self.message = str(err)
+            with self.progress:
+                print(f"Training stopped: {err}")
+            return None
+        self.add_run(args, history)
+        return history
+
+    def add_run(self, args, history):
+        label = f"{args['task']} d={args['delay']} {args['schedule']}" + (
+            f" k={args['n_exponents']}" if args["schedule"] != "none" else "")
+        colour = plots.SCHEDULE_COLOURS.get(args["schedule"]) if not any(
+            r[0]["schedule"] == args["schedule"] for r in self.runs) else None
+        plots.add_learning_curve(self.artists, label, history.eval_epochs, history.accuracy,
+                                 history.loss, colour)
+        self.runs.append((args, history))
+        self.n_draws += 1
+        self._redraw()
+
+    def clear(self):
+        plots.clear_learning_curves(self.artists)
+        self.runs.clear()
+        self._redraw()
+
+    def _redraw(self):
+        self.figure_output.clear_output(wait=True)
+        with self.figure_output:
+            _show(self.fig)
+
+    def static_figure(self):
+        fig, art = plots.learning_curves_figure()
+        for args, history in self.runs:
+            plots.add_learning_curve(art, args["schedule"], history.eval_epochs,
+                                     history.accuracy, history.loss,
+                                     plots.SCHEDULE_COLOURS.get(args["schedule"]))
+        return fig
+
+
+def training_dashboard(**kwargs) -> TrainingDashboard:
+    """See :class:`TrainingDashboard`."""
+    return TrainingDashboard(**kwargs)
+
+
+# --- 06 ---------------------------------------------------------------------------------------------
+
+def why_dashboard(n_exponents=16, gain=1.0, n_units=None, window=60):
+    """k and the number of flossing steps -> condition number, gradient rank and singular values."""
+    d = ex.defaults()
+    n = n_units or d["train_units"]
+    every, count = d["ckpt_every"], d["ckpt_count"]
+    controls = {
+        "n_exponents": _slider(W.IntSlider, "flossed k", n_exponents, 1, 40),
+        "checkpoint": W.SelectionSlider(options=[(str(i * every), i) for i in range(count + 1)],
+                                        value=0, description="flossing steps",
+                                        style={"description_width": "initial"}),
+    }
+    note = W.HTML(f"N = {n}, gain {gain}, window t = {window} steps; flossing in episodes of "
+                  f"{every} steps.")
+
+    def compute(n_exponents, checkpoint):
+        return ex.flossing_checkpoints(gain, n_exponents, n, every, count, window), checkpoint
+
+    def draw(art, data, values):
+        c, i = data
+        plots.update_checkpoints(art, c.steps, c.cond, c.eff_rank, c.log_sv, i)
+
+    def make(data, values):
+        c, i = data
+        return plots.checkpoints_figure(c.steps, c.cond, c.eff_rank, c.log_sv, i)
+
+    return Dashboard(controls, compute, draw, make, height="370px", extra=[note])
