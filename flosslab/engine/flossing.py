@@ -1,0 +1,132 @@
+"""Gradient flossing in torch (mirrors :mod:`flosslab.flossing`), for one network or an ensemble.
+
+    L_floss = mean over i <= k of (lambda_i - target)^2
+
+The exponents come from one trajectory driven by random bits (55 steps, 16 discarded, QR every step
+by default, as in the paper's code), with the same draws as the reference: bits from
+``[seed, step]``, frame and initial state from ``seed + step``. Only W, U, b are updated, by
+``torch.optim.Adam`` with its own state for each call of :func:`floss`.
+
+Ensembles (parameters stacked along a leading axis E): ``n_steps``, ``n_exponents``, ``target``,
+``lr`` and ``seed`` may each be one value or one per member; every member follows exactly the run it
+would have alone (its own Adam parameter group; members with fewer steps stop early; members with
+fewer exponents ride in a wider frame whose leading columns are their own, see
+:func:`~flosslab.engine.lyapunov.member_frames`). The objective summed over members is separable, so
+each member's gradient is its own.
+"""
+from __future__ import annotations
+
+import numpy as onp
+import torch
+from tqdm.auto import tqdm
+
+from ..config import FlosslabError, NumericalError, check_int, check_n_exponents, check_real
+from ..flossing import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, FlossHistory, random_bits
+from .lyapunov import lyapunov_spectrum, member_frames
+from .model import DYNAMIC_PARAMS, is_ensemble, n_units
+
+__all__ = ["FLOSS_SEQ_LEN", "FLOSS_TRANSIENT", "FlossHistory", "random_bits", "per_member",
+           "flossing_loss", "floss"]
+
+
+def per_member(name: str, value, e: int) -> list:
+    """A setting given once or once per member -> a list of E values."""
+    if isinstance(value, (list, tuple, onp.ndarray, torch.Tensor)):
+        if len(value) != e:
+            raise FlosslabError(f"{name}: give one value or one per member ({e}), got {len(value)}")
+        return list(value)
+    return [value] * e
+
+
+def flossing_loss(params: dict, inputs, n_exponents=None, target=0.0,
+                  transient: int = FLOSS_TRANSIENT, reorth_every=1, seed=0,
+                  return_exponents: bool = False, method: str = "householder"):
+    """Mean over i <= k of (lambda_i - target)^2 on the trajectory driven by ``inputs``.
+
+    One network: inputs (T, n_inputs) -> a scalar tensor. Ensemble: inputs (T, E, n_inputs) -> (E,)
+    losses; ``n_exponents``, ``target`` and ``seed`` may be per member (exponents then come back
+    padded to the largest k, shape (E, max k)).
+    """
+    if not is_ensemble(params):
+        lam = lyapunov_spectrum(params, inputs, n_exponents=n_exponents, reorth_every=reorth_every,
+                                transient=transient, seed=seed, method=method)
+        loss = torch.mean((lam - target) ** 2)
+        return (loss, lam) if return_exponents else loss
+    e, n = params["W"].shape[0], n_units(params)
+    ks = [check_n_exponents(k, n) for k in per_member("n_exponents", n_exponents, e)]
+    seeds = [int(s) for s in per_member("seed", seed, e)] if isinstance(seed, (list, tuple)) \
+        else [int(seed)] * e
+    w = params["W"]
+    frame = member_frames(n, ks, seeds, w.device, w.dtype)
+    lam = lyapunov_spectrum(params, inputs, n_exponents=max(ks), reorth_every=reorth_every,
+                            transient=transient, seed=seeds, method=method, frame=frame)
+    targets = torch.as_tensor([float(t) for t in per_member("target", target, e)],
+                              dtype=w.dtype, device=w.device)
+    kk = torch.as_tensor(ks, device=w.device)
+    mask = torch.arange(max(ks), device=w.device) < kk[:, None]
+    sq = torch.where(mask, (lam - targets[:, None]) ** 2, torch.zeros_like(lam))
+    loss = sq.sum(-1) / kk.to(w.dtype)
+    return (loss, lam) if return_exponents else loss
+
+
+def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
+          seq_len: int = FLOSS_SEQ_LEN, transient: int = FLOSS_TRANSIENT, reorth_every=1, seed=0,
+          progress: bool = False, method: str = "householder"):
+    """Run flossing steps with Adam; return (new params, :class:`FlossHistory`) for one network,
+    (stacked params, list of E histories) for an ensemble.
+
+    Each step draws fresh bits ``random_bits(seq_len, n_inputs, [seed, step])`` and takes the
+    frame and initial state from ``seed + step``. The readout V, c is returned unchanged. Raises
+    :class:`NumericalError` (naming the member) if a loss becomes NaN or infinite.
+    """
+    ens = is_ensemble(params)
+    e = params["W"].shape[0] if ens else 1
+    n, n_inputs = n_units(params), params["U"].shape[-1]
+    steps = [check_int("the number of flossing steps", s, minimum=0)
+             for s in per_member("n_steps", n_steps, e)]
+    ks = [check_n_exponents(k, n) for k in per_member("n_exponents", n_exponents, e)]
+    targets = [check_real("the target exponent", t) for t in per_member("target", target, e)]
+    lrs = [check_real("the learning rate", v, minimum=0.0, strict_minimum=True)
+           for v in per_member("lr", lr, e)]
+    seeds = [check_int("seed", s, minimum=0) for s in per_member("seed", seed, e)]
+    seq_len = check_int("the flossing window", seq_len, minimum=transient + 1)
+    members = [{name: (params[name][i] if ens else params[name]).detach().clone().requires_grad_()
+                for name in DYNAMIC_PARAMS} for i in range(e)]
+    opt = torch.optim.Adam([{"params": list(m.values()), "lr": lr_i}
+                            for m, lr_i in zip(members, lrs)])
+    losses, spectra = [[] for _ in range(e)], [[] for _ in range(e)]
+    bar = tqdm(total=max(steps, default=0), desc="flossing", disable=not progress, leave=False)
+    try:
+        for step in range(max(steps, default=0)):
+            active = [i for i in range(e) if step < steps[i]]
+            stacked = {name: torch.stack([members[i][name] for i in active])
+                       for name in DYNAMIC_PARAMS}
+            inputs = onp.stack([random_bits(seq_len, n_inputs, seed=[seeds[i], step])
+                                for i in active], axis=1)
+            loss, lam = flossing_loss(stacked, inputs, [ks[i] for i in active],
+                                      [targets[i] for i in active], transient, reorth_every,
+                                      [seeds[i] + step for i in active], True, method)
+            values = loss.detach().cpu().numpy()
+            for j, i in enumerate(active):
+                if not onp.isfinite(values[j]):
+                    who = f" for member {i}" if ens else ""
+                    raise NumericalError(f"the flossing loss became {values[j]}{who} at step "
+                                         f"{step}; lower the learning rate or check the network "
+                                         "for saturation")
+                losses[i].append(float(values[j]))
+                spectra[i].append(lam[j, :ks[i]].detach().cpu().double().numpy())
+            opt.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            opt.step()
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(values.mean()):.3g}")
+    finally:
+        bar.close()
+    histories = [FlossHistory(onp.asarray(losses[i]),
+                              onp.asarray(spectra[i]).reshape(len(losses[i]), ks[i]))
+                 for i in range(e)]
+    out = dict(params)
+    for name in DYNAMIC_PARAMS:
+        value = torch.stack([m[name].detach() for m in members])
+        out[name] = value if ens else value[0]
+    return (out, histories) if ens else (out, histories[0])

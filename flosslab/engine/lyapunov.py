@@ -1,0 +1,216 @@
+"""Lyapunov spectra by repeated QR in torch (mirrors :mod:`flosslab.lyapunov`).
+
+Frame Q_0 (N x k, orthonormal); each step Q <- D_t Q; every ``reorth_every`` steps (an int m, or
+``"auto"``: from the frame's spread, see :mod:`flosslab.engine.orthonormalize`) Q, R = qr(Q) and
+log|R_ii| is accumulated; after the transient
+
+    lambda_i = (sum of log|R_ii| after the transient) / (number of steps after the transient),
+
+natural log per step. The QR schedule is the reference's: every m steps, at the end of the transient
+and at the last step. Results are torch tensors, differentiable with torch autograd.
+
+Two paths: :func:`accumulate_spectrum` (generic: any ``apply_jacobian``, plain autograd; used for
+given Jacobians and for any torch cell) and, for the vanilla RNN, the fused frame recursion with a
+hand-written backward (:mod:`flosslab.engine.recursion`), chosen by ``fused=True`` (the default).
+Ensembles (parameters with a leading member axis E) give exponents of shape (E, k).
+
+A collapsed frame (|R_ii| = 0) gives -inf with a :class:`~flosslab.config.FrameCollapseWarning`;
+NaN or inf in the frame raises :class:`~flosslab.config.NumericalError`.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Callable
+
+import numpy as onp
+import torch
+
+from ..config import (FlosslabError, FrameCollapseWarning, NumericalError, check_int,
+                      check_n_exponents)
+from ..lyapunov import SpectrumHistory, default_transient, random_frame
+from .device import as_tensor
+from .model import is_ensemble, n_units, run_rnn
+from .orthonormalize import DEFAULT_CEILING, next_reorth_every, orthonormalize
+from .recursion import rnn_frame_recursion
+
+__all__ = ["SpectrumHistory", "default_transient", "random_frame", "member_frames", "log_abs_diag",
+           "accumulate_spectrum", "spectrum_from_jacobians", "lyapunov_spectrum"]
+
+
+def check_logs(logs: torch.Tensor, where: str = "") -> None:
+    """Raise on NaN/inf+ in log|R_ii|; warn when a frame collapsed (some log|R_ii| = -inf)."""
+    raw = logs.detach()
+    if bool(torch.isnan(raw).any() | (raw == float("inf")).any()):
+        raise NumericalError(f"the frame became NaN or infinite{where}; "
+                             "check the Jacobians (or the network's weights) for NaN/inf")
+    if bool((raw == float("-inf")).any()):
+        warnings.warn(f"the orthonormal frame collapsed{where} (some |R_ii| = 0): the matching "
+                      "exponents are -inf. Saturated units or a singular weight matrix cause this.",
+                      FrameCollapseWarning, stacklevel=3)
+
+
+def log_abs_diag(r: torch.Tensor, where: str = "") -> torch.Tensor:
+    """log|R_ii| of upper-triangular R (..., k, k); a zero diagonal gives -inf and a warning."""
+    logs = torch.log(torch.diagonal(r, dim1=-2, dim2=-1).abs())
+    check_logs(logs, where)
+    return logs
+
+
+def member_frames(n: int, ks, seeds, device=None, dtype=None) -> torch.Tensor:
+    """Initial frames of an ensemble, (E, N, max k): member e's first k_e columns are exactly
+    :func:`random_frame` (n, k_e, seed_e) (the reference's draw); extra columns, needed only to
+    batch members with different k, are completed from a second draw (Householder QR keeps the
+    leading columns)."""
+    k_max = max(ks)
+    frames = []
+    for k, seed in zip(ks, seeds):
+        if k == k_max:
+            frames.append(random_frame(n, k, seed))
+        else:
+            g = onp.random.default_rng(seed).standard_normal((n, k))
+            extra = onp.random.default_rng([seed, 7]).standard_normal((n, k_max - k))
+            q, r = onp.linalg.qr(onp.concatenate([g, extra], axis=1))
+            frames.append(q)
+    return torch.as_tensor(onp.stack(frames), device=device, dtype=dtype)
+
+
+def accumulate_spectrum(apply_jacobian: Callable, n_steps: int, frame, reorth_every=1,
+                        transient: int = 0, return_history: bool = False,
+                        method: str = "householder", ceiling: int = DEFAULT_CEILING):
+    """The generic QR loop (plain torch autograd). ``apply_jacobian(t, Q)`` returns ``D_t Q`` for
+    t = 0..n_steps-1; Q may carry leading batch axes (..., N, k). Returns the exponents (..., k)
+    and, with ``return_history``, a :class:`SpectrumHistory` (numpy)."""
+    n_steps, transient, m, auto = _check_schedule(n_steps, reorth_every, transient)
+    q = frame
+    logs, ends = [], []
+    since = 0
+    for t in range(n_steps):
+        q = apply_jacobian(t, q)
+        since += 1
+        if since == m or t == transient - 1 or t == n_steps - 1:
+            q, r = orthonormalize(q, method)
+            logd = log_abs_diag(r, where=f" at step {t}")
+            if t >= transient:
+                logs.append(logd)
+                ends.append(t + 1 - transient)
+            if auto:
+                m = next_reorth_every(logd, since, m, q.dtype, ceiling)
+            since = 0
+    logs = torch.stack(logs)
+    exponents = logs.sum(0) / (n_steps - transient)
+    return (exponents, _history(logs, ends)) if return_history else exponents
+
+
+def spectrum_from_jacobians(jacobians, n_exponents=None, reorth_every=1, transient: int = 0,
+                            frame=None, seed: int = 0, return_history: bool = False,
+                            method: str = "householder"):
+    """First k Lyapunov exponents of ``D_T ... D_1`` for jacobians (T, N, N), a torch tensor.
+
+    Returns a tensor (k,) (natural log per step, descending), differentiable with torch autograd.
+    The frame defaults to the reference's :func:`random_frame` (N, k, seed).
+    """
+    if not isinstance(jacobians, torch.Tensor):
+        raise FlosslabError("the torch engine needs the Jacobians as a torch tensor (T, N, N)")
+    shape = tuple(jacobians.shape)
+    if len(shape) != 3 or shape[1] != shape[2] or shape[0] < 1:
+        raise FlosslabError(f"jacobians must have shape (T, N, N) with T >= 1, got {shape}")
+    if not bool(torch.isfinite(jacobians.detach()).all()):
+        raise NumericalError("the Jacobians contain NaN or inf; exponents are undefined")
+    n = shape[1]
+    k = check_n_exponents(n_exponents, n)
+    if frame is None:
+        frame = random_frame(n, k, seed)
+    frame = as_tensor(frame, jacobians.device, jacobians.dtype)
+    if tuple(frame.shape) != (n, k):
+        raise FlosslabError(f"frame must have shape (N, k) = ({n}, {k}), got {tuple(frame.shape)}")
+    return accumulate_spectrum(lambda t, q: jacobians[t] @ q, shape[0], frame, reorth_every,
+                               transient, return_history, method)
+
+
+def lyapunov_spectrum(params: dict, inputs=None, n_steps=None, n_exponents=None, reorth_every=1,
+                      transient=None, seed=0, h0=None, return_history: bool = False,
+                      method: str = "householder", fused: bool = True, frame=None):
+    """Lyapunov spectrum of the RNN (or of each member of an ensemble) along the trajectory driven
+    by ``inputs``, exactly as :func:`flosslab.lyapunov.lyapunov_spectrum`.
+
+    inputs: (T, n_inputs) (ensemble: (T, E, n_inputs)) or None with ``n_steps``. ``h0`` defaults
+    to the reference's random state U[-1, 1]^N from ``seed + 1``, the frame to
+    :func:`random_frame` (N, k, seed); for an ensemble ``seed`` is one int or one per member and
+    ``frame`` may be given (E, N, k). Returns (k,) or (E, k) exponents in natural log per step.
+    ``fused=False`` uses the generic autograd loop (same numbers, slower backward).
+    """
+    w = params["W"]
+    ens = is_ensemble(params)
+    e = w.shape[0] if ens else 1
+    n = n_units(params)
+    k = check_n_exponents(n_exponents, n)
+    n_inputs = params["U"].shape[-1]
+    if inputs is None:
+        if n_steps is None:
+            raise FlosslabError("give either inputs (T, n_inputs) or n_steps for an input-free run")
+        n_steps = check_int("the number of steps T", n_steps, minimum=1)
+        inputs = torch.zeros((n_steps, e, n_inputs) if ens else (n_steps, n_inputs))
+    inputs = as_tensor(inputs, w.device, w.dtype)
+    if inputs.ndim != (3 if ens else 2):
+        want = f"(T, E={e}, n_inputs)" if ens else "(T, n_inputs)"
+        raise FlosslabError(f"inputs must have shape {want} for one trajectory per network, "
+                            f"got {tuple(inputs.shape)}")
+    n_steps = inputs.shape[0]
+    transient = default_transient(n_steps) if transient is None else transient
+    seeds = _member_seeds(seed, e)
+    if h0 is None:
+        # a random start: with no input and zero bias, h = 0 is a fixed point
+        h0 = onp.stack([onp.random.default_rng(s + 1).uniform(-1.0, 1.0, size=n) for s in seeds])
+        h0 = torch.as_tensor(h0 if ens else h0[0], device=w.device, dtype=w.dtype)
+    if frame is None:
+        frame = member_frames(n, [k] * e, seeds, w.device, w.dtype)
+        frame = frame if ens else frame[0]
+    frame = as_tensor(frame, w.device, w.dtype)
+    if not fused:
+        states = run_rnn(params, inputs, h0=h0)
+        if not bool(torch.isfinite(states.detach()).all()):
+            raise NumericalError("the network's state became NaN or infinite; check its weights")
+        slopes = 1.0 - states ** 2
+        return accumulate_spectrum(lambda t, q: slopes[t].unsqueeze(-1) * (w @ q), n_steps, frame,
+                                   reorth_every, transient, return_history, method)
+    n_steps, transient, m, _ = _check_schedule(n_steps, reorth_every, transient)
+    batched = (lambda x: x) if ens else (lambda x: x.unsqueeze(0))
+    # the drive U x_t + b of all steps, (T, [E,] N)
+    drive = (torch.einsum("tei,eni->ten", inputs, params["U"]) if ens
+             else inputs @ params["U"].mT) + params["b"]
+    total, logs, ends = rnn_frame_recursion(batched(w), drive if ens else drive.unsqueeze(1),
+                                            batched(h0), batched(frame), reorth_every, transient,
+                                            method)
+    check_logs(logs, where=" (fused recursion)")
+    exponents = total / (n_steps - transient)
+    exponents = exponents if ens else exponents[0]
+    if not return_history:
+        return exponents
+    return exponents, _history(logs if ens else logs[:, 0], ends.tolist())
+
+
+def _member_seeds(seed, e: int) -> list:
+    if isinstance(seed, (list, tuple, onp.ndarray)):
+        if len(seed) != e:
+            raise FlosslabError(f"give one seed per member: {e} members but {len(seed)} seeds")
+        return [int(s) for s in seed]
+    return [int(seed) + i for i in range(e)] if e > 1 else [int(seed)]
+
+
+def _check_schedule(n_steps, reorth_every, transient):
+    n_steps = check_int("the number of steps T", n_steps, minimum=1)
+    auto = reorth_every == "auto"
+    m = 1 if auto else check_int("reorth_every (an interval, or 'auto')", reorth_every, minimum=1)
+    transient = check_int("the transient", transient, minimum=0)
+    if transient >= n_steps:
+        raise FlosslabError(f"the transient ({transient} steps) must be shorter than the "
+                            f"trajectory ({n_steps} steps); lower the transient or raise T")
+    return n_steps, transient, m, auto
+
+
+def _history(logs: torch.Tensor, ends) -> SpectrumHistory:
+    steps = onp.asarray(ends)
+    raw = logs.detach().cpu().double().numpy()
+    with onp.errstate(invalid="ignore"):
+        estimates = onp.cumsum(raw, axis=0) / steps.reshape((-1,) + (1,) * (raw.ndim - 1))
+    return SpectrumHistory(steps, estimates)

@@ -1,0 +1,121 @@
+"""The vanilla tanh RNN and the action of its one-step Jacobian, in torch (mirrors
+:mod:`flosslab.model`).
+
+    a_t = W h_{t-1} + U x_t + b,   h_t = tanh(a_t),   y_t = V h_t + c,
+    D_t = dh_t/dh_{t-1} = diag(1 - h_t^2) W      (applied by scaling rows, never formed densely)
+
+Parameters are a dict ``{"W", "U", "b", "V", "c"}`` of tensors. An *ensemble* of E networks of the
+same size stacks them along a leading axis: W (E, N, N), U (E, N, n_inputs), b (E, N),
+V (E, n_outputs, N), c (E, n_outputs); its inputs and states carry the member axis right after
+time: inputs (T, E, [batch,] n_inputs), states (T, E, [batch,] N).
+"""
+from __future__ import annotations
+
+import numpy as onp
+import torch
+
+from ..config import FlosslabError
+from ..model import DYNAMIC_PARAMS, PARAM_NAMES
+from ..model import init_rnn as _init_rnn_reference
+from .device import as_tensor, resolve_device, resolve_dtype
+
+__all__ = ["DYNAMIC_PARAMS", "PARAM_NAMES", "init_rnn", "to_torch", "to_numpy", "is_ensemble",
+           "n_units", "rnn_step", "run_rnn", "readout", "jacobian_apply", "jacobian", "autonomous"]
+
+
+def to_torch(params: dict, device=None, dtype=None, requires_grad: bool = False) -> dict:
+    """numpy (or torch) parameters -> tensors on ``device`` ("cpu", "cuda", "auto") in ``dtype``."""
+    device, dtype = resolve_device(device), resolve_dtype(dtype)
+    out = {}
+    for name, value in params.items():
+        t = as_tensor(value, device, dtype).detach().clone()
+        out[name] = t.requires_grad_(requires_grad)
+    return out
+
+
+def to_numpy(params: dict) -> dict:
+    """Tensors -> float64 numpy arrays (for the reference, plots and saving)."""
+    return {name: onp.asarray(value.detach().cpu().double().numpy()) for name, value in params.items()}
+
+
+def init_rnn(n_units: int, gain: float = 1.0, n_inputs: int = 1, n_outputs: int = 1,
+             seed: int = 0, bias_scale: float = 0.1, device=None, dtype=None) -> dict:
+    """The reference's random parameters (:func:`flosslab.model.init_rnn`, same draws from
+    ``seed``) as tensors on ``device`` in ``dtype`` (default float64)."""
+    return to_torch(_init_rnn_reference(n_units, gain, n_inputs, n_outputs, seed, bias_scale),
+                    device, dtype)
+
+
+def is_ensemble(params: dict) -> bool:
+    """True when the parameters are stacked along a leading member axis (W of shape (E, N, N))."""
+    return params["W"].ndim == 3
+
+
+def n_units(params: dict) -> int:
+    """Number of recurrent units N."""
+    return params["W"].shape[-1]
+
+
+def _bias(params: dict, name: str, state_ndim: int) -> torch.Tensor:
+    # an ensemble's bias (E, N) must broadcast against states (E, batch, N)
+    b = params[name]
+    return b.unsqueeze(-2) if b.ndim == 2 and state_ndim == 3 else b
+
+
+def rnn_step(params: dict, h, x):
+    """One step ``tanh(W h + U x + b)``. Single network: h (..., N), x (..., n_inputs).
+    Ensemble: h (E, batch, N), x (E, batch, n_inputs). Returns the new state, shaped like h."""
+    return torch.tanh(h @ params["W"].mT + x @ params["U"].mT + _bias(params, "b", h.ndim))
+
+
+def run_rnn(params: dict, inputs, h0=None):
+    """States h_1..h_T. Single network: inputs (T, n_inputs) or (T, batch, n_inputs) -> (T, [batch,] N).
+    Ensemble: inputs (T, E, n_inputs) or (T, E, batch, n_inputs) -> (T, E, [batch,] N).
+    ``h0`` defaults to zeros. The input drive U x_t + b of all steps is computed in one product."""
+    w = params["W"]
+    inputs = as_tensor(inputs, w.device, w.dtype)
+    ens = is_ensemble(params)
+    if inputs.ndim not in ((3, 4) if ens else (2, 3)) or inputs.shape[-1] != params["U"].shape[-1] \
+            or (ens and inputs.shape[1] != w.shape[0]):
+        lead = f"(T, E={w.shape[0]}, [batch,] n_inputs)" if ens else "(T, [batch,] n_inputs)"
+        raise FlosslabError(f"inputs must have shape {lead} with n_inputs={params['U'].shape[-1]}, "
+                            f"got {tuple(inputs.shape)}")
+    squeeze = ens and inputs.ndim == 3
+    if squeeze:
+        inputs = inputs.unsqueeze(-2)
+    drive = inputs @ params["U"].mT + _bias(params, "b", inputs.ndim - 1)
+    if h0 is None:
+        h = torch.zeros(drive.shape[1:], dtype=w.dtype, device=w.device)
+    else:
+        h = as_tensor(h0, w.device, w.dtype)
+        h = h.unsqueeze(-2) if squeeze else h
+    wt = w.mT
+    states = []
+    for a in drive:
+        h = torch.tanh(a + h @ wt)
+        states.append(h)
+    states = torch.stack(states)
+    return states.squeeze(-2) if squeeze else states
+
+
+def readout(params: dict, states):
+    """Outputs ``y_t = V h_t + c``: states (..., N) -> (..., n_outputs) (ensemble: states
+    (T, E, batch, N))."""
+    if is_ensemble(params):
+        return states @ params["V"].mT + _bias(params, "c", 3)
+    return states @ params["V"].mT + params["c"]
+
+
+def jacobian_apply(params: dict, h_new, frame):
+    """``D_t Q = (1 - h_t^2)[:, None] * (W Q)``: h_new ([E,] N), frame ([E,] N, k) -> ([E,] N, k)."""
+    return (1.0 - h_new ** 2).unsqueeze(-1) * (params["W"] @ frame)
+
+
+def jacobian(params: dict, h_new):
+    """Dense one-step Jacobian ``diag(1 - h_t^2) W`` ([E,] N, N), for teaching and tests."""
+    return (1.0 - h_new ** 2).unsqueeze(-1) * params["W"]
+
+
+def autonomous(params: dict) -> dict:
+    """A copy of ``params`` with zero bias (no input: the classic random network)."""
+    return {**params, "b": torch.zeros_like(params["b"])}

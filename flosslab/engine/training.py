@@ -1,0 +1,209 @@
+"""Training by backpropagation through time in torch, with flossing schedules (mirrors
+:mod:`flosslab.training`; the configuration :class:`~flosslab.trainconfig.TrainConfig` is shared).
+
+Each epoch draws a fresh batch of the task from the run's own generator (the reference's draws),
+takes the binary cross-entropy on the scored steps, clips each parameter array's gradient to norm
+<= ``clip`` and takes a ``torch.optim.Adam`` step. Flossing episodes
+(:func:`flosslab.engine.flossing.floss`) run before the epochs the schedule names; the task
+optimiser's state starts afresh after each, as in the reference. As in the reference, the
+evaluation logged at epoch j+1 (accuracy on fresh sequences and a spectrum snapshot) sees the
+parameters that produced the loss of epoch j, before its update.
+
+:func:`train_members` runs E configurations side by side with batched weights (same N, number of
+epochs, batch size and evaluation interval; tasks, delays, gains, seeds, learning rates and
+flossing schedules may differ; sequences of different lengths are padded at the end and masked,
+which changes nothing before the end of each). Every member follows exactly its lone run.
+"""
+from __future__ import annotations
+
+import numpy as onp
+import torch
+from tqdm.auto import tqdm
+
+from ..config import FlosslabError, NumericalError
+from ..flossing import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, random_bits
+from ..tasks import accuracy, make_batch
+from ..trainconfig import TrainConfig
+from ..training import SPECTRUM_WINDOW, TrainHistory
+from .device import resolve_device, resolve_dtype
+from .flossing import floss, flossing_loss
+from .lyapunov import lyapunov_spectrum, member_frames
+from .model import DYNAMIC_PARAMS, init_rnn, readout, run_rnn, to_torch
+
+__all__ = ["TrainHistory", "task_loss", "evaluate", "spectrum_snapshot", "train", "train_members"]
+
+
+def task_loss(logits, targets, mask):
+    """Binary cross-entropy on logits, mean over the scored steps (mask (T,)) and the batch:
+    ``log(1 + e^y) - z y``, computed as ``logaddexp(0, y) - z y`` (stable for large |y|)."""
+    per_step = torch.logaddexp(torch.zeros_like(logits), logits) - targets * logits
+    return per_step[torch.as_tensor(mask, device=logits.device)].mean()
+
+
+def evaluate(params: dict, config: TrainConfig, seed) -> float:
+    """Accuracy of one network on ``config.eval_batch`` fresh sequences (the reference's draws)."""
+    batch = make_batch(config.task, config.delay, config.eval_batch, config.seq_len, seed,
+                       config.order)
+    with torch.no_grad():
+        logits = readout(params, run_rnn(params, batch.inputs))
+    return accuracy(logits.cpu().numpy(), batch.targets, batch.mask)
+
+
+def spectrum_snapshot(params: dict, configs, seeds) -> list:
+    """The k flossed exponents of each member on a window of random bits (batched)."""
+    e, n = params["W"].shape[0], params["W"].shape[-1]
+    ks = [c.n_exponents for c in configs]
+    inputs = onp.stack([random_bits(SPECTRUM_WINDOW, params["U"].shape[-1], s) for s in seeds], 1)
+    frame = member_frames(n, ks, seeds, params["W"].device, params["W"].dtype)
+    with torch.no_grad():
+        lam = lyapunov_spectrum(params, inputs, n_exponents=max(ks), seed=list(seeds), frame=frame)
+    return [lam[i, :ks[i]].cpu().double().numpy() for i in range(e)]
+
+
+def train(config: TrainConfig | None = None, params: dict | None = None, progress: bool = False,
+          device=None, dtype=None):
+    """Train one RNN on ``config.task``; return (params as tensors, :class:`TrainHistory`).
+
+    ``params`` (numpy or torch) defaults to the reference's ``init_rnn(config.n_units,
+    config.gain, seed=config.seed)``; ``device`` ("cpu", "cuda", "auto") and ``dtype``
+    ("float64" default, "float32") choose where and how.
+    """
+    config = TrainConfig() if config is None else config
+    stacked, histories = train_members([config], None if params is None else [params], progress,
+                                       device, dtype)
+    return {name: value[0] for name, value in stacked.items()}, histories[0]
+
+
+def _check_alike(configs):
+    for name in ("n_units", "n_epochs", "batch_size", "eval_every"):
+        values = {getattr(c, name) for c in configs}
+        if len(values) > 1:
+            raise FlosslabError(f"members trained together must share {name}; got {sorted(values)}. "
+                                "Train such members in separate ensembles")
+
+
+def train_members(configs, params_list=None, progress: bool = False, device=None, dtype=None):
+    """Train E configurations together with batched weights; return (stacked params, histories).
+
+    ``params_list`` defaults to each configuration's reference initialisation. Raises
+    :class:`NumericalError` naming the member and epoch if a loss or gradient becomes NaN/inf.
+    """
+    configs = list(configs)
+    if not configs:
+        raise FlosslabError("give at least one training configuration")
+    _check_alike(configs)
+    device, dtype = resolve_device(device), resolve_dtype(dtype)
+    e, n_epochs = len(configs), configs[0].n_epochs
+    if params_list is None:
+        params_list = [init_rnn(c.n_units, c.gain, seed=c.seed, device=device, dtype=dtype)
+                       for c in configs]
+    members = [to_torch(p, device, dtype, requires_grad=True) for p in params_list]
+    names = list(members[0])
+    histories = [TrainHistory() for _ in configs]
+    rngs = [onp.random.default_rng([c.seed, 1]) for c in configs]
+    floss_at = [set(c.floss_epochs()) for c in configs]
+    t_max = max(c.seq_len for c in configs)
+    # scored steps of each member, padded to the longest sequence, weighted for a per-member mean
+    weights = torch.zeros((t_max, e), dtype=dtype, device=device)
+    opt = torch.optim.Adam([{"params": list(m.values()), "lr": c.lr}
+                            for m, c in zip(members, configs)])
+    bar = tqdm(total=n_epochs, desc=f"{configs[0].task} d={configs[0].delay} "
+               f"{configs[0].flossing}" + (f" (+{e - 1} members)" if e > 1 else ""),
+               disable=not progress)
+    try:
+        for epoch in range(n_epochs + 1):
+            flossers = [i for i in range(e) if epoch in floss_at[i] and configs[i].floss_steps
+                        and (epoch < n_epochs or epoch == 0)]
+            if flossers:
+                _floss_episode(members, configs, histories, flossers, epoch, progress)
+            if epoch == n_epochs:
+                break
+            for i in range(e):
+                if epoch in floss_at[i]:      # a new segment: fresh Adam moments, as the reference
+                    for p in members[i].values():
+                        opt.state.pop(p, None)
+            inputs = torch.zeros((t_max, e, configs[0].batch_size, 1), dtype=dtype)
+            targets = torch.zeros_like(inputs)
+            weights.zero_()
+            bits = {}
+            for i, c in enumerate(configs):
+                batch = make_batch(c.task, c.delay, c.batch_size, c.seq_len, rngs[i], c.order)
+                inputs[:c.seq_len, i] = torch.as_tensor(batch.inputs)
+                targets[:c.seq_len, i] = torch.as_tensor(batch.targets)
+                weights[:c.seq_len, i] = torch.as_tensor(batch.mask, dtype=dtype) / (
+                    batch.mask.sum() * c.batch_size)
+                if c.flossing == "penalty":
+                    bits[i] = random_bits(FLOSS_SEQ_LEN, members[i]["U"].shape[-1], rngs[i])
+            stacked = {name: torch.stack([m[name] for m in members]) for name in names}
+            logits = readout(stacked, run_rnn(stacked, inputs.to(device)))
+            targets = targets.to(device)
+            per_step = torch.logaddexp(torch.zeros_like(logits), logits) - targets * logits
+            losses = torch.einsum("tebo,te->e", per_step, weights)
+            total = losses.sum()
+            if bits:
+                pen = sorted(bits)
+                sub = {name: stacked[name][pen] for name in DYNAMIC_PARAMS}
+                fl = flossing_loss(sub, onp.stack([bits[i] for i in pen], 1),
+                                   [configs[i].n_exponents for i in pen],
+                                   [configs[i].floss_target for i in pen], FLOSS_TRANSIENT,
+                                   seed=[configs[i].seed + epoch for i in pen])
+                pw = torch.as_tensor([configs[i].penalty_weight for i in pen], dtype=dtype,
+                                     device=device)
+                total = total + (pw * fl).sum()
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            loss_values = losses.detach().cpu().numpy()
+            for i, c in enumerate(configs):
+                grads = [members[i][name].grad for name in names]
+                norm = float(torch.sqrt(sum((g ** 2).sum() for g in grads)))
+                loss = float(loss_values[i])
+                if not (onp.isfinite(loss) and onp.isfinite(norm)):
+                    who = f" (member {i})" if e > 1 else ""
+                    raise NumericalError(f"training diverged at epoch {epoch}{who} (loss {loss}, "
+                                         f"gradient norm {norm}); lower the learning rate or the "
+                                         "gain")
+                histories[i].loss.append(loss)
+                histories[i].grad_norm.append(norm)
+                with torch.no_grad():
+                    for g in grads:
+                        g_norm = float(torch.linalg.vector_norm(g))
+                        if g_norm > c.clip:
+                            g.mul_(c.clip / g_norm)
+            _record(stacked, members, configs, histories, epoch + 1, n_epochs)
+            opt.step()
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(loss_values.mean()):.3f}")
+    finally:
+        bar.close()
+    out = {name: torch.stack([m[name].detach() for m in members]) for name in names}
+    return out, histories
+
+
+def _floss_episode(members, configs, histories, flossers, epoch, progress):
+    sub = {name: torch.stack([members[i][name].detach() for i in flossers])
+           for name in members[0]}
+    c = [configs[i] for i in flossers]
+    flossed, fh = floss(sub, [x.floss_steps for x in c], [x.n_exponents for x in c],
+                        [x.floss_target for x in c], [x.floss_lr for x in c],
+                        seed=[x.seed + epoch for x in c], progress=progress)
+    with torch.no_grad():
+        for j, i in enumerate(flossers):
+            for name in DYNAMIC_PARAMS:
+                members[i][name].copy_(flossed[name][j])
+            histories[i].floss_epochs.append(epoch)
+            histories[i].floss_losses.append(fh[j].losses)
+
+
+def _record(stacked, members, configs, histories, epoch, n_epochs):
+    due = [i for i, c in enumerate(configs) if epoch % c.eval_every == 0 or epoch == n_epochs]
+    if not due:
+        return
+    with torch.no_grad():
+        snap = {name: value.detach()[due] for name, value in stacked.items()}
+        spectra = spectrum_snapshot(snap, [configs[i] for i in due],
+                                    [configs[i].seed + epoch for i in due])
+        for j, i in enumerate(due):
+            single = {name: m.detach() for name, m in members[i].items()}
+            histories[i].eval_epochs.append(epoch)
+            histories[i].accuracy.append(evaluate(single, configs[i], [configs[i].seed, 2, epoch]))
+            histories[i].spectra.append(spectra[j])
