@@ -44,12 +44,16 @@ def _close(a, b, rtol=1e-7, atol=1e-9) -> bool:
 
 # --- 01: backpropagation through time ---------------------------------------------------------------
 
-def reference_backprop_norms(params, states, g_last):
-    """||g_t|| with g_T = g_last and g_{t-1} = D_t^T g_t, D_t = diag(1 - h_t^2) W (dense, slow)."""
+def reference_backprop_norms(params, states, g_last, transpose: bool = True):
+    """||g_t|| with g_T = g_last and g_{t-1} = D_t^T g_t, D_t = diag(1 - h_t^2) W (dense, slow).
+
+    ``transpose=False`` gives the classic mistake (D_t instead of D_t^T), to recognise it.
+    """
     g = np.asarray(g_last, dtype=float)
     norms = [np.linalg.norm(g)]
     for t in range(len(states) - 1, 0, -1):
-        g = jacobian(params, states[t]).T @ g
+        d = jacobian(params, states[t])
+        g = (d.T if transpose else d) @ g
         norms.append(np.linalg.norm(g))
     return np.asarray(norms[::-1])
 
@@ -71,7 +75,7 @@ def check_backprop_norms(func, n_cases: int = 3) -> bool:
             return _report(False, name, f"return one norm per time step, shape {want.shape}, "
                                         f"got shape {np.shape(got)}.")
         if not _close(got, want):
-            wrong_t = reference_backprop_norms({**params, "W": params["W"].T}, states, g_last)
+            wrong_t = reference_backprop_norms(params, states, g_last, transpose=False)
             if _close(got, wrong_t):
                 return _report(False, name, "the backward pass multiplies by the TRANSPOSE of "
                                             "D_t: g_{t-1} = W^T (diag(1 - h_t^2) g_t).")

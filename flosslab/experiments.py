@@ -235,7 +235,7 @@ def flossing_checkpoints(gain: float = 1.0, n_exponents: int = 16, n_units: int 
         if c:
             params, _ = floss(params, steps_per_checkpoint, k, 0.0, 0.01, seed=seed + c)
         states = run_rnn(params, bits)[40:]
-        sv = log_singular_values(params, states, n_values=k, n_passes=2, seed=seed)
+        sv = log_singular_values(params, states, n_values=k, n_passes=3, seed=seed)
         steps.append(c * steps_per_checkpoint)
         log_sv.append(sv)
         cond.append(log10_condition_number(sv))

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import experiments as ex
 from . import plots
-from .config import FlosslabError, NumericalError
+from .config import FlosslabError, NumericalError, single_blas_thread
 
 #: Exceptions that mean "this combination of settings is not valid": shown as a message.
 USER_ERRORS = (FlosslabError, NumericalError)
@@ -77,7 +77,8 @@ class Dashboard:
     def _update(self, **values):
         self.values = values
         try:
-            data = self._compute(**values)
+            with single_blas_thread():     # small matrices: one BLAS thread is faster
+                data = self._compute(**values)
         except USER_ERRORS as err:
             self.data, self.message = None, str(err)
             print(f"Cannot show this combination: {err}")

@@ -1,0 +1,194 @@
+"""Drive each dashboard programmatically: change a control, check that the plotted data changed and
+equals an independent computation from the reference; bad combinations give a message, not an
+exception. Sizes are small so that the whole file runs in a few seconds."""
+import numpy as np
+import pytest
+
+import flosslab as fl
+from flosslab import experiments as ex
+from flosslab import widgets
+
+
+def ydata(line):
+    return np.asarray(line.get_ydata(), dtype=float)
+
+
+# --- 01 ---------------------------------------------------------------------------------------------
+
+def test_gradient_norm_dashboard_follows_the_controls():
+    dash = widgets.gradient_norm_dashboard(n_units=16, seq_len=30, n_curves=3)
+    before = ydata(dash.artists["lines"][0]).copy()
+    dash.controls["gains"].value = (0.4, 2.0)
+    assert dash.message is None and dash.n_draws == 2
+    gains = (0.4, 1.2, 2.0)
+    batch = fl.make_batch("copy", 1, 4, 30, 0)
+    for line, g in zip(dash.artists["lines"], gains):
+        want = fl.state_gradient_norms(fl.init_rnn(16, g, seed=0), batch.inputs, batch.targets,
+                                       batch.mask, loss_at="last")
+        np.testing.assert_allclose(ydata(line), want, rtol=1e-12)
+        assert line.get_label() == f"g = {g:.2f}"
+    assert not np.allclose(before, ydata(dash.artists["lines"][0]))
+    # the physics shows in the plotted data: at small gain the signal vanishes backwards, and it
+    # decays less the larger the gain
+    ratios = [ydata(line)[0] / ydata(line)[-1] for line in dash.artists["lines"]]
+    assert ratios[0] < 1e-3 and ratios[0] < ratios[1] < ratios[2]
+
+
+# --- 02 ---------------------------------------------------------------------------------------------
+
+def independent_spectrum(gain, n, k, m, steps=300, seed=0):
+    """Dense Jacobians from the trajectory, then the generic QR routine (not the RNN path)."""
+    params = fl.autonomous(fl.init_rnn(n, gain, seed=seed))
+    h0 = np.random.default_rng([seed, 7]).uniform(-1, 1, size=n)
+    states = fl.run_rnn(params, np.zeros((steps, 1)), h0=h0)
+    jacs = np.stack([fl.jacobian(params, h) for h in states])
+    return fl.spectrum_from_jacobians(jacs, k, reorth_every=m,
+                                      transient=fl.default_transient(steps), seed=seed)
+
+
+def test_spectrum_dashboard_matches_an_independent_computation():
+    dash = widgets.spectrum_dashboard(gain=2.0, n_units=20, n_exponents=20)
+    np.testing.assert_allclose(ydata(dash.artists["spectrum"]),
+                               independent_spectrum(2.0, 20, 20, 1), atol=1e-10)
+    dash.controls["gain"].value = 0.5
+    got = ydata(dash.artists["spectrum"])
+    np.testing.assert_allclose(got, independent_spectrum(0.5, 20, 20, 1), atol=1e-10)
+    assert got[0] < 0                                   # below the transition to chaos
+    # sum rule shown when k = N: both sides printed and equal
+    lhs, rhs = dash.data.sum_rule
+    assert abs(lhs - rhs) < 1e-9 and f"{lhs:.4f}" in dash.artists["text"].get_text()
+    dash.controls["n_exponents"].value = 4
+    dash.controls["reorth_every"].value = 5
+    np.testing.assert_allclose(ydata(dash.artists["spectrum"]),
+                               independent_spectrum(0.5, 20, 4, 5), atol=1e-10)
+    assert "needs k = N" in dash.artists["text"].get_text()
+    # convergence panel: the running estimates end at the exponents
+    for i, line in enumerate(dash.artists["convergence"][:4]):
+        assert ydata(line)[-1] == pytest.approx(ydata(dash.artists["spectrum"])[i], abs=1e-12)
+
+
+def test_spectrum_dashboard_k_larger_than_n_is_a_message(capsys):
+    dash = widgets.spectrum_dashboard(n_units=10, n_exponents=10)
+    shown = ydata(dash.artists["spectrum"]).copy()
+    draws = dash.n_draws
+    dash.controls["n_exponents"].value = 30
+    assert "choose k <= N" in dash.message
+    assert "Cannot show this combination" in capsys.readouterr().out
+    assert dash.n_draws == draws and np.array_equal(shown, ydata(dash.artists["spectrum"]))
+    dash.controls["n_exponents"].value = 3          # back to a valid setting: drawn again
+    assert dash.message is None and ydata(dash.artists["spectrum"]).size == 3
+
+
+def test_dashboard_shows_a_message_before_its_first_figure():
+    dash = widgets.spectrum_dashboard(n_units=5, n_exponents=9)
+    assert dash.fig is None and "k=9" in dash.message
+    dash.controls["n_exponents"].value = 5
+    assert dash.fig is not None and ydata(dash.artists["spectrum"]).size == 5
+
+
+# --- 03 ---------------------------------------------------------------------------------------------
+
+def test_qr_gradient_dashboard():
+    dash = widgets.qr_gradient_dashboard(n_rows=5, n_cols=3, log10_eps=-6)
+    vjp = np.asarray(dash.artists["scatter"].get_xdata())
+    fd = ydata(dash.artists["scatter"])
+    np.testing.assert_allclose(fd, vjp, rtol=1e-6, atol=1e-7)   # central differences at 1e-6
+    marker = ydata(dash.artists["marker"]).copy()
+    dash.controls["log10_eps"].value = -11.0
+    assert not np.allclose(marker, ydata(dash.artists["marker"]))
+    # at eps = 1e-11 round-off dominates: the plotted finite differences are visibly worse
+    err = np.abs(ydata(dash.artists["scatter"]) - vjp).max()
+    assert err > 1e-6
+    dash.controls["n_cols"].value = 9
+    assert "choose n <= m" in dash.message
+
+
+def test_qr_vjp_matches_the_closed_form_on_the_log_term():
+    """With weights C = 0 the test loss is sum log|R_ii|: its gradient is A (A^T A)^{-1}."""
+    from autograd import grad
+    a = np.random.default_rng(0).standard_normal((6, 4))
+    g = grad(ex.qr_test_loss)(a, np.zeros((6, 4)))
+    np.testing.assert_allclose(g, a @ np.linalg.inv(a.T @ a), atol=1e-10)
+
+
+# --- 04 ---------------------------------------------------------------------------------------------
+
+def test_flossing_dashboard():
+    dash = widgets.flossing_dashboard(n_exponents=3, n_units=10, n_steps=12)
+    first = dash.data
+    bits = fl.random_bits(300, 1, [0, 3])
+    np.testing.assert_allclose(ydata(dash.artists["spec_after"]),
+                               fl.lyapunov_spectrum(first.params_after, bits, seed=0), atol=1e-12)
+    np.testing.assert_allclose(ydata(dash.artists["spec_before"]),
+                               fl.lyapunov_spectrum(fl.init_rnn(10, 1.0, seed=0), bits, seed=0),
+                               atol=1e-12)
+    dash.controls["target"].value = -0.3
+    r = dash.data
+    assert r.target == -0.3 and ydata(dash.artists["target_line"])[0] == -0.3
+    # an independent run of the reference flossing loop gives the plotted loss curve
+    _, hist = fl.floss(fl.init_rnn(10, 1.0, seed=0), 12, 3, -0.3, 0.01, seed=0)
+    np.testing.assert_allclose(ydata(dash.artists["loss"]), hist.losses, rtol=1e-10)
+    assert not np.allclose(ydata(dash.artists["spec_after"]), first.spectrum_after)
+    dash.controls["n_exponents"].value = 25
+    assert "choose k <= N" in dash.message
+
+
+# --- 05 ---------------------------------------------------------------------------------------------
+
+def test_training_dashboard_button_trains_and_bad_combinations_disable_it(capsys):
+    dash = widgets.training_dashboard(task="copy", delay=3, n_exponents=2, schedule="pre",
+                                      n_units=6, n_epochs=8, floss_steps=3)
+    assert not dash.button.disabled
+    dash.button.click()
+    assert len(dash.runs) == 1
+    acc_line, loss_line = dash.artists["runs"][0]
+    config = fl.TrainConfig(task="copy", delay=3, n_units=6, n_epochs=8, flossing="pre",
+                            n_exponents=2, floss_steps=3, floss_lr=0.01, eval_every=1,
+                            eval_batch=128)
+    _, hist = fl.train(config)
+    np.testing.assert_allclose(ydata(acc_line), hist.accuracy)
+    np.testing.assert_allclose(np.asarray(acc_line.get_xdata()), hist.eval_epochs)
+    dash.controls["schedule"].value = "none"
+    dash.button.click()
+    assert len(dash.artists["runs"]) == 2
+    dash.controls["n_exponents"].value = 20           # k > N = 6
+    assert dash.button.disabled and "choose k <= N" in dash.message
+    dash.train()                                       # even if called directly: a message
+    assert len(dash.runs) == 2
+    dash.controls["n_exponents"].value = 2
+    dash.controls["task"].value = "parity"
+    dash.controls["delay"].value = 2                   # parity of order 3 needs d >= 3
+    assert dash.button.disabled and "delay >= 3" in dash.message
+    assert "Traceback" not in capsys.readouterr().out
+    dash.clear()
+    assert dash.runs == [] and dash.artists["runs"] == []
+
+
+# --- 06 ---------------------------------------------------------------------------------------------
+
+def test_why_dashboard():
+    dash = widgets.why_dashboard(n_exponents=4, n_units=10, window=60)
+    c, _ = dash.data
+    assert ydata(dash.artists["cond_marker"])[0] == c.cond[0]
+    dash.controls["checkpoint"].value = len(c.steps) - 1
+    assert ydata(dash.artists["cond_marker"])[0] == c.cond[-1]
+    # the singular values plotted are those of the long-term Jacobian of the flossed network at
+    # that checkpoint; check the condition number against an SVD of the multiplied-out product
+    # of the first checkpoint (a 60-step window at g = 1 spans ~1e10, well within float64). The
+    # subspace iteration (3 passes) converges like (sigma_5/sigma_4)^6 per pass pair: 1e-4 is loose.
+    params = fl.init_rnn(10, 1.0, seed=0)
+    states = fl.run_rnn(params, fl.random_bits(100, 1, [0, 8]))[40:]
+    prod = np.eye(10)
+    for h in states:
+        prod = fl.jacobian(params, h) @ prod
+    s = np.linalg.svd(prod, compute_uv=False)[:4]
+    assert c.cond[0] == pytest.approx(np.log10(s[0] / s[-1]), abs=1e-4)
+    np.testing.assert_allclose(ydata(dash.artists["sv"]), c.log_sv[-1] / np.log(10.0))
+    dash.controls["n_exponents"].value = 30
+    assert "choose k <= N" in dash.message
+
+
+def test_device_helper_reports_cpu_without_gpu():
+    torch = pytest.importorskip("torch")
+    from flosslab.course import available_device
+    assert available_device() == ("cuda" if torch.cuda.is_available() else "cpu")
