@@ -14,7 +14,7 @@ from .ensemble import (ensemble_spectrum, floss_ensemble, init_ensemble, stack_p
 from .flossing import floss, flossing_loss
 from .lyapunov import accumulate_spectrum, lyapunov_spectrum, spectrum_from_jacobians
 from .model import init_rnn, jacobian, jacobian_apply, readout, rnn_step, run_rnn, to_numpy, to_torch
-from .orthonormalize import cholesky_qr2, householder_qr, orthonormalize
+from .orthonormalize import cholesky_qr2, householder_qr
 from .training import train, train_members
 
 __all__ = [
@@ -23,6 +23,6 @@ __all__ = [
     "ensemble_spectrum", "floss_ensemble", "init_ensemble", "stack_params", "train_ensemble",
     "unstack_params", "floss", "flossing_loss", "accumulate_spectrum", "lyapunov_spectrum",
     "spectrum_from_jacobians", "init_rnn", "jacobian", "jacobian_apply", "readout", "rnn_step",
-    "run_rnn", "to_numpy", "to_torch", "cholesky_qr2", "householder_qr", "orthonormalize", "train",
+    "run_rnn", "to_numpy", "to_torch", "cholesky_qr2", "householder_qr", "train",
     "train_members",
 ]

@@ -1,0 +1,175 @@
+"""Torch engine spectra against the numpy reference (the independent oracle) and exact identities.
+
+Tolerances: 1e-8 where both sides compute the same float64 QR sequence (differences are round-off,
+~1e-14, amplified by at most the frame's condition number); orthonormalisation options differ from
+per-step Householder QR by round-off times exp(m * spread) (the auto rule keeps this ~1e-10).
+"""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import autograd.numpy as anp
+from autograd import grad
+
+import flosslab as fl
+from flosslab.config import FlosslabError, FrameCollapseWarning, NumericalError
+from flosslab.engine import lyapunov as L, model as M, orthonormalize as O
+from flosslab.engine.ensemble import init_ensemble, stack_params
+
+
+def _jacobians(n=12, t=60, seed=0, gain=1.3):
+    p = fl.init_rnn(n, gain, seed=seed)
+    states = fl.run_rnn(p, fl.random_bits(t, 1, seed))
+    return np.stack([fl.jacobian(p, h) for h in states])
+
+
+@pytest.mark.parametrize("m, transient", [(1, 0), (3, 10), (7, 5)])
+def test_spectrum_from_jacobians_matches_reference(m, transient):
+    jac = _jacobians()
+    ref = fl.spectrum_from_jacobians(jac, 8, reorth_every=m, transient=transient, seed=2)
+    got = fl.spectrum_from_jacobians(torch.as_tensor(jac), 8, reorth_every=m,
+                                     transient=transient, seed=2)
+    assert isinstance(got, torch.Tensor)
+    np.testing.assert_allclose(got.numpy(), ref, atol=1e-8, rtol=0)
+
+
+def test_spectrum_from_jacobians_gradient_matches_reference():
+    jac = _jacobians(n=8, t=30)
+    ref = grad(lambda j: anp.sum(fl.spectrum_from_jacobians(j, 5, transient=4) ** 2))(jac)
+    jt = torch.as_tensor(jac).requires_grad_()
+    (L.spectrum_from_jacobians(jt, 5, transient=4) ** 2).sum().backward()
+    assert np.max(np.abs(jt.grad.numpy() - ref)) <= 1e-6 * np.max(np.abs(ref))
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("m", [1, 4, "auto"])
+def test_rnn_spectrum_matches_reference(fused, m):
+    p = fl.init_rnn(20, 1.5, seed=1)
+    x = fl.random_bits(150, 1, 3)
+    ref = fl.lyapunov_spectrum(p, x, n_exponents=10, reorth_every=1, seed=4)
+    got = L.lyapunov_spectrum(M.to_torch(p), x, n_exponents=10, reorth_every=m, seed=4,
+                              fused=fused)
+    np.testing.assert_allclose(got.numpy(), ref, atol=1e-8, rtol=0)
+
+
+def test_sum_rule_full_spectrum():
+    """k = N: sum_i lambda_i = mean over counted steps of log|det D_t| (exact identity)."""
+    p = M.init_rnn(10, 1.2, seed=5)
+    x = fl.random_bits(80, 1, 0)
+    lam = L.lyapunov_spectrum(p, x, n_exponents=10, reorth_every=3, transient=12, seed=0)
+    h0 = torch.as_tensor(np.random.default_rng(1).uniform(-1, 1, 10))
+    states = M.run_rnn(p, x, h0=h0)[12:]
+    logdet = torch.linalg.slogdet(p["W"])[1] + torch.log(1 - states ** 2).sum(-1)
+    assert abs(float(lam.sum() - logdet.mean())) < 1e-10
+
+
+def test_fused_backward_matches_autograd():
+    """The hand-written backward of the fused recursion against torch autograd of the generic loop."""
+    p = fl.init_rnn(16, 1.4, seed=2)
+    x = fl.random_bits(90, 1, 1)
+    for m in (1, 5, "auto"):
+        grads = []
+        for fused in (True, False):
+            pt = M.to_torch(p, requires_grad=True)
+            lam = L.lyapunov_spectrum(pt, x, n_exponents=9, reorth_every=m, transient=10,
+                                      fused=fused)
+            ((lam + 0.1) ** 2).mean().backward()
+            grads.append([pt[n].grad for n in "WUb"])
+        for a, b in zip(*grads):
+            assert float((a - b).abs().max()) <= 1e-7 * float(b.abs().max())
+
+
+def test_ensemble_spectra_equal_individual_runs():
+    seeds, gains = [3, 4, 5], [0.8, 1.5, 2.5]
+    ens = init_ensemble(14, gains, seeds)
+    x = np.stack([fl.random_bits(70, 1, s) for s in seeds], axis=1)
+    lam = L.lyapunov_spectrum(ens, x, n_exponents=6, reorth_every=2, seed=seeds)
+    for i, (s, g) in enumerate(zip(seeds, gains)):
+        alone = L.lyapunov_spectrum(M.init_rnn(14, g, seed=s), x[:, i], n_exponents=6,
+                                    reorth_every=2, seed=s)
+        np.testing.assert_allclose(lam[i].numpy(), alone.numpy(), atol=1e-12, rtol=0)
+
+
+def test_member_frames_keep_each_members_leading_columns():
+    frames = L.member_frames(9, [3, 6, 6], [1, 2, 3])
+    np.testing.assert_allclose(np.abs(frames[0, :, :3].numpy()),
+                               np.abs(fl.lyapunov.random_frame(9, 3, 1)), atol=1e-12)
+    eye = frames.mT @ frames
+    np.testing.assert_allclose(eye.numpy(), np.broadcast_to(np.eye(6), (3, 6, 6)), atol=1e-12)
+
+
+@pytest.mark.parametrize("method, m, dtype, tol", [
+    ("householder", 1, torch.float64, 1e-12),
+    ("householder", "auto", torch.float64, 1e-8),
+    ("cholesky_qr2", 1, torch.float64, 1e-10),
+    ("cholesky_qr2", "auto", torch.float64, 1e-8),
+    ("auto", "auto", torch.float64, 1e-8),
+    ("householder", 1, torch.float32, 5e-4),
+    ("cholesky_qr2", "auto", torch.float32, 5e-4),
+])
+def test_orthonormalisation_options_against_householder_every_step(method, m, dtype, tol):
+    """Every option against per-step Householder QR in float64 (an ensemble of 3 networks)."""
+    seeds = [0, 1, 2]
+    ens64 = init_ensemble(24, [1.0, 1.5, 3.0], seeds)
+    x = np.stack([fl.random_bits(120, 1, s) for s in seeds], axis=1)
+    ref = L.lyapunov_spectrum(ens64, x, n_exponents=20, reorth_every=1, seed=seeds,
+                              method="householder")
+    ens = {k: v.to(dtype) for k, v in ens64.items()}
+    got = L.lyapunov_spectrum(ens, x, n_exponents=20, reorth_every=m, seed=seeds, method=method)
+    assert got.dtype == dtype
+    # float32 is compared on the two non-chaotic members only: member 2 (g = 3, lambda_1 > 0) has
+    # a chaotic trajectory, so rounding W to float32 alone moves its 120-step exponents by ~0.07
+    # even when they are then computed in float64: that is the network, not the algorithm
+    members = slice(0, 3) if dtype == torch.float64 else slice(0, 2)
+    assert float((got.double() - ref)[members].abs().max()) <= tol
+
+
+def test_cholesky_qr2_falls_back_on_ill_conditioned_frames():
+    rng = np.random.default_rng(0)
+    good = rng.standard_normal((30, 8))
+    u, _, vt = np.linalg.svd(rng.standard_normal((30, 8)), full_matrices=False)
+    bad = u @ np.diag(np.logspace(0, -12, 8)) @ vt          # condition number 1e12
+    a = torch.as_tensor(np.stack([good, bad, good]))
+    _, _, ok = O.cholesky_qr2(a)
+    assert ok.tolist() == [True, False, True]
+    q, r = O.orthonormalize(a, "cholesky_qr2")
+    np.testing.assert_allclose((q.mT @ q).numpy(), np.broadcast_to(np.eye(8), (3, 8, 8)),
+                               atol=1e-12)
+    np.testing.assert_allclose((q @ r).numpy(), a.numpy(), atol=1e-12)
+    assert np.allclose(np.triu(r.numpy()), r.numpy())
+    rh = torch.linalg.qr(a)[1]
+    np.testing.assert_allclose(np.abs(np.diagonal(r.numpy(), axis1=1, axis2=2)),
+                               np.abs(np.diagonal(rh.numpy(), axis1=1, axis2=2)), rtol=1e-9)
+
+
+def test_auto_interval_rule():
+    steps = 4
+    logd = torch.tensor([[-0.3, -1.0, -2.5]]) * steps          # spread 2.2 per step
+    assert O.next_reorth_every(logd, steps, 8, torch.float64) == 5   # floor(12 / 2.2)
+    assert O.next_reorth_every(logd, steps, 2, torch.float64) == 4   # at most doubles
+    assert O.next_reorth_every(logd, steps, 8, torch.float32) == 1   # floor(4 / 2.2)
+    flat = torch.zeros((2, 3))
+    assert O.next_reorth_every(flat, 1, 64, torch.float64, ceiling=10) == 10
+
+
+def test_collapse_and_nan_are_caught():
+    p = M.init_rnn(6, 1.0, seed=0)
+    p["W"].zero_()                         # D_t = 0: every |R_ii| is exactly 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lam = L.lyapunov_spectrum(p, n_steps=30, n_exponents=6)
+    assert any(issubclass(w.category, FrameCollapseWarning) for w in caught)
+    assert torch.isneginf(lam).any() and not torch.isnan(lam).any()
+    jac = torch.full((5, 4, 4), float("nan"), dtype=torch.float64)
+    with pytest.raises(NumericalError):
+        L.spectrum_from_jacobians(jac)
+    with pytest.raises(FlosslabError, match="choose k <= N"):
+        L.lyapunov_spectrum(p, n_steps=30, n_exponents=9)
+    with pytest.raises(FlosslabError, match="reorth_every"):
+        L.lyapunov_spectrum(p, n_steps=30, reorth_every="sometimes")
+
+
+def test_stack_params_rejects_mixed_sizes():
+    with pytest.raises(FlosslabError, match="same size"):
+        stack_params([fl.init_rnn(4), fl.init_rnn(5)])
