@@ -42,13 +42,27 @@ def cmd_spectrum(args) -> dict:
     else:
         inputs = random_bits(args.steps, 1, seed=[args.seed, 1])
     start = time.perf_counter()
-    lam = lyapunov_spectrum(params, inputs, n_steps=args.steps, n_exponents=args.k,
-                            reorth_every=args.reorth_every, transient=args.transient,
-                            seed=args.seed)
+    if args.device is None:
+        lam = lyapunov_spectrum(params, inputs, n_steps=args.steps, n_exponents=args.k,
+                                reorth_every=args.reorth_every, transient=args.transient,
+                                seed=args.seed)
+    else:
+        from .engine import lyapunov_spectrum as engine_spectrum, to_torch
+        lam = engine_spectrum(to_torch(params, args.device), inputs, n_steps=args.steps,
+                              n_exponents=args.k, reorth_every=args.reorth_every,
+                              transient=args.transient, seed=args.seed).cpu().numpy()
     return {"exponents": _rounded(lam), "n": args.n, "k": len(lam), "gain": args.gain,
             "steps": args.steps, "autonomous": args.autonomous,
             "reorth_every": args.reorth_every, "seconds": round(time.perf_counter() - start, 3),
-            "units": "natural log per step"}
+            "units": "natural log per step", **_engine_fields(args)}
+
+
+def _engine_fields(args) -> dict:
+    """Which implementation ran: the numpy reference, or the torch engine on which device."""
+    if args.device is None:
+        return {"engine": "numpy reference"}
+    from .engine import describe_device
+    return {"engine": "torch", "device": describe_device(args.device)}
 
 
 def _evaluate(params, k, eval_steps, seed):
@@ -66,8 +80,15 @@ def cmd_floss(args) -> dict:
     eval_steps = check_int("the evaluation window", args.eval_steps, minimum=300)
     lam0, cond0 = _evaluate(params, k, eval_steps, args.seed)
     start = time.perf_counter()
-    params, history = floss(params, args.flossing_steps, k, args.target, args.lr,
-                            seed=args.seed, progress=sys.stderr.isatty())
+    if args.device is None:
+        params, history = floss(params, args.flossing_steps, k, args.target, args.lr,
+                                seed=args.seed, progress=sys.stderr.isatty())
+    else:
+        from .engine import floss as engine_floss, to_numpy, to_torch
+        flossed, history = engine_floss(to_torch(params, args.device), args.flossing_steps, k,
+                                        args.target, args.lr, seed=args.seed,
+                                        progress=sys.stderr.isatty())
+        params = to_numpy(flossed)
     seconds = time.perf_counter() - start
     lam1, cond1 = _evaluate(params, k, eval_steps, args.seed)
     return {"exponents_before": _rounded(lam0), "exponents_after": _rounded(lam1),
@@ -77,7 +98,7 @@ def cmd_floss(args) -> dict:
             "flossing_loss_first": round(float(history.losses[0]), 6) if len(history.losses) else None,
             "flossing_loss_last": round(float(history.losses[-1]), 6) if len(history.losses) else None,
             "n": args.n, "k": k, "gain": args.gain, "flossing_steps": args.flossing_steps,
-            "eval_steps": eval_steps, "seconds_flossing": round(seconds, 2),
+            "eval_steps": eval_steps, "seconds_flossing": round(seconds, 2), **_engine_fields(args),
             "units": "natural log per step; condition number of the long-term Jacobian restricted "
                      "to the k flossed directions over eval_steps steps"}
 
@@ -87,17 +108,34 @@ def cmd_train(args) -> dict:
                          gain=args.gain, n_epochs=args.epochs, seq_len=args.seq_len, lr=args.lr,
                          flossing=args.flossing, n_exponents=args.k, seed=args.seed)
     start = time.perf_counter()
-    _, history = train(config, progress=sys.stderr.isatty())
+    if args.device is None:
+        _, history = train(config, progress=sys.stderr.isatty())
+    else:
+        from .engine import train as engine_train
+        _, history = engine_train(config, progress=sys.stderr.isatty(), device=args.device)
     return {"accuracy": round(history.final_accuracy, 6), "task": config.task,
             "delay": config.delay, "flossing": config.flossing, "epochs": config.n_epochs,
             "n": config.n_units, "k": config.n_exponents, "seed": config.seed,
             "final_loss": round(history.loss[-1], 6) if history.loss else None,
             "accuracy_curve": {"epochs": history.eval_epochs,
                                "accuracy": _rounded(history.accuracy, 4)},
-            "seconds": round(time.perf_counter() - start, 2)}
+            "seconds": round(time.perf_counter() - start, 2), **_engine_fields(args)}
+
+
+def cmd_bench(args) -> dict:
+    from .bench import run_benchmark
+    return run_benchmark(args.device or "cpu", quick=args.quick)
 
 
 def _print_human(command: str, result: dict) -> None:
+    if command == "bench":
+        print(f"device {result['device']}, torch {result['torch']}, median of {result['repeats']}")
+        print(f"{'case':16s} {'baseline ms':>12s} {'engine ms':>10s} {'speedup':>8s} "
+              f"{'max|dlambda|':>13s}")
+        for row in result["rows"]:
+            print(f"{row['case']:16s} {row['baseline_ms']:12.1f} {row['engine_ms']:10.1f} "
+                  f"{row['speedup']:8.2f} {row['max_abs_dlambda']:13.2e}")
+        return
     for key, value in result.items():
         if isinstance(value, list) and len(value) > 8:
             value = f"[{', '.join(f'{v:.4g}' for v in value[:4])}, ..., " \
@@ -109,7 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="flosslab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    def device(p):
+        p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
+                       help="run on the torch engine on this device (default: numpy reference)")
+
     def common(p, k_default=None):
+        device(p)
         p.add_argument("--gain", type=float, default=1.0, help="gain g of W ~ N(0, g^2/N)")
         p.add_argument("--n", type=int, default=80, help="number of units N")
         p.add_argument("--k", type=int, default=k_default, help="number of exponents k (<= N)")
@@ -145,7 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=None, help="flossed exponents (min(N, 16))")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
+    device(p)
     p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("bench", help="time flossing steps: naive torch loop vs the engine")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    p.add_argument("--quick", action="store_true", help="smaller sizes (about a minute on a CPU)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(run=cmd_bench)
     sub.metavar = "{" + ",".join(sub.choices) + "}"
     return parser
 
