@@ -35,6 +35,8 @@ def defaults() -> dict:
         "train_units": 32, "train_epochs": fast_or_full(120, 400),
         "train_delay": fast_or_full(12, 25), "train_floss_steps": fast_or_full(40, 80),
         "ckpt_every": fast_or_full(10, 20), "ckpt_count": fast_or_full(4, 6),
+        "cell_units": fast_or_full(8, 16), "cell_steps": fast_or_full(150, 300),
+        "cost_units": fast_or_full(32, 64), "cost_k": fast_or_full(16, 32),
     }
 
 
@@ -244,3 +246,78 @@ def flossing_checkpoints(gain: float = 1.0, n_exponents: int = 16, n_units: int 
                                                  n_exponents=k, seed=seed)))
     return Checkpoints(np.asarray(steps), np.asarray(cond), np.asarray(rank), np.asarray(log_sv),
                        np.asarray(exps))
+
+
+# --- 07 (torch engine) -------------------------------------------------------------------------
+
+def torch_vs_reference(gain: float = 1.5, n_units: int = 32, n_exponents: int = 8,
+                       n_steps: int = 200, seed: int = 0, device="cpu"):
+    """Exponents of one network on the same bits from the numpy reference and the torch engine."""
+    from . import engine
+    params = init_rnn(n_units, gain, seed=seed)
+    bits = random_bits(n_steps, 1, seed)
+    ref = np.asarray(lyapunov_spectrum(params, bits, n_exponents=n_exponents, seed=seed))
+    lam = engine.lyapunov_spectrum(engine.to_torch(params, device), bits,
+                                   n_exponents=n_exponents, seed=seed)
+    return ref, lam.detach().cpu().numpy()
+
+
+def ensemble_spectrum_vs_gain(gains, n_units: int = 32, n_exponents: int = 4, n_steps: int = 300,
+                              seed: int = 0, device="cpu") -> np.ndarray:
+    """One batched call for a whole ensemble: member e has gain ``gains[e]``; (E, k) exponents."""
+    from . import engine
+    params = engine.init_ensemble(n_units, list(gains), seeds=[seed] * len(gains), device=device)
+    return np.asarray(engine.ensemble_spectrum(params, n_steps, n_exponents,
+                                               seeds=[seed] * len(gains)))
+
+
+def cell_spectra(n_units: int = 16, n_steps: int = 300, seed: int = 0) -> dict:
+    """Full spectra of torch's RNN, GRU and LSTM cells (default init, seeded) on the same bits.
+
+    The LSTM's state is (h, c), so it has 2N exponents.
+    """
+    import torch
+    from . import engine
+    bits = torch.as_tensor(random_bits(n_steps, 1, seed), dtype=torch.float64)
+    out = {}
+    for name, cls in (("RNN (tanh)", torch.nn.RNNCell), ("GRU", torch.nn.GRUCell),
+                      ("LSTM", torch.nn.LSTMCell)):
+        torch.manual_seed(seed)
+        cell = cls(1, n_units).double()
+        with torch.no_grad():
+            out[name] = engine.cell_spectrum(cell, bits, seed=seed).cpu().numpy()
+    return out
+
+
+def flossing_step_seconds(n_units: int, n_exponents: int, n_steps: int = 55, device="cpu",
+                          repeats: int = 3, seed: int = 0) -> float:
+    """Median wall time of one flossing step (forward through T steps of QR, backward) with the
+    torch engine; synchronises the GPU so the time is real."""
+    import time
+    import torch
+    from . import engine
+    params = engine.to_torch(init_rnn(n_units, 1.0, seed=seed), device, requires_grad=True)
+    bits = random_bits(n_steps, 1, seed)
+    times = []
+    for _ in range(repeats + 1):                          # the first call warms up
+        start = time.perf_counter()
+        engine.flossing_loss(params, bits, n_exponents, transient=16, seed=seed).backward()
+        if params["W"].device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times[1:]))
+
+
+def cost_sweep(sweep: str, n_units: int, n_exponents: int, device="cpu", n_points: int = 4):
+    """Seconds per flossing step on a geometric grid of N (k fixed; from max(k, N/8) to N) or of
+    k (N fixed; from k/8 to k). Returns (sizes, seconds)."""
+    from .config import check_choice
+    check_choice("the swept size", sweep, ("N", "k"))
+    k = check_n_exponents(n_exponents, n_units)
+    top, bottom = (n_units, max(k, n_units // 8)) if sweep == "N" else (k, max(1, k // 8))
+    sizes = sorted({int(round(s)) for s in np.geomspace(bottom, top, n_points)})
+    if sweep == "N":
+        secs = [flossing_step_seconds(s, k, device=device) for s in sizes]
+    else:
+        secs = [flossing_step_seconds(n_units, s, device=device) for s in sizes]
+    return np.asarray(sizes), np.asarray(secs)

@@ -35,11 +35,11 @@ def _in_notebook() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def _show(obj):
-    """Display in a live kernel; a no-op elsewhere (tests, benchmarks)."""
+def _show(fig):
+    """Display a figure as a PNG in a live kernel; a no-op elsewhere (tests, benchmarks)."""
     if _in_notebook():
-        from IPython.display import display
-        display(obj)
+        from IPython.display import Image, display
+        display(Image(data=plots.render_png(fig), format="png"))
 
 
 def _slider(kind, description, value, lo, hi, step=None, live=False, **kw):
@@ -86,6 +86,7 @@ class Dashboard:
         self.data, self.message = data, None
         if self.fig is None:
             self.fig, self.artists = self._make_figure(data, values)
+            plots.freeze_layout(self.fig)
         else:
             self._draw(self.artists, data, values)
         self.n_draws += 1
@@ -363,3 +364,44 @@ def why_dashboard(n_exponents=16, gain=1.0, n_units=None, window=60):
         return plots.checkpoints_figure(c.steps, c.cond, c.eff_rank, c.log_sv, i)
 
     return Dashboard(controls, compute, draw, make, height="370px", extra=[note])
+
+
+# --- 07 ---------------------------------------------------------------------------------------------
+
+def device_control(value: str = "cpu") -> W.Dropdown:
+    """CPU / CUDA choice; disabled (with a tooltip saying why) when torch sees no GPU."""
+    from .course import available_device
+    has_gpu = available_device() == "cuda"
+    return W.Dropdown(options=["cpu", "cuda"] if has_gpu else ["cpu"],
+                      value=value if has_gpu else "cpu", description="device",
+                      disabled=not has_gpu,
+                      tooltip="" if has_gpu else "no GPU visible to torch: CPU only")
+
+
+def cost_dashboard(n_units=64, n_exponents=32, sweep="k"):
+    """Device, swept size, N, k -> measured seconds per flossing step (torch engine), log-log."""
+    controls = {
+        "device": device_control(),
+        "sweep": W.ToggleButtons(options=["N", "k"], value=sweep, description="sweep"),
+        "n_units": _slider(W.IntSlider, "units N", n_units, 8, 256, 8),
+        "n_exponents": _slider(W.IntSlider, "exponents k", n_exponents, 1, 256),
+    }
+    note = W.HTML("Each setting is measured anew (median of 3 flossing steps, T = 55). "
+                  "Slope 1 on the k sweep: linear in k at small k; up to 2 (N^2 k) on the N sweep.")
+
+    def compute(device, sweep, n_units, n_exponents):
+        return ex.cost_sweep(sweep, n_units, n_exponents, device)
+
+    def draw(art, data, values):
+        plots.set_line(art["line"], *data)
+        art["line"].set_label(f"{values['device']}, sweep {values['sweep']}")
+        art["ax"].set_xlabel("N (k fixed)" if values["sweep"] == "N" else "k (N fixed)")
+        art["ax"].legend(fontsize="small")
+        plots.rescale(art["ax"])
+
+    def make(data, values):
+        fig, art = plots.cost_figure(*data, xlabel="size", label="")
+        draw(art, data, values)
+        return fig, art
+
+    return Dashboard(controls, compute, draw, make, height="380px", extra=[note])

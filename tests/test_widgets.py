@@ -192,3 +192,31 @@ def test_device_helper_reports_cpu_without_gpu():
     torch = pytest.importorskip("torch")
     from flosslab.course import available_device
     assert available_device() == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# --- 07 ---------------------------------------------------------------------------------------------
+
+def test_cost_dashboard_device_control_and_sweeps():
+    torch = pytest.importorskip("torch")
+    dash = widgets.cost_dashboard(n_units=16, n_exponents=8, sweep="k")
+    device = dash.controls["device"]
+    assert device.disabled is (not torch.cuda.is_available())
+    sizes = np.asarray(dash.artists["line"].get_xdata())
+    assert sizes.max() == 8 and np.all(ydata(dash.artists["line"]) > 0)
+    dash.controls["sweep"].value = "N"
+    sizes = np.asarray(dash.artists["line"].get_xdata())
+    assert sizes.max() == 16 and sizes.min() >= 8          # N never below k
+    dash.controls["n_exponents"].value = 40
+    assert "choose k <= N" in dash.message
+
+
+def test_engine_experiments_match_the_reference():
+    pytest.importorskip("torch")
+    ref, eng = ex.torch_vs_reference(gain=1.5, n_units=10, n_exponents=4, n_steps=80)
+    np.testing.assert_allclose(eng, ref, atol=1e-10)
+    gains = (0.5, 2.0)
+    batched = ex.ensemble_spectrum_vs_gain(gains, n_units=10, n_exponents=3, n_steps=120)
+    for g, lam in zip(gains, batched):
+        single = fl.lyapunov_spectrum(fl.init_rnn(10, g, seed=0), fl.random_bits(120, 1, 0),
+                                      n_exponents=3, seed=0)
+        np.testing.assert_allclose(lam, single, atol=1e-10)
