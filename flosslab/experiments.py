@@ -37,6 +37,7 @@ def defaults() -> dict:
         "ckpt_every": fast_or_full(10, 20), "ckpt_count": fast_or_full(4, 6),
         "cell_units": fast_or_full(8, 16), "cell_steps": fast_or_full(150, 300),
         "cost_units": fast_or_full(32, 64), "cost_k": fast_or_full(16, 32),
+        "ens_units": fast_or_full(16, 32), "ens_steps": fast_or_full(120, 300),
     }
 
 

@@ -661,7 +661,7 @@ check.check_batched_log_r(batched_log_r)
 ("md", "## Demo 1: the engine agrees with the reference\nSame network, same bits, same initial frame."),
 ("code", '''
 # NBVAL_CHECK_OUTPUT
-ref, eng = ex.torch_vs_reference(gain=1.5, n_units=32, n_exponents=8, device=device)
+ref, eng = ex.torch_vs_reference(gain=1.5, n_units=16, n_exponents=8, n_steps=120, device=device)
 print("torch engine = numpy reference (float64, 1e-10):", bool(np.allclose(ref, eng, atol=1e-10)))
 '''),
 ("md", r"""
@@ -671,14 +671,15 @@ Twelve networks with gains from 0.5 to 3, one batched spectrum computation (comp
 separate runs of notebook 02).
 """),
 ("code", '''
+d = ex.defaults()
 gains = np.round(np.linspace(0.5, 3.0, 12), 2)
-spectra = ex.ensemble_spectrum_vs_gain(gains, n_units=32, n_exponents=4, device=device)
+spectra = ex.ensemble_spectrum_vs_gain(gains, d["ens_units"], n_exponents=4, n_steps=d["ens_steps"],
+                                       device=device)
 fig, _ = plots.spectrum_vs_gain_figure(gains, spectra, n_shown=4)
 fig
 '''),
 ("md", "## Demo 3: GRU and LSTM spectra\nTorch's own cells with their default initialisation, driven by the same random bits."),
 ("code", '''
-d = ex.defaults()
 cells = ex.cell_spectra(n_units=d["cell_units"], n_steps=d["cell_steps"])
 fig, _ = plots.cell_spectra_figure(cells)
 fig
