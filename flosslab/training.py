@@ -5,7 +5,8 @@ parameter array's gradient to norm <= ``clip`` and takes an Adam step
 (``autograd.misc.optimizers.adam``). Flossing episodes (:mod:`flosslab.flossing`) run before the
 epochs the schedule names (:class:`~flosslab.trainconfig.TrainConfig`); Adam's moment estimates start
 afresh after each episode, as each call of autograd's ``adam`` keeps its own state. Accuracy is
-measured on fresh sequences every ``eval_every`` epochs, with a spectrum snapshot.
+measured on fresh sequences every ``eval_every`` epochs, with a spectrum snapshot and the effective
+rank of that epoch's recurrent-weight gradient dL/dW.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from autograd.tracer import getval
 from tqdm.auto import tqdm
 
 from .config import NumericalError, single_blas_thread
+from .diagnostics import effective_rank
 from .flossing import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, floss, flossing_loss, random_bits
 from .lyapunov import lyapunov_spectrum
 from .model import init_rnn, readout, run_rnn
@@ -35,6 +37,7 @@ class TrainHistory:
     eval_epochs: list = field(default_factory=list)
     accuracy: list = field(default_factory=list)        # on fresh sequences, at eval_epochs
     spectra: list = field(default_factory=list)         # k exponents at eval_epochs
+    grad_rank: list = field(default_factory=list)       # effective rank of dL/dW at eval_epochs
     floss_epochs: list = field(default_factory=list)
     floss_losses: list = field(default_factory=list)    # one array per flossing episode
 
@@ -106,11 +109,13 @@ def train(config: TrainConfig | None = None, params: dict | None = None, progres
         history.grad_norm.append(norm)
         return _clip(g, config.clip)
 
-    def record(p, i, start):
+    def record(p, i, g, start):
         epoch = start + i + 1
         bar.update(1)
         if epoch % config.eval_every == 0 or epoch == config.n_epochs:
             history.eval_epochs.append(epoch)
+            # the clipped gradient: clipping rescales the array, which leaves the rank unchanged
+            history.grad_rank.append(effective_rank(g["W"]))
             history.accuracy.append(evaluate(p, config, [config.seed, 2, epoch]))
             history.spectra.append(spectrum_snapshot(p, config, config.seed + epoch))
             bar.set_postfix(loss=f"{history.loss[-1]:.3f}", acc=f"{history.accuracy[-1]:.3f}")
@@ -126,7 +131,7 @@ def train(config: TrainConfig | None = None, params: dict | None = None, progres
                     history.floss_losses.append(fh.losses)
                 if stop > start:
                     params = adam(lambda p, i: gradient(p, i, start), params,
-                                  callback=lambda p, i, g: record(p, i, start),
+                                  callback=lambda p, i, g: record(p, i, g, start),
                                   num_iters=stop - start, step_size=config.lr)
     finally:
         bar.close()

@@ -61,6 +61,7 @@ def test_training_loss_curve_matches_reference(schedule):
     np.testing.assert_allclose(he.grad_norm, hr.grad_norm, rtol=1e-8)
     assert he.accuracy == hr.accuracy and he.eval_epochs == hr.eval_epochs
     np.testing.assert_allclose(np.array(he.spectra), np.array(hr.spectra), atol=1e-8)
+    np.testing.assert_allclose(he.grad_rank, hr.grad_rank, rtol=1e-8)
     assert he.floss_epochs == hr.floss_epochs
 
 

@@ -13,6 +13,7 @@ def test_copy_task_is_learned():
     assert len(history.loss) == 150 and history.eval_epochs == [50, 100, 150]
     assert np.mean(history.loss[-10:]) < 0.5 * np.mean(history.loss[:10])
     assert all(s.shape == (16,) for s in history.spectra)
+    assert len(history.grad_rank) == 3 and all(1.0 <= r <= 24 for r in history.grad_rank)
 
 
 def test_untrained_network_is_at_chance():

@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..config import FlosslabError, NumericalError
+from ..diagnostics import effective_rank
 from ..flossing import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, random_bits
 from ..tasks import accuracy, make_batch
 from ..trainconfig import TrainConfig
@@ -205,5 +206,7 @@ def _record(stacked, members, configs, histories, epoch, n_epochs):
         for j, i in enumerate(due):
             single = {name: m.detach() for name, m in members[i].items()}
             histories[i].eval_epochs.append(epoch)
+            # the clipped gradient: clipping rescales the array, which leaves the rank unchanged
+            histories[i].grad_rank.append(effective_rank(members[i]["W"].grad.cpu().numpy()))
             histories[i].accuracy.append(evaluate(single, configs[i], [configs[i].seed, 2, epoch]))
             histories[i].spectra.append(spectra[j])
