@@ -34,7 +34,7 @@ from .engine.model import DYNAMIC_PARAMS, init_rnn
 from .engine.ensemble import init_ensemble
 
 
-def _median_ms(step, repeats: int, sync) -> float:
+def median_ms(step, repeats: int, sync) -> float:
     step()
     sync()
     times = []
@@ -118,7 +118,7 @@ def single_case(name, n, k, t, device, dtype, repeats, baseline=True, seed=0) ->
         for v in p32.values():
             v.requires_grad_()
         as32 = lambda a: torch.as_tensor(a, device=device, dtype=torch.float32)
-        row["baseline_ms"] = _median_ms(
+        row["baseline_ms"] = median_ms(
             naive_flossing_step(p32, as32(bits), as32(q0), as32(h0), transient), repeats, sync)
     method = "auto"
     params = init_rnn(n, 1.0, seed=seed, device=device, dtype=dtype)
@@ -128,7 +128,7 @@ def single_case(name, n, k, t, device, dtype, repeats, baseline=True, seed=0) ->
     ref = _reference_exponents(params, bits, seed, frame, transient)
     lam = _engine_exponents(params, bits, seed, frame, transient, method)
     row["max_abs_dlambda"] = float((lam.double() - ref).abs().max())
-    row["engine_ms"] = _median_ms(engine_flossing_step(params, bits, seed, frame, transient, method),
+    row["engine_ms"] = median_ms(engine_flossing_step(params, bits, seed, frame, transient, method),
                                   repeats, sync)
     if baseline:
         row["speedup"] = row["baseline_ms"] / row["engine_ms"]
@@ -148,7 +148,7 @@ def ensemble_case(e, naive_ms, device, dtype, repeats, n=80, k=75, t=55, transie
     sub = {name: v[probe] for name, v in params.items()}
     ref = _reference_exponents(sub, bits[:, probe], seeds[probe], frame[probe], transient)
     lam = _engine_exponents(sub, bits[:, probe], seeds[probe], frame[probe], transient, "auto")
-    engine_ms = _median_ms(engine_flossing_step(params, bits, seeds, frame, transient, "auto"),
+    engine_ms = median_ms(engine_flossing_step(params, bits, seeds, frame, transient, "auto"),
                            repeats, sync)
     return {"case": f"ensemble_E{e}", "n": n, "k": k, "steps": t, "members": e,
             "dtype": str(dtype).split(".")[-1], "baseline_ms": naive_ms * e, "engine_ms": engine_ms,

@@ -127,6 +127,19 @@ def cmd_bench(args) -> dict:
     return run_benchmark(args.device or "cpu", quick=args.quick)
 
 
+def cmd_reproduce(args) -> dict:
+    from .reproduce import reproduce
+    log = lambda line: print(line, file=sys.stderr, flush=True)
+    results = reproduce(args.out, fast=args.fast, device=args.device,
+                        progress=sys.stderr.isatty(), only=tuple(args.only), log=log)
+    summary = {"out": args.out, "seconds": results["seconds"], "device": results["device"]}
+    if "c_claims" in results:
+        summary["claims"] = results["c_claims"]
+    if "b_condition" in results:
+        summary["log10_condition_drop"] = round(results["b_condition"]["log10_condition_drop"], 2)
+    return summary
+
+
 def _print_human(command: str, result: dict) -> None:
     if command == "bench":
         print(f"device {result['device']}, torch {result['torch']}, median of {result['repeats']}")
@@ -196,6 +209,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="smaller sizes (about a minute on a CPU)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(run=cmd_bench)
+
+    p = sub.add_parser("reproduce", help="run the paper's experiments: figures and results.json")
+    p.add_argument("--fast", action="store_true", help="small sizes (a few minutes on 2 cores)")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
+    p.add_argument("--out", default="reproduce_out", help="folder for the PNGs and results.json")
+    p.add_argument("--only", default="abcdef",
+                   help="which experiments, e.g. 'ab' (a-f; e comes with c)")
+    p.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+    p.set_defaults(run=cmd_reproduce)
     sub.metavar = "{" + ",".join(sub.choices) + "}"
     return parser
 

@@ -1,0 +1,277 @@
+"""Reproduce the paper's claims: ``python -m flosslab reproduce [--fast] [--device auto] [--out DIR]``.
+
+Six experiments, each written to one PNG, with every number behind the figures in ``results.json``:
+
+a. spectra before and after flossing k of N exponents, for several gains and several k;
+b. log10 condition number of the long-term Jacobian, and ||dL/dh_t||, against t, before and after
+   flossing (the paper's size, N=80, k=75);
+c. delayed copy and delayed XOR: final accuracy against delay for no flossing, preflossing and
+   pre + periodic flossing, over several seeds (median and quartiles);
+d. accuracy against the number of flossed exponents k on temporal parity of order 3;
+e. effective rank of dL/dW over training, with and without flossing (from the runs of c);
+f. the measured cost of one flossing step (forward + backward) against N and against k.
+
+Seeds and conditions run together as torch ensembles (:mod:`flosslab.engine.ensemble`); every
+seed is reported, none is picked. Delay convention: :mod:`flosslab.tasks` (d = the longest lag).
+"""
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as onp
+import torch
+
+from .config import check_choice
+from .diagnostics import condition_number_curve, state_gradient_norms
+from .flossing import random_bits
+from .tasks import make_batch
+from .trainconfig import TrainConfig
+
+SCHEDULE_NAMES = {"none": "no flossing", "pre": "preflossing", "inter": "pre + periodic flossing"}
+
+
+@dataclass
+class Sizes:
+    """Every size of the reproduction; ``full()`` and ``fast()`` are the two presets."""
+    spec_units: int = 64
+    spec_gains: tuple = (1.0, 2.0)
+    spec_ks: tuple = (4, 16, 48)
+    spec_floss_steps: int = 300
+    cond_units: int = 80
+    cond_k: int = 75
+    cond_floss_steps: int = 500
+    cond_window: int = 300
+    train_units: int = 64
+    train_k: int = 48
+    train_epochs: int = 500
+    floss_steps: int = 200
+    seeds: tuple = (0, 1, 2, 3, 4)
+    copy_delays: tuple = (10, 20, 30, 40, 50)
+    xor_delays: tuple = (10, 14, 18, 22, 26, 30)
+    parity_delay: int = 12
+    parity_ks: tuple = (1, 4, 16, 48)
+    cost_ns: tuple = (32, 64, 128, 256)
+    cost_ks: tuple = (8, 16, 32, 64, 128)
+    cost_n_for_k: int = 128
+    cost_steps: int = 55
+    cost_repeats: int = 3
+    lr: float = 3e-3
+
+    @classmethod
+    def full(cls) -> "Sizes":
+        return cls()
+
+    @classmethod
+    def fast(cls) -> "Sizes":
+        return cls(spec_units=32, spec_ks=(4, 16), spec_floss_steps=100, cond_units=40,
+                   cond_k=36, cond_floss_steps=150, train_units=32, train_k=16, train_epochs=250,
+                   floss_steps=100, copy_delays=(10, 25, 40), xor_delays=(8, 16, 24),
+                   parity_delay=9, parity_ks=(1, 16), cost_ns=(32, 64, 128), cost_ks=(8, 32),
+                   cost_n_for_k=64, cost_repeats=2)
+
+
+def _quartiles(values) -> dict:
+    q25, q50, q75 = onp.percentile(values, [25, 50, 75])
+    return {"median": float(q50), "q25": float(q25), "q75": float(q75),
+            "all": [float(v) for v in values]}
+
+
+# --- a. spectra before and after flossing -----------------------------------------------------
+
+def spectra_before_after(sizes: Sizes, device, progress=False) -> dict:
+    from .engine.ensemble import ensemble_spectrum, floss_ensemble, init_ensemble
+    members = [(g, k) for g in sizes.spec_gains for k in sizes.spec_ks]
+    seeds = list(range(len(members)))
+    params = init_ensemble(sizes.spec_units, [g for g, _ in members], [0] * len(members),
+                           device=device)
+    n = sizes.spec_units
+    before = ensemble_spectrum(params, n_steps=500, n_exponents=n, seeds=seeds)
+    flossed, _ = floss_ensemble(params, sizes.spec_floss_steps, [k for _, k in members],
+                                lr=sizes.lr, seeds=seeds, progress=progress)
+    after = ensemble_spectrum(flossed, n_steps=500, n_exponents=n, seeds=seeds)
+    return {"n": n, "floss_steps": sizes.spec_floss_steps,
+            "runs": [{"gain": g, "k": k, "before": b.tolist(), "after": a.tolist(),
+                      "mean_abs_flossed_after": float(onp.mean(onp.abs(a[:k]))),
+                      "mean_abs_flossed_before": float(onp.mean(onp.abs(b[:k])))}
+                     for (g, k), b, a in zip(members, before, after)]}
+
+
+# --- b. condition number and gradient norms against t -------------------------------------------
+
+def condition_and_gradients(sizes: Sizes, device, progress=False) -> dict:
+    from .engine.flossing import floss
+    from .engine.model import init_rnn, to_numpy
+    n, k, window = sizes.cond_units, sizes.cond_k, sizes.cond_window
+    params = init_rnn(n, 1.0, seed=0, device=device)
+    flossed, history = floss(params, sizes.cond_floss_steps, k, lr=1e-3, seed=0,
+                             progress=progress)
+    transient = 100
+    inputs = random_bits(transient + window, 1, seed=11)
+    batch = make_batch("copy", 1, batch_size=8, seq_len=window, seed=12)
+    out = {"n": n, "k": k, "window": window, "floss_steps": sizes.cond_floss_steps,
+           "floss_loss": [float(x) for x in history.losses]}
+    for label, p in (("before", to_numpy(params)), ("after", to_numpy(flossed))):
+        times, kappa = condition_number_curve(p, inputs, n_values=k, transient=transient,
+                                              times=onp.unique(onp.linspace(1, window, 16)
+                                                               .astype(int)))
+        norms = state_gradient_norms(p, batch.inputs, batch.targets, batch.mask, loss_at="last")
+        out[label] = {"times": times.tolist(), "log10_condition": kappa.tolist(),
+                      "grad_norm": norms.tolist()}
+    out["log10_condition_drop"] = out["before"]["log10_condition"][-1] - \
+        out["after"]["log10_condition"][-1]
+    return out
+
+
+# --- c, e. accuracy against delay; effective rank over training ---------------------------------
+
+def delay_sweep(task: str, delays, sizes: Sizes, device, progress=False) -> dict:
+    from .engine.ensemble import train_ensemble
+    configs = [TrainConfig(task=task, delay=d, flossing=s, n_units=sizes.train_units,
+                           n_epochs=sizes.train_epochs, eval_every=max(sizes.train_epochs // 10, 1),
+                           n_exponents=sizes.train_k, floss_steps=sizes.floss_steps, lr=sizes.lr,
+                           seed=seed)
+               for d in delays for s in SCHEDULE_NAMES for seed in sizes.seeds]
+    _, histories = train_ensemble(configs, progress=progress, device=device)
+    table = {s: {} for s in SCHEDULE_NAMES}
+    ranks = {s: {} for s in SCHEDULE_NAMES}
+    for c, h in zip(configs, histories):
+        table[c.flossing].setdefault(c.delay, []).append(h.final_accuracy)
+        ranks[c.flossing].setdefault(c.delay, []).append(h.grad_rank)
+    summary = {s: {str(d): _quartiles(v) for d, v in table[s].items()} for s in table}
+    return {"task": task, "delays": list(delays), "epochs": sizes.train_epochs,
+            "n": sizes.train_units, "k": sizes.train_k, "floss_steps": sizes.floss_steps,
+            "inter_epochs": [list(c.inter_epochs) for c in configs if c.flossing == "inter"][0],
+            "seeds": list(sizes.seeds), "accuracy": summary,
+            "eval_epochs": histories[0].eval_epochs,
+            "grad_rank": {s: {str(d): onp.median(onp.asarray(v), axis=0).tolist()
+                              for d, v in ranks[s].items()} for s in ranks},
+            "horizon_0.9": {s: horizon(summary[s], 0.9) for s in summary}}
+
+
+def horizon(summary: dict, level: float):
+    """Longest delay whose median accuracy reaches ``level`` (None if none does)."""
+    ok = [int(d) for d, q in summary.items() if q["median"] >= level]
+    return max(ok) if ok else None
+
+
+def claims_from_sweep(sweep: dict) -> dict:
+    """The two acceptance numbers of the issue, from a delay sweep.
+
+    d_fail: the shortest delay at which no flossing fails (median <= 0.6), i.e. the first delay past
+    plain BPTT's reach; preflossing's median there. And horizon(pre + periodic) / horizon(none) at
+    the 0.9 level.
+    """
+    acc = sweep["accuracy"]
+    failing = sorted(int(d) for d, q in acc["none"].items() if q["median"] <= 0.6)
+    d_fail = failing[0] if failing else None
+    h_none, h_inter = sweep["horizon_0.9"]["none"], sweep["horizon_0.9"]["inter"]
+    return {"delay_where_none_fails": d_fail,
+            "pre_median_there": acc["pre"][str(d_fail)]["median"] if d_fail else None,
+            "none_median_there": acc["none"][str(d_fail)]["median"] if d_fail else None,
+            "horizon_none": h_none, "horizon_pre": sweep["horizon_0.9"]["pre"],
+            "horizon_inter": h_inter,
+            "horizon_ratio_inter_over_none": (h_inter / h_none) if h_none and h_inter else None}
+
+
+# --- d. accuracy against k ----------------------------------------------------------------------
+
+def k_sweep(sizes: Sizes, device, progress=False) -> dict:
+    from .engine.ensemble import train_ensemble
+    settings = [("none", 1)] + [("pre", k) for k in sizes.parity_ks]
+    configs = [TrainConfig(task="parity", order=3, delay=sizes.parity_delay, flossing=s,
+                           n_units=sizes.train_units, n_epochs=sizes.train_epochs,
+                           eval_every=sizes.train_epochs, n_exponents=k,
+                           floss_steps=sizes.floss_steps, lr=sizes.lr, seed=seed)
+               for s, k in settings for seed in sizes.seeds]
+    _, histories = train_ensemble(configs, progress=progress, device=device)
+    acc = {}
+    for c, h in zip(configs, histories):
+        key = "none" if c.flossing == "none" else str(c.n_exponents)
+        acc.setdefault(key, []).append(h.final_accuracy)
+    return {"task": "parity", "order": 3, "delay": sizes.parity_delay, "n": sizes.train_units,
+            "ks": list(sizes.parity_ks), "accuracy": {key: _quartiles(v) for key, v in acc.items()}}
+
+
+# --- f. cost ------------------------------------------------------------------------------------
+
+def flossing_cost(sizes: Sizes, device) -> dict:
+    from .bench import engine_flossing_step, median_ms
+    from .engine.model import init_rnn
+    from .lyapunov import random_frame
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    bits = random_bits(sizes.cost_steps, 1, seed=0)
+
+    def ms(n, k):
+        params = init_rnn(n, 1.0, seed=0, device=device)
+        for v in params.values():
+            v.requires_grad_()
+        frame = torch.as_tensor(random_frame(n, k, 0), device=device, dtype=params["W"].dtype)
+        step = engine_flossing_step(params, bits, 0, frame, 16, "auto", reorth_every=1)
+        return median_ms(step, sizes.cost_repeats, sync)
+
+    by_n = [(n, n // 2, ms(n, n // 2)) for n in sizes.cost_ns]
+    by_k = [(sizes.cost_n_for_k, k, ms(sizes.cost_n_for_k, k)) for k in sizes.cost_ks
+            if k <= sizes.cost_n_for_k]
+    slope = lambda x, y: float(onp.polyfit(onp.log(x), onp.log(y), 1)[0])
+    return {"steps": sizes.cost_steps, "reorth_every": 1,
+            "by_n": [{"n": n, "k": k, "ms": t} for n, k, t in by_n],
+            "by_k": [{"n": n, "k": k, "ms": t} for n, k, t in by_k],
+            "loglog_slope_n_at_k_n_over_2": slope([r[0] for r in by_n], [r[2] for r in by_n]),
+            "loglog_slope_k": slope([r[1] for r in by_k], [r[2] for r in by_k])}
+
+
+# --- the whole run ------------------------------------------------------------------------------
+
+EXPERIMENTS = ("a", "b", "c", "d", "e", "f")
+
+
+def reproduce(out_dir="reproduce_out", fast: bool = False, device="auto", progress: bool = False,
+              sizes: Sizes | None = None, only=EXPERIMENTS, log=print) -> dict:
+    """Run the experiments, write one PNG per figure and ``results.json`` into ``out_dir``."""
+    from . import reproduce_plots as plots
+    from .engine.device import describe_device, resolve_device
+    only = tuple(check_choice("experiment", x, EXPERIMENTS) for x in only)
+    sizes = (Sizes.fast() if fast else Sizes.full()) if sizes is None else sizes
+    device = resolve_device(device)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    results = {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+               "cores": torch.get_num_threads(), "device": describe_device(device),
+               "torch": torch.__version__, "fast": fast, "date": time.strftime("%Y-%m-%d"),
+               "sizes": asdict(sizes), "seconds": {}}
+
+    def timed(name, fn):
+        t0 = time.perf_counter()
+        value = fn()
+        results["seconds"][name] = round(time.perf_counter() - t0, 1)
+        log(f"[{name}] done in {results['seconds'][name]:.0f} s")
+        return value
+
+    if "a" in only:
+        results["a_spectra"] = timed("a", lambda: spectra_before_after(sizes, device, progress))
+        plots.spectra(results["a_spectra"], out / "fig_a_spectra.png")
+    if "b" in only:
+        results["b_condition"] = timed("b", lambda: condition_and_gradients(sizes, device,
+                                                                            progress))
+        plots.condition(results["b_condition"], out / "fig_b_condition_gradients.png")
+    if "c" in only or "e" in only:
+        results["c_delay"] = timed("c", lambda: {
+            "copy": delay_sweep("copy", sizes.copy_delays, sizes, device, progress),
+            "xor": delay_sweep("xor", sizes.xor_delays, sizes, device, progress)})
+        results["c_claims"] = {t: claims_from_sweep(s) for t, s in results["c_delay"].items()}
+        plots.accuracy_vs_delay(results["c_delay"], out / "fig_c_accuracy_vs_delay.png")
+        plots.effective_rank(results["c_delay"]["xor"], out / "fig_e_effective_rank.png")
+    if "d" in only:
+        results["d_k"] = timed("d", lambda: k_sweep(sizes, device, progress))
+        plots.accuracy_vs_k(results["d_k"], out / "fig_d_accuracy_vs_k.png")
+    if "f" in only:
+        results["f_cost"] = timed("f", lambda: flossing_cost(sizes, device))
+        plots.cost(results["f_cost"], out / "fig_f_cost.png")
+    results["seconds"]["total"] = round(time.perf_counter() - start, 1)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    return results

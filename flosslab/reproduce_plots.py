@@ -1,0 +1,114 @@
+"""Figures of the reproduction (:mod:`flosslab.reproduce`): each takes the dict that goes into
+``results.json`` and writes one PNG, so a figure shows exactly the numbers that are stored."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as onp  # noqa: E402
+
+COLORS = {"none": "0.35", "pre": "tab:blue", "inter": "tab:orange"}
+LABELS = {"none": "no flossing", "pre": "preflossing", "inter": "pre + periodic flossing"}
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def spectra(data: dict, path) -> None:
+    gains = sorted({r["gain"] for r in data["runs"]})
+    fig, axes = plt.subplots(1, len(gains), figsize=(5 * len(gains), 3.8), squeeze=False)
+    for ax, g in zip(axes[0], gains):
+        runs = [r for r in data["runs"] if r["gain"] == g]
+        i = onp.arange(1, data["n"] + 1)
+        ax.plot(i, runs[0]["before"], color="k", lw=2, label="before flossing")
+        for r, c in zip(runs, plt.cm.viridis(onp.linspace(0.15, 0.85, len(runs)))):
+            ax.plot(i, r["after"], color=c, label=f"after flossing k={r['k']}")
+            ax.axvline(r["k"], color=c, ls=":", lw=1)
+        ax.axhline(0, color="0.6", lw=0.8)
+        ax.set(title=f"g = {g}, N = {data['n']}", xlabel="index i", ylabel="lambda_i (per step)")
+        ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def condition(data: dict, path) -> None:
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for label, color in (("before", "k"), ("after", "tab:blue")):
+        d = data[label]
+        a1.plot(d["times"], d["log10_condition"], "o-", color=color, label=f"{label} flossing")
+        a2.semilogy(onp.arange(1, len(d["grad_norm"]) + 1), d["grad_norm"], color=color,
+                    label=f"{label} flossing")
+    a1.set(xlabel="t (steps)", ylabel="log10 condition number of T_t",
+           title=f"long-term Jacobian, first k={data['k']} of N={data['n']}")
+    a2.set(xlabel="t (steps)", ylabel="||dL/dh_t||", title="gradient norm (loss at the last step)")
+    a1.legend()
+    a2.legend()
+    _save(fig, path)
+
+
+def accuracy_vs_delay(sweeps: dict, path) -> None:
+    fig, axes = plt.subplots(1, len(sweeps), figsize=(5.5 * len(sweeps), 3.8), squeeze=False)
+    for ax, (task, sweep) in zip(axes[0], sweeps.items()):
+        for s, summary in sweep["accuracy"].items():
+            d = [int(x) for x in summary]
+            med = [q["median"] for q in summary.values()]
+            lo = [q["q25"] for q in summary.values()]
+            hi = [q["q75"] for q in summary.values()]
+            ax.plot(d, med, "o-", color=COLORS[s], label=LABELS[s])
+            ax.fill_between(d, lo, hi, color=COLORS[s], alpha=0.2)
+            for x, q in zip(d, summary.values()):
+                ax.plot([x] * len(q["all"]), q["all"], ".", color=COLORS[s], alpha=0.4, ms=4)
+        ax.axhline(0.5, color="0.6", ls=":", lw=1)
+        ax.set(title=f"delayed {task}: N={sweep['n']}, k={sweep['k']}, {len(sweep['seeds'])} seeds",
+               xlabel="delay d (longest lag, steps)", ylabel="final accuracy", ylim=(0.4, 1.02))
+        ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def effective_rank(sweep: dict, path) -> None:
+    fig, axes = plt.subplots(1, len(sweep["delays"]), figsize=(3.2 * len(sweep["delays"]), 3.2),
+                             squeeze=False, sharey=True)
+    for ax, d in zip(axes[0], sweep["delays"]):
+        for s, by_delay in sweep["grad_rank"].items():
+            ax.plot(sweep["eval_epochs"], by_delay[str(d)], "o-", ms=3, color=COLORS[s],
+                    label=LABELS[s])
+        ax.set(title=f"{sweep['task']} d={d}", xlabel="epoch")
+    axes[0][0].set_ylabel("effective rank of dL/dW (median)")
+    axes[0][0].legend(fontsize=7)
+    _save(fig, path)
+
+
+def accuracy_vs_k(data: dict, path) -> None:
+    fig, ax = plt.subplots(figsize=(5, 3.8))
+    ks = data["ks"]
+    med = [data["accuracy"][str(k)]["median"] for k in ks]
+    lo = [data["accuracy"][str(k)]["q25"] for k in ks]
+    hi = [data["accuracy"][str(k)]["q75"] for k in ks]
+    ax.plot(ks, med, "o-", color=COLORS["pre"], label="preflossing k exponents")
+    ax.fill_between(ks, lo, hi, color=COLORS["pre"], alpha=0.2)
+    for k in ks:
+        a = data["accuracy"][str(k)]["all"]
+        ax.plot([k] * len(a), a, ".", color=COLORS["pre"], alpha=0.4)
+    ax.axhline(data["accuracy"]["none"]["median"], color=COLORS["none"], ls="--",
+               label="no flossing (median)")
+    ax.set_xscale("log", base=2)
+    ax.set(xlabel="number of flossed exponents k", ylabel="final accuracy", ylim=(0.4, 1.02),
+           title=f"parity of order 3, d={data['delay']}, N={data['n']}")
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def cost(data: dict, path) -> None:
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    n = [r["n"] for r in data["by_n"]]
+    a1.loglog(n, [r["ms"] for r in data["by_n"]], "o-")
+    a1.set(xlabel="N (k = N/2)", ylabel="ms per flossing step",
+           title=f"slope {data['loglog_slope_n_at_k_n_over_2']:.2f} (O(N k^2) = 3 asymptotically)")
+    k = [r["k"] for r in data["by_k"]]
+    a2.loglog(k, [r["ms"] for r in data["by_k"]], "o-")
+    a2.set(xlabel=f"k (N = {data['by_k'][0]['n']})", ylabel="ms per flossing step",
+           title=f"slope {data['loglog_slope_k']:.2f}")
+    _save(fig, path)
