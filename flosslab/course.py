@@ -11,10 +11,10 @@ from .config import FAST
 def available_device() -> str:
     """"cuda" when torch sees a GPU, else "cpu" (also when torch is not installed)."""
     try:
-        import torch
+        from .engine.device import resolve_device
     except ImportError:
         return "cpu"
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return resolve_device("auto").type
 
 
 def setup_notebook(seed: int = 0) -> dict:
