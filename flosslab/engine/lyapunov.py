@@ -30,7 +30,7 @@ from ..config import (FlosslabError, FrameCollapseWarning, NumericalError, check
 from ..lyapunov import SpectrumHistory, default_transient, random_frame
 from .device import as_tensor
 from .model import is_ensemble, n_units, run_rnn
-from .orthonormalize import DEFAULT_CEILING, next_reorth_every, orthonormalize
+from .orthonormalize import DEFAULT_CEILING, QRSchedule, orthonormalize
 from .recursion import rnn_frame_recursion
 
 __all__ = ["SpectrumHistory", "default_transient", "random_frame", "member_frames", "log_abs_diag",
@@ -80,22 +80,15 @@ def accumulate_spectrum(apply_jacobian: Callable, n_steps: int, frame, reorth_ev
     """The generic QR loop (plain torch autograd). ``apply_jacobian(t, Q)`` returns ``D_t Q`` for
     t = 0..n_steps-1; Q may carry leading batch axes (..., N, k). Returns the exponents (..., k)
     and, with ``return_history``, a :class:`SpectrumHistory` (numpy)."""
-    n_steps, transient, m, auto = _check_schedule(n_steps, reorth_every, transient)
+    n_steps, transient, _, _ = _check_schedule(n_steps, reorth_every, transient)
+    schedule = QRSchedule(n_steps, reorth_every, transient, ceiling)
     q = frame
-    logs, ends = [], []
-    since = 0
     for t in range(n_steps):
         q = apply_jacobian(t, q)
-        since += 1
-        if since == m or t == transient - 1 or t == n_steps - 1:
+        if schedule.due(t):
             q, r = orthonormalize(q, method)
-            logd = log_abs_diag(r, where=f" at step {t}")
-            if t >= transient:
-                logs.append(logd)
-                ends.append(t + 1 - transient)
-            if auto:
-                m = next_reorth_every(logd, since, m, q.dtype, ceiling)
-            since = 0
+            schedule.record(t, log_abs_diag(r, where=f" at step {t}"))
+    logs, ends = schedule.logs, schedule.ends
     logs = torch.stack(logs)
     exponents = logs.sum(0) / (n_steps - transient)
     return (exponents, _history(logs, ends)) if return_history else exponents

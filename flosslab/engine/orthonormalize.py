@@ -115,3 +115,34 @@ def next_reorth_every(log_r_diag: torch.Tensor, steps_since: int, current: int, 
     budget = SPREAD_BUDGET[dtype]
     m = ceiling if spread <= budget / ceiling else math.floor(budget / spread)
     return max(1, min(m, 2 * current, ceiling))
+
+
+class QRSchedule:
+    """When the frame is re-orthonormalised, shared by the generic and the fused loop.
+
+    A QR is due every ``reorth_every`` steps (an int, or ``"auto"``: re-decided after each QR by
+    :func:`next_reorth_every`), at the end of the transient and at the last step. :meth:`record`
+    keeps the log|R_ii| of the QRs after the transient, with the step count at each.
+    """
+
+    def __init__(self, n_steps: int, reorth_every, transient: int, ceiling: int = DEFAULT_CEILING):
+        self.auto = reorth_every == "auto"
+        self.m = 1 if self.auto else reorth_every
+        self.n_steps, self.transient, self.ceiling = n_steps, transient, ceiling
+        self.since = 0
+        self.logs, self.ends = [], []
+
+    def due(self, t: int) -> bool:
+        """Count step t; True if a QR follows it."""
+        self.since += 1
+        return self.since == self.m or t == self.transient - 1 or t == self.n_steps - 1
+
+    def record(self, t: int, log_r_diag: torch.Tensor) -> None:
+        """Store the QR taken after step t and choose the next interval."""
+        if t >= self.transient:
+            self.logs.append(log_r_diag)
+            self.ends.append(t + 1 - self.transient)
+        if self.auto:
+            self.m = next_reorth_every(log_r_diag, self.since, self.m, log_r_diag.dtype,
+                                       self.ceiling)
+        self.since = 0

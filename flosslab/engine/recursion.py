@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 
 from ..config import NumericalError
-from .orthonormalize import DEFAULT_CEILING, next_reorth_every, orthonormalize
+from .orthonormalize import DEFAULT_CEILING, QRSchedule, orthonormalize
 
 
 def _copyltu(m):
@@ -59,26 +59,18 @@ class RNNFrameRecursion(torch.autograd.Function):
         slopes = torch.cosh(pre).pow_(-2)                 # (T, E, 1, N): scales the columns of F
         frames = torch.empty((n_steps, e, k, n), **kw)    # F_{t-1} = Q_{t-1}^T
         prods = torch.empty((n_steps, e, k, n), **kw)     # P_t^T = F_{t-1} W^T
-        auto = reorth_every == "auto"
-        m = 1 if auto else reorth_every
-        f, since = frame.mT, 0
-        qrs, logs, ends = {}, [], []
+        schedule = QRSchedule(n_steps, reorth_every, transient, ceiling)
+        f, qrs = frame.mT, {}
         for t in range(n_steps):
             frames[t] = f
             torch.bmm(f, wt, out=prods[t])
             f = prods[t] * slopes[t]
-            since += 1
-            if since == m or t == transient - 1 or t == n_steps - 1:
+            if schedule.due(t):
                 q, r = orthonormalize(f.mT, method)
-                logd = torch.log(torch.diagonal(r, dim1=-2, dim2=-1).abs())
                 qrs[t] = (q, r)
                 f = q.mT
-                if t >= transient:
-                    logs.append(logd)
-                    ends.append(t + 1 - transient)
-                if auto:
-                    m = next_reorth_every(logd, since, m, q.dtype, ceiling)
-                since = 0
+                schedule.record(t, torch.log(torch.diagonal(r, dim1=-2, dim2=-1).abs()))
+        logs, ends = schedule.logs, schedule.ends
         logs = torch.stack(logs)
         ctx.save_for_backward(w, states, slopes, frames, prods)
         ctx.qrs, ctx.transient = qrs, transient
