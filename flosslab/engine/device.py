@@ -3,9 +3,13 @@
 ``resolve_device("auto")`` picks CUDA when ``torch.cuda.is_available()`` and the CPU otherwise, and
 says what it picked (:func:`describe_device`, or ``verbose=True``). float64 is the default dtype:
 the exponents of a network of N units need round-off well below 1e-4 (float32 is acceptable only
-where the benchmark shows it, see :mod:`flosslab.bench`).
+where the benchmark shows it, see :mod:`flosslab.bench`). :func:`one_cpu_thread` lets the fused
+recursion run its per-step loops on one CPU thread where that was measured to be faster; torch's
+thread count is restored on leaving it.
 """
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import torch
 
@@ -65,3 +69,19 @@ def as_tensor(value, device=None, dtype=None) -> torch.Tensor:
         return value.to(device=device if device is not None else value.device,
                         dtype=dtype if dtype is not None else value.dtype)
     return torch.as_tensor(value, device=device, dtype=dtype if dtype is not None else torch.float64)
+
+
+@contextmanager
+def one_cpu_thread(a: torch.Tensor, limit: int):
+    """Run the enclosed torch calls on one CPU thread when ``a.numel() <= limit`` (restoring torch's
+    thread count afterwards); nothing changes on a GPU or for larger ``a``. Not safe against other
+    Python threads changing torch's thread count at the same time."""
+    if a.device.type != "cpu" or a.numel() > limit or torch.get_num_threads() == 1:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -22,13 +22,34 @@ Everything is batched over a leading member axis E (ensembles; E = 1 for one net
 schedule is a fixed interval m or "auto" (:func:`flosslab.engine.orthonormalize.next_reorth_every`),
 decided in the forward pass and replayed backward. Tested against torch autograd (the generic path
 of :mod:`flosslab.engine.lyapunov`) and the numpy reference.
+
+Speed (CPU): the per-step arrays come from a buffer pool (:mod:`flosslab.engine.workspace`; fresh
+14 MB arrays cost ~5 ms each in page faults at the paper's size), each step writes straight into
+them (no copies), the sums over the frame's vectors for d/ds_t are one operation after the loop, and
+the loops run on one thread for the frame sizes in :data:`SINGLE_THREAD_STEP`.
 """
 from __future__ import annotations
 
 import torch
 
 from ..config import NumericalError
+from .device import one_cpu_thread
 from .orthonormalize import DEFAULT_CEILING, QRSchedule, orthonormalize
+from .workspace import POOL
+
+
+#: On a CPU the per-step loops run on one thread while the frames of all members hold between
+#: these many numbers (E * N * k); the large products stay multi-threaded. Measured on the 2-core
+#: CPU (benchmarks/engine_threads.py, ms per flossing step, one thread vs torch's two):
+#: N=k=128: 125 vs 170-200; N=256, k=64: 140-160 vs 175-200; but N=80, k=75: 44 vs 39;
+#: N=512, k=128: 1030 vs 790; E=16 networks of N=80, k=75: 152-160 vs 150-160. Re-measure on
+#: other machines; (0, 0) leaves torch's thread count alone.
+SINGLE_THREAD_STEP = (10_000, 20_000)
+
+
+def _step_threads(frame: torch.Tensor):
+    low, high = SINGLE_THREAD_STEP
+    return one_cpu_thread(frame, high if frame.numel() > low else 0)
 
 
 def _copyltu(m):
@@ -45,70 +66,81 @@ class RNNFrameRecursion(torch.autograd.Function):
     def forward(ctx, w, drive, h0, frame, reorth_every, transient, method, ceiling):
         n_steps, (e, n, k) = drive.shape[0], frame.shape
         kw = dict(dtype=frame.dtype, device=frame.device)
-        states = torch.empty((n_steps + 1, e, 1, n), **kw)
-        pre = torch.empty((n_steps, e, 1, n), **kw)       # pre-activations a_t
-        states[0, :, 0] = h0
-        wt = w.mT
-        for t in range(n_steps):
-            torch.baddbmm(drive[t].unsqueeze(1), states[t], wt, out=pre[t])
-            torch.tanh(pre[t], out=states[t + 1])
-        if not bool(torch.isfinite(states).all()):
-            raise NumericalError("the network's state became NaN or infinite; check its weights")
-        # s_t = 1 - h_t^2 computed as sech^2(a_t): 1 - h^2 cancels catastrophically for saturated
-        # units (|h| near 1), which in float32 biases the smallest exponents by ~0.05 per step
-        slopes = torch.cosh(pre).pow_(-2)                 # (T, E, 1, N): scales the columns of F
-        frames = torch.empty((n_steps, e, k, n), **kw)    # F_{t-1} = Q_{t-1}^T
-        prods = torch.empty((n_steps, e, k, n), **kw)     # P_t^T = F_{t-1} W^T
-        schedule = QRSchedule(n_steps, reorth_every, transient, ceiling)
-        f, qrs = frame.mT, {}
-        for t in range(n_steps):
-            frames[t] = f
-            torch.bmm(f, wt, out=prods[t])
-            f = prods[t] * slopes[t]
-            if schedule.due(t):
-                q, r = orthonormalize(f.mT, method)
-                qrs[t] = (q, r)
-                f = q.mT
-                schedule.record(t, torch.log(torch.diagonal(r, dim1=-2, dim2=-1).abs()))
-        logs, ends = schedule.logs, schedule.ends
-        logs = torch.stack(logs)
-        ctx.save_for_backward(w, states, slopes, frames, prods)
-        ctx.qrs, ctx.transient = qrs, transient
+        with _step_threads(frame):   # see SINGLE_THREAD_STEP
+            states = torch.empty((n_steps + 1, e, 1, n), **kw)
+            pre = torch.empty((n_steps, e, 1, n), **kw)   # pre-activations a_t
+            states[0, :, 0] = h0
+            wt = w.mT
+            hs, pres = states.unbind(0), pre.unbind(0)
+            for t in range(n_steps):
+                torch.baddbmm(drive[t].unsqueeze(1), hs[t], wt, out=pres[t])
+                torch.tanh(pres[t], out=hs[t + 1])
+            if not bool(torch.isfinite(states).all()):
+                raise NumericalError("the network's state became NaN or infinite; check its weights")
+            # s_t = 1 - h_t^2 computed as sech^2(a_t): 1 - h^2 cancels catastrophically for
+            # saturated units (|h| near 1), which in float32 biases the smallest exponents by ~0.05
+            slopes = torch.cosh(pre).pow_(-2)             # (T, E, 1, N): scales the columns of F
+            frames = POOL.take((n_steps + 1, e, k, n), **kw)   # F_t = Q_t^T (after any QR)
+            prods = POOL.take((n_steps, e, k, n), **kw)        # P_t^T = F_{t-1} W^T
+            frames[0] = frame.mT
+            fs, ps, ss = frames.unbind(0), prods.unbind(0), slopes.unbind(0)
+            schedule = QRSchedule(n_steps, reorth_every, transient, ceiling)
+            rs = {}
+            for t in range(n_steps):
+                torch.bmm(fs[t], wt, out=ps[t])
+                torch.mul(ps[t], ss[t], out=fs[t + 1])
+                if schedule.due(t):
+                    q, r = orthonormalize(fs[t + 1].mT, method)
+                    fs[t + 1].copy_(q.mT)
+                    rs[t] = r
+                    schedule.record(t, torch.log(torch.diagonal(r, dim1=-2, dim2=-1).abs()))
+        logs = torch.stack(schedule.logs)
+        ctx.save_for_backward(w, states, slopes)
+        ctx.frames, ctx.prods, ctx.rs, ctx.transient = frames, prods, rs, transient
+        POOL.give_when_freed(ctx, frames, prods)
         ctx.mark_non_differentiable(logs)
-        return logs.sum(0), logs, torch.tensor(ends)
+        return logs.sum(0), logs, torch.tensor(schedule.ends)
 
     @staticmethod
     def backward(ctx, total_bar, _logs_bar, _ends_bar):
-        w, states, slopes, frames, prods = ctx.saved_tensors
-        n_steps, e, k, n = frames.shape
-        zero = torch.zeros_like(total_bar)
-        gs = torch.empty_like(frames)                     # G_t^T
-        slopes_bar = torch.empty_like(slopes)
-        fbar = torch.zeros((e, k, n), dtype=w.dtype, device=w.device)
-        for t in reversed(range(n_steps)):
-            if t in ctx.qrs:
-                q, r = ctx.qrs[t]
-                c = total_bar if t >= ctx.transient else zero
-                qbar = fbar.mT
-                m = torch.diag_embed(c) - qbar.mT @ q
-                x = qbar + q @ _copyltu(m)
-                fbar = torch.linalg.solve_triangular(r.mT, x, upper=False, left=False).mT
-            torch.sum(fbar * prods[t], dim=-2, keepdim=True, out=slopes_bar[t])
-            torch.mul(fbar, slopes[t], out=gs[t])
-            fbar = torch.bmm(gs[t], w)
-        w_bar = torch.einsum("tekn,tekm->enm", gs, frames) if e > 1 else \
-            (gs.reshape(n_steps * k, n).mT @ frames.reshape(n_steps * k, n)).unsqueeze(0)
+        w, states, slopes = ctx.saved_tensors
+        frames, prods = ctx.frames, ctx.prods
+        n_steps, e, k, n = prods.shape
+        fbars = POOL.take(prods.shape, prods.dtype, prods.device)  # gradient of F'_t
+        fbars[-1].zero_()
+        gs = POOL.take(prods.shape, prods.dtype, prods.device)     # G_t^T = F'b_t * s_t
+        with _step_threads(prods[0]):
+            fb, gl, ss, fs = fbars.unbind(0), gs.unbind(0), slopes.unbind(0), frames.unbind(0)
+            for t in reversed(range(n_steps)):
+                if t in ctx.rs:                           # fb[t] holds the gradient of Q_t
+                    r, q = ctx.rs[t], fs[t + 1].mT
+                    qbar = fb[t].mT
+                    m = torch.bmm(fb[t], q).neg_()            # M = R Rb^T - Qb^T Q, R Rb^T = diag(c)
+                    if t >= ctx.transient:
+                        m.diagonal(dim1=-2, dim2=-1).add_(total_bar)
+                    x = torch.baddbmm(qbar, q, _copyltu(m))
+                    x = torch.linalg.solve_triangular(r.mT, x, upper=False, left=False)
+                    fb[t].copy_(x.mT)
+                torch.mul(fb[t], ss[t], out=gl[t])
+                if t > 0:
+                    torch.bmm(gl[t], w, out=fb[t - 1])
+        # d/ds_t = sum over the frame's vectors of F'b_t * P_t, for all steps at once
+        slopes_bar = fbars.mul_(prods).sum(-2, keepdim=True)        # (T, E, 1, N)
+        w_bar = torch.einsum("tekn,tekm->enm", gs, frames[:-1]) if e > 1 else \
+            (gs.reshape(n_steps * k, n).mT @ frames[:-1].reshape(n_steps * k, n)).unsqueeze(0)
         # state recursion, in reverse: only the slopes carry gradient into the states
-        a_bar = torch.empty_like(slopes)                  # (T, E, 1, N)
-        hbar = torch.zeros((e, 1, n), dtype=w.dtype, device=w.device)
-        for t in reversed(range(n_steps)):
-            h = states[t + 1]
-            torch.mul(hbar - 2.0 * h * slopes_bar[t], slopes[t], out=a_bar[t])
-            hbar = torch.bmm(a_bar[t], w)
+        a_bar = slopes_bar.mul_(states[1:]).mul_(-2.0)              # -2 h_t s_b,t, then a_b,t
+        with _step_threads(prods[0]):
+            hbar = torch.zeros((e, 1, n), dtype=w.dtype, device=w.device)
+            ab, ss = a_bar.unbind(0), slopes.unbind(0)
+            for t in reversed(range(n_steps)):
+                ab[t].add_(hbar).mul_(ss[t])
+                hbar = torch.bmm(ab[t], w)
         if e > 1:
             w_bar += torch.einsum("tei,tej->eij", a_bar[:, :, 0], states[:-1, :, 0])
         else:
             w_bar[0] += a_bar[:, 0, 0].mT @ states[:-1, 0, 0]
+        POOL.give(fbars, gs)
         return w_bar, a_bar[:, :, 0], None, None, None, None, None, None
 
 
