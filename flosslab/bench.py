@@ -25,8 +25,7 @@ import numpy as onp
 import torch
 
 from .config import check_int
-from .flossing import random_bits
-from .lyapunov import default_transient, random_frame
+from .common import default_transient, random_bits, random_frame
 from .engine.device import describe_device, resolve_device
 from .engine.flossing import flossing_loss
 from .engine.lyapunov import lyapunov_spectrum, member_frames

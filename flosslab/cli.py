@@ -13,14 +13,13 @@ import time
 
 import numpy as onp
 
+from .common import autonomous, init_rnn, random_bits
 from .config import FlosslabError, NumericalError, check_int, single_blas_thread
-from .diagnostics import log10_condition_number, log_singular_values
-from .flossing import floss, random_bits
-from .lyapunov import lyapunov_spectrum
-from .model import autonomous, init_rnn, run_rnn
 from .tasks import TASKS
 from .trainconfig import SCHEDULES, TrainConfig
-from .training import train
+
+# The numpy/autograd reference is imported inside the commands that use it, so that the torch
+# paths (--device, bench) run where autograd is not installed.
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,6 +42,7 @@ def cmd_spectrum(args) -> dict:
         inputs = random_bits(args.steps, 1, seed=[args.seed, 1])
     start = time.perf_counter()
     if args.device is None:
+        from .lyapunov import lyapunov_spectrum
         lam = lyapunov_spectrum(params, inputs, n_steps=args.steps, n_exponents=args.k,
                                 reorth_every=args.reorth_every, transient=args.transient,
                                 seed=args.seed)
@@ -66,7 +66,11 @@ def _engine_fields(args) -> dict:
 
 
 def _evaluate(params, k, eval_steps, seed):
-    """Exponents and log10 condition number of the long-term Jacobian on one evaluation window."""
+    """Exponents and log10 condition number of the long-term Jacobian on one evaluation window
+    (the reference's, also after flossing on the engine: the condition number is reference-only)."""
+    from .diagnostics import log10_condition_number, log_singular_values
+    from .lyapunov import lyapunov_spectrum
+    from .model import run_rnn
     transient = 100
     inputs = random_bits(transient + eval_steps, params["U"].shape[1], seed=[seed, 7])
     lam = lyapunov_spectrum(params, inputs, n_exponents=k, transient=transient, seed=seed)
@@ -81,6 +85,7 @@ def cmd_floss(args) -> dict:
     lam0, cond0 = _evaluate(params, k, eval_steps, args.seed)
     start = time.perf_counter()
     if args.device is None:
+        from .flossing import floss
         params, history = floss(params, args.flossing_steps, k, args.target, args.lr,
                                 seed=args.seed, progress=sys.stderr.isatty())
     else:
@@ -109,6 +114,7 @@ def cmd_train(args) -> dict:
                          flossing=args.flossing, n_exponents=args.k, seed=args.seed)
     start = time.perf_counter()
     if args.device is None:
+        from .training import train
         _, history = train(config, progress=sys.stderr.isatty())
     else:
         from .engine import train as engine_train
@@ -237,6 +243,15 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"flosslab {args.command}: interrupted", file=sys.stderr)
         return 130
+    except ImportError as exc:
+        if (getattr(exc, "name", None) or "").split(".")[0] == "autograd":
+            print(f"flosslab {args.command}: error: this command uses the numpy/autograd "
+                  "reference, which needs autograd (pip install -r requirements.txt); the torch "
+                  "paths (spectrum and train with --device, bench) work without it",
+                  file=sys.stderr)
+            return 2
+        print(f"flosslab {args.command}: missing package: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # the promise is one line, never a traceback
         print(f"flosslab {args.command}: unexpected error ({type(exc).__name__}): {exc}",
               file=sys.stderr)

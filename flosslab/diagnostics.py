@@ -17,11 +17,14 @@ import autograd.numpy as np
 import numpy as onp
 from autograd import grad
 
+from .common import effective_rank
 from .config import FlosslabError, check_int, check_n_exponents
 from .lyapunov import log_abs_diag, random_frame
 from .model import n_units, readout, rnn_step, run_rnn
-from .qr import qr
 from .tasks import task_loss
+
+__all__ = ["log_singular_values_from_jacobians", "log_singular_values", "log10_condition_number",
+           "condition_number_curve", "state_gradient_norms", "effective_rank", "weight_gradient"]
 
 
 def _log_sv_passes(apply: Callable, apply_t: Callable, n_steps: int, n: int, k: int,
@@ -116,20 +119,6 @@ def state_gradient_norms(params: dict, inputs, targets, mask, loss_at: str = "la
     eps0 = onp.zeros(inputs.shape[:-1] + (n_units(params),))
     g = grad(loss_of_perturbation)(eps0)
     return onp.sqrt(onp.sum(g.reshape(g.shape[0], -1) ** 2, axis=1))
-
-
-def effective_rank(matrix) -> float:
-    """Entropy effective rank (Roy & Vetterli 2007): exp(-sum p_i log p_i), p_i = s_i / sum s.
-
-    Equals r for a matrix with r equal nonzero singular values; 1 for rank one; 0 for the zero
-    matrix.
-    """
-    s = onp.linalg.svd(onp.asarray(matrix, dtype=float), compute_uv=False)
-    total = s.sum()
-    if total == 0.0:
-        return 0.0
-    p = s[s > 0] / total
-    return float(onp.exp(-onp.sum(p * onp.log(p))))
 
 
 def weight_gradient(params: dict, batch) -> onp.ndarray:

@@ -10,8 +10,6 @@ the readout has no effect on the exponents. Each flossing episode has its own Ad
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import autograd.numpy as np
 import numpy as onp
 from autograd.differential_operators import grad_and_aux
@@ -19,25 +17,12 @@ from autograd.misc.optimizers import adam
 from autograd.tracer import getval
 from tqdm.auto import tqdm
 
+from .common import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, FlossHistory, random_bits
 from .config import NumericalError, check_int, check_n_exponents, check_real, single_blas_thread
 from .lyapunov import lyapunov_spectrum
 from .model import DYNAMIC_PARAMS, n_units
 
-#: Window of one flossing step, as in the paper's code: 55 steps of which 16 are discarded.
-FLOSS_SEQ_LEN = 55
-FLOSS_TRANSIENT = 16
-
-
-class FlossHistory(NamedTuple):
-    """Per flossing step: the loss and the k exponents it was computed from."""
-    losses: onp.ndarray
-    spectra: onp.ndarray
-
-
-def random_bits(n_steps: int, n_inputs: int, seed) -> onp.ndarray:
-    """Bernoulli(1/2) input bits of shape (n_steps, n_inputs), the task-like drive."""
-    rng = seed if isinstance(seed, onp.random.Generator) else onp.random.default_rng(seed)
-    return rng.integers(0, 2, size=(n_steps, n_inputs)).astype(float)
+__all__ = ["FLOSS_SEQ_LEN", "FLOSS_TRANSIENT", "FlossHistory", "random_bits", "flossing_loss", "floss"]
 
 
 def flossing_loss(params: dict, inputs, n_exponents=None, target: float = 0.0,

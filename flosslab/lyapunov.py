@@ -18,34 +18,20 @@ A collapsed frame (some R_ii = 0, e.g. saturated units or a singular W) gives la
 from __future__ import annotations
 
 import warnings
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import autograd.numpy as np
 import numpy as onp
 from autograd.tracer import getval
 
+from .common import SpectrumHistory, default_transient, random_frame
 from .config import (FlosslabError, FrameCollapseWarning, NumericalError, check_int,
                      check_n_exponents)
 from .model import jacobian_apply, n_units, run_rnn
 from .qr import qr
 
-
-class SpectrumHistory(NamedTuple):
-    """Running estimate of the exponents: ``estimates[j]`` after ``steps[j]`` accumulated steps."""
-    steps: onp.ndarray
-    estimates: onp.ndarray
-
-
-def default_transient(n_steps: int) -> int:
-    """Steps discarded before accumulating, as in the paper's code: 10 + T/10."""
-    return 10 + n_steps // 10
-
-
-def random_frame(n: int, k: int, seed: int = 0) -> onp.ndarray:
-    """An orthonormal N x k frame: the Q factor of a Gaussian matrix."""
-    rng = onp.random.default_rng(seed)
-    q, _ = onp.linalg.qr(rng.standard_normal((n, k)))
-    return q
+__all__ = ["SpectrumHistory", "default_transient", "random_frame", "log_abs_diag",
+           "accumulate_spectrum", "spectrum_from_jacobians", "lyapunov_spectrum"]
 
 
 def log_abs_diag(r, where: str = ""):

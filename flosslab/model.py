@@ -23,34 +23,11 @@ from __future__ import annotations
 import autograd.numpy as np
 import numpy as onp
 
-from .config import FlosslabError, check_int, check_real
+from .common import DYNAMIC_PARAMS, PARAM_NAMES, autonomous, init_rnn
+from .config import FlosslabError
 
-PARAM_NAMES = ("W", "U", "b", "V", "c")
-#: Parameters that change the forward dynamics, hence the Lyapunov exponents (the readout does not).
-DYNAMIC_PARAMS = ("W", "U", "b")
-
-
-def init_rnn(n_units: int, gain: float = 1.0, n_inputs: int = 1, n_outputs: int = 1,
-             seed: int = 0, bias_scale: float = 0.1) -> dict:
-    """Random RNN parameters, as in the paper's code.
-
-    W ~ N(0, g^2/N) (N x N), U ~ N(0, 1) (N x n_inputs), b ~ U[0, bias_scale) (N),
-    V ~ N(0, 1/N) (n_outputs x N), c = 0. Float64, reproducible from ``seed``.
-    """
-    n = check_int("the number of units N", n_units, minimum=1)
-    gain = check_real("the gain g", gain, minimum=0.0)
-    n_inputs = check_int("the number of inputs", n_inputs, minimum=0)
-    n_outputs = check_int("the number of outputs", n_outputs, minimum=0)
-    bias_scale = check_real("bias_scale", bias_scale, minimum=0.0)
-    rng = onp.random.default_rng(check_int("seed", seed, minimum=0))
-    return {
-        "W": rng.normal(0.0, gain / onp.sqrt(n), size=(n, n)),
-        "U": rng.normal(0.0, 1.0, size=(n, n_inputs)),
-        "b": rng.uniform(0.0, bias_scale, size=n),
-        "V": rng.normal(0.0, 1.0 / onp.sqrt(n), size=(n_outputs, n)),
-        "c": onp.zeros(n_outputs),
-    }
-
+__all__ = ["PARAM_NAMES", "DYNAMIC_PARAMS", "init_rnn", "autonomous", "n_units", "rnn_step", "run_rnn",
+           "readout", "jacobian_apply", "jacobian"]
 
 def n_units(params: dict) -> int:
     """Number of recurrent units N."""
@@ -98,8 +75,3 @@ def jacobian(params: dict, h_new):
     return (1.0 - h_new ** 2)[:, None] * params["W"]
 
 
-def autonomous(params: dict) -> dict:
-    """A copy of ``params`` with zero bias: with no input this is the classic random network."""
-    out = dict(params)
-    out["b"] = onp.zeros_like(params["b"])
-    return out

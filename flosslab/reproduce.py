@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as onp
@@ -242,7 +242,6 @@ def reproduce(out_dir="reproduce_out", fast: bool = False, device="auto", progre
     device = resolve_device(device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
     results = {}
     previous = out / "results.json"
     if set(only) != set(EXPERIMENTS) and previous.exists():

@@ -10,8 +10,6 @@ rank of that epoch's recurrent-weight gradient dL/dW.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as onp
 from autograd.differential_operators import grad_and_aux
 from autograd.misc.optimizers import adam
@@ -19,36 +17,14 @@ from autograd.tracer import getval
 from tqdm.auto import tqdm
 
 from .config import NumericalError, single_blas_thread
-from .diagnostics import effective_rank
+from .common import SPECTRUM_WINDOW, TrainHistory, effective_rank
 from .flossing import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, floss, flossing_loss, random_bits
 from .lyapunov import lyapunov_spectrum
 from .model import init_rnn, readout, run_rnn
 from .tasks import accuracy, make_batch, task_loss
 from .trainconfig import TrainConfig
 
-SPECTRUM_WINDOW = 200
-
-
-@dataclass
-class TrainHistory:
-    """What a training run measured, epoch by epoch."""
-    loss: list = field(default_factory=list)            # task loss per epoch
-    grad_norm: list = field(default_factory=list)       # total gradient norm before clipping
-    eval_epochs: list = field(default_factory=list)
-    accuracy: list = field(default_factory=list)        # on fresh sequences, at eval_epochs
-    spectra: list = field(default_factory=list)         # k exponents at eval_epochs
-    grad_rank: list = field(default_factory=list)       # effective rank of dL/dW at eval_epochs
-    floss_epochs: list = field(default_factory=list)
-    floss_losses: list = field(default_factory=list)    # one array per flossing episode
-
-    @property
-    def final_accuracy(self) -> float:
-        return self.accuracy[-1] if self.accuracy else float("nan")
-
-    def as_dict(self) -> dict:
-        return {name: [onp.asarray(v).tolist() for v in value] if name in {"spectra", "floss_losses"}
-                else list(map(float, value)) if name not in {"eval_epochs", "floss_epochs"}
-                else list(map(int, value)) for name, value in self.__dict__.items()}
+__all__ = ["SPECTRUM_WINDOW", "TrainHistory", "evaluate", "spectrum_snapshot", "train"]
 
 
 def evaluate(params: dict, config: TrainConfig, seed) -> float:

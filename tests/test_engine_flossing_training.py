@@ -5,10 +5,8 @@ several Adam steps: Adam divides by sqrt(v) + 1e-8, so entries with gradients ne
 round-off (~1e-13) into parameter differences up to ~1e-7 after 20 steps; 1e-6 bounds that.
 Training loss curves: identical draws and Adam formula, observed <= 1e-13; asserted 1e-8.
 """
-import autograd.numpy as anp
 import numpy as np
 import pytest
-import torch
 from autograd import grad
 
 import flosslab as fl

@@ -1,5 +1,4 @@
 """Lyapunov spectra against exactly solvable cases and exact identities."""
-import warnings
 
 import autograd.numpy as anp
 import numpy as np

@@ -20,7 +20,7 @@ from torch.func import functional_call, jacrev, vmap
 from tqdm.auto import tqdm
 
 from ..config import FlosslabError, NumericalError, check_int, check_n_exponents, check_real
-from ..flossing import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, FlossHistory, random_bits
+from ..common import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, FlossHistory, random_bits
 from .lyapunov import accumulate_spectrum, default_transient, random_frame
 from .model import rnn_step
 

@@ -11,7 +11,7 @@ import numpy as onp
 import torch
 
 from ..config import FlosslabError
-from ..flossing import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, random_bits
+from ..common import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, random_bits
 from .flossing import floss, per_member
 from .lyapunov import lyapunov_spectrum, member_frames
 from .model import init_rnn, to_torch

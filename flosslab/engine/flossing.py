@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..config import FlosslabError, NumericalError, check_int, check_n_exponents, check_real
-from ..flossing import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, FlossHistory, random_bits
+from ..common import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, FlossHistory, random_bits
 from .lyapunov import lyapunov_spectrum, member_frames
 from .model import DYNAMIC_PARAMS, is_ensemble, n_units
 

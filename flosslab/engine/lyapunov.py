@@ -27,7 +27,7 @@ import torch
 
 from ..config import (FlosslabError, FrameCollapseWarning, NumericalError, check_int,
                       check_n_exponents)
-from ..lyapunov import SpectrumHistory, default_transient, random_frame
+from ..common import SpectrumHistory, default_transient, random_frame
 from .device import as_tensor
 from .model import is_ensemble, n_units, run_rnn
 from .orthonormalize import DEFAULT_CEILING, QRSchedule, orthonormalize

@@ -15,8 +15,8 @@ import numpy as onp
 import torch
 
 from ..config import FlosslabError
-from ..model import DYNAMIC_PARAMS, PARAM_NAMES
-from ..model import init_rnn as _init_rnn_reference
+from ..common import DYNAMIC_PARAMS, PARAM_NAMES
+from ..common import init_rnn as _init_rnn_reference
 from .device import as_tensor, resolve_device, resolve_dtype
 
 __all__ = ["DYNAMIC_PARAMS", "PARAM_NAMES", "init_rnn", "to_torch", "to_numpy", "is_ensemble",

@@ -21,11 +21,10 @@ import torch
 from tqdm.auto import tqdm
 
 from ..config import FlosslabError, NumericalError
-from ..diagnostics import effective_rank
-from ..flossing import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, random_bits
+from ..common import (FLOSS_SEQ_LEN, FLOSS_TRANSIENT, SPECTRUM_WINDOW, TrainHistory,
+                      effective_rank, random_bits)
 from ..tasks import accuracy, make_batch
 from ..trainconfig import TrainConfig
-from ..training import SPECTRUM_WINDOW, TrainHistory
 from .device import resolve_device, resolve_dtype
 from .flossing import floss, flossing_loss
 from .lyapunov import lyapunov_spectrum, member_frames
