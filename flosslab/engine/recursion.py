@@ -14,9 +14,13 @@ here the whole loop is one ``torch.autograd.Function`` whose backward walks the 
     at a QR step:  Rb = diag(c / R_ii) (c = upstream gradient after the transient, else 0),
                    M = R Rb^T - Qb^T Q,   Q'b = (Qb + Q copyltu(M)) R^{-T}   (as :mod:`flosslab.qr`;
                    the lower triangle of R Rb^T is diag(c), so R_ii is never divided by)
-    frame:         s_b,t = sum_i (Q'b_t * P_t)_i,   G_t = s_t * Q'b_t,   Q_{t-1}b = W^T G_t
-    state:         a_b,t = s_t * (h_b,t - 2 h_t s_b,t),   h_b,t-1 = W^T a_b,t
+    frame:         G_t = s_t * Q'b_t,   Q_{t-1}b = W^T G_t
+    slopes:        s_t * s_b,t = s_t * sum_i (Q'b_t * P_t)_i = sum_i (Q'b_t * Q'_t)_i =: u_t
+    state:         a_b,t = s_t * (h_b,t - 2 h_t s_b,t) = s_t * h_b,t - 2 h_t u_t,   h_b,t-1 = W^T a_b,t
     at the end:    Wb = sum_t (G_t Q_{t-1}^T + a_b,t h_{t-1}^T),   d_b,t = a_b,t
+
+(u_t uses the scaled frame Q'_t, which the forward pass keeps anyway, instead of the products P_t:
+one (T, E, k, N) array fewer, and no division by s_t, which underflows for saturated units.)
 
 Everything is batched over a leading member axis E (ensembles; E = 1 for one network). The QR
 schedule is a fixed interval m or "auto" (:func:`flosslab.engine.orthonormalize.next_reorth_every`),
@@ -25,8 +29,8 @@ of :mod:`flosslab.engine.lyapunov`) and the numpy reference.
 
 Speed (CPU): the per-step arrays come from a buffer pool (:mod:`flosslab.engine.workspace`; fresh
 14 MB arrays cost ~5 ms each in page faults at the paper's size), each step writes straight into
-them (no copies), the sums over the frame's vectors for d/ds_t are one operation after the loop, and
-the loops run on one thread for the frame sizes in :data:`SINGLE_THREAD_STEP`.
+them (no copies), the sums u_t are one operation after the loop, and the loops run on one thread
+for the frame sizes in :data:`SINGLE_THREAD_STEP`.
 """
 from __future__ import annotations
 
@@ -81,66 +85,69 @@ class RNNFrameRecursion(torch.autograd.Function):
             # saturated units (|h| near 1), which in float32 biases the smallest exponents by ~0.05
             slopes = torch.cosh(pre).pow_(-2)             # (T, E, 1, N): scales the columns of F
             frames = POOL.take((n_steps + 1, e, k, n), **kw)   # F_t = Q_t^T (after any QR)
-            prods = POOL.take((n_steps, e, k, n), **kw)        # P_t^T = F_{t-1} W^T
             frames[0] = frame.mT
-            fs, ps, ss = frames.unbind(0), prods.unbind(0), slopes.unbind(0)
+            fs, ss = frames.unbind(0), slopes.unbind(0)
             schedule = QRSchedule(n_steps, reorth_every, transient, ceiling)
-            rs = {}
+            rs, scaled = {}, {}                                # R_t and F'_t at the QR steps
             for t in range(n_steps):
-                torch.bmm(fs[t], wt, out=ps[t])
-                torch.mul(ps[t], ss[t], out=fs[t + 1])
+                torch.bmm(fs[t], wt, out=fs[t + 1])
+                fs[t + 1].mul_(ss[t])
                 if schedule.due(t):
+                    scaled[t] = fs[t + 1].clone()
                     q, r = orthonormalize(fs[t + 1].mT, method)
                     fs[t + 1].copy_(q.mT)
                     rs[t] = r
                     schedule.record(t, torch.log(torch.diagonal(r, dim1=-2, dim2=-1).abs()))
         logs = torch.stack(schedule.logs)
         ctx.save_for_backward(w, states, slopes)
-        ctx.frames, ctx.prods, ctx.rs, ctx.transient = frames, prods, rs, transient
-        POOL.give_when_freed(ctx, frames, prods)
+        ctx.frames, ctx.rs, ctx.scaled, ctx.transient = frames, rs, scaled, transient
+        POOL.give_when_freed(ctx, frames)
         ctx.mark_non_differentiable(logs)
         return logs.sum(0), logs, torch.tensor(schedule.ends)
 
     @staticmethod
     def backward(ctx, total_bar, _logs_bar, _ends_bar):
         w, states, slopes = ctx.saved_tensors
-        frames, prods = ctx.frames, ctx.prods
-        n_steps, e, k, n = prods.shape
-        fbars = POOL.take(prods.shape, prods.dtype, prods.device)  # gradient of F'_t
+        frames = ctx.frames
+        n_steps, e, k, n = frames.shape[0] - 1, *frames.shape[1:]
+        fbars = POOL.take((n_steps, e, k, n), w.dtype, w.device)   # gradient of F'_t
         fbars[-1].zero_()
-        gs = POOL.take(prods.shape, prods.dtype, prods.device)     # G_t^T = F'b_t * s_t
-        with _step_threads(prods[0]):
+        gs = POOL.take((n_steps, e, k, n), w.dtype, w.device)      # G_t^T = F'b_t * s_t
+        with _step_threads(frames[0]):
             fb, gl, ss, fs = fbars.unbind(0), gs.unbind(0), slopes.unbind(0), frames.unbind(0)
             for t in reversed(range(n_steps)):
                 if t in ctx.rs:                           # fb[t] holds the gradient of Q_t
                     r, q = ctx.rs[t], fs[t + 1].mT
-                    qbar = fb[t].mT
-                    m = torch.bmm(fb[t], q).neg_()            # M = R Rb^T - Qb^T Q, R Rb^T = diag(c)
+                    m = torch.bmm(fb[t], q).neg_()        # M = R Rb^T - Qb^T Q, R Rb^T = diag(c)
                     if t >= ctx.transient:
                         m.diagonal(dim1=-2, dim2=-1).add_(total_bar)
-                    x = torch.baddbmm(qbar, q, _copyltu(m))
+                    x = torch.baddbmm(fb[t].mT, q, _copyltu(m))
                     x = torch.linalg.solve_triangular(r.mT, x, upper=False, left=False)
                     fb[t].copy_(x.mT)
                 torch.mul(fb[t], ss[t], out=gl[t])
                 if t > 0:
                     torch.bmm(gl[t], w, out=fb[t - 1])
-        # d/ds_t = sum over the frame's vectors of F'b_t * P_t, for all steps at once
-        slopes_bar = fbars.mul_(prods).sum(-2, keepdim=True)        # (T, E, 1, N)
         w_bar = torch.einsum("tekn,tekm->enm", gs, frames[:-1]) if e > 1 else \
             (gs.reshape(n_steps * k, n).mT @ frames[:-1].reshape(n_steps * k, n)).unsqueeze(0)
-        # state recursion, in reverse: only the slopes carry gradient into the states
-        a_bar = slopes_bar.mul_(states[1:]).mul_(-2.0)              # -2 h_t s_b,t, then a_b,t
-        with _step_threads(prods[0]):
+        POOL.give(gs)
+        # u_t = sum over the frame's vectors of F'b_t * F'_t, all steps at once (F'_t = F_t except
+        # at the QR steps, whose F'_t were kept), then -2 h_t u_t: the start of a_b,t
+        at_qr = {t: (fb[t] * f_scaled).sum(-2, keepdim=True) for t, f_scaled in ctx.scaled.items()}
+        u = fbars.mul_(frames[1:]).sum(-2, keepdim=True)            # (T, E, 1, N)
+        POOL.give(fbars)
+        for t, u_t in at_qr.items():
+            u[t] = u_t
+        a_bar = u.mul_(states[1:]).mul_(-2.0)
+        with _step_threads(frames[0]):
             hbar = torch.zeros((e, 1, n), dtype=w.dtype, device=w.device)
             ab, ss = a_bar.unbind(0), slopes.unbind(0)
             for t in reversed(range(n_steps)):
-                ab[t].add_(hbar).mul_(ss[t])
+                ab[t].addcmul_(ss[t], hbar)
                 hbar = torch.bmm(ab[t], w)
         if e > 1:
             w_bar += torch.einsum("tei,tej->eij", a_bar[:, :, 0], states[:-1, :, 0])
         else:
             w_bar[0] += a_bar[:, 0, 0].mT @ states[:-1, 0, 0]
-        POOL.give(fbars, gs)
         return w_bar, a_bar[:, :, 0], None, None, None, None, None, None
 
 
