@@ -8,6 +8,10 @@ flosslab's engine, and ensemble throughput.
   checked Cholesky-QR2 on a GPU (``method="auto"``).
 * ``max_abs_dlambda``: the largest |difference| between the engine's exponents and a float64
   QR-every-step computation (generic autograd path) on the same network, inputs, frame and start.
+* On a CPU the baseline is also timed on one thread (``baseline_1thread_ms``,
+  ``speedup_vs_1thread``): torch's default of one thread per core makes LAPACK's QR of an 80 x 75
+  frame take either ~110 or ~300 microseconds (measured, varying between runs), so the naive loop's
+  time at torch's defaults is bimodal; its one-thread time is the stable, stricter comparison.
 
 Times are medians over ``repeats`` runs after one warm-up run, in milliseconds. Cases: ``paper``
 (N=80, k=75, T=300), ``large`` (N=1024, k=128, T=256 on a GPU; N=512 on a CPU, where the dense
@@ -18,8 +22,10 @@ CPU, where 1024 members need ~10 GB and minutes per step). ``--quick`` shrinks e
 """
 from __future__ import annotations
 
+import platform
 import statistics
 import time
+from datetime import date
 
 import numpy as onp
 import torch
@@ -43,6 +49,16 @@ def median_ms(step, repeats: int, sync) -> float:
         sync()
         times.append(time.perf_counter() - start)
     return 1e3 * statistics.median(times)
+
+
+def with_threads(count: int, fn):
+    """``fn()`` with torch's CPU thread count set to ``count`` (restored afterwards)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        return fn()
+    finally:
+        torch.set_num_threads(before)
 
 
 def naive_flossing_step(params: dict, inputs, frame, h0, transient: int):
@@ -117,8 +133,10 @@ def single_case(name, n, k, t, device, dtype, repeats, baseline=True, seed=0) ->
         for v in p32.values():
             v.requires_grad_()
         as32 = lambda a: torch.as_tensor(a, device=device, dtype=torch.float32)
-        row["baseline_ms"] = median_ms(
-            naive_flossing_step(p32, as32(bits), as32(q0), as32(h0), transient), repeats, sync)
+        naive = naive_flossing_step(p32, as32(bits), as32(q0), as32(h0), transient)
+        row["baseline_ms"] = median_ms(naive, repeats, sync)
+        if device.type == "cpu" and torch.get_num_threads() > 1:
+            row["baseline_1thread_ms"] = with_threads(1, lambda: median_ms(naive, repeats, sync))
     method = "auto"
     params = init_rnn(n, 1.0, seed=seed, device=device, dtype=dtype)
     for v in params.values():
@@ -131,6 +149,8 @@ def single_case(name, n, k, t, device, dtype, repeats, baseline=True, seed=0) ->
                                   repeats, sync)
     if baseline:
         row["speedup"] = row["baseline_ms"] / row["engine_ms"]
+        if "baseline_1thread_ms" in row:
+            row["speedup_vs_1thread"] = row["baseline_1thread_ms"] / row["engine_ms"]
     return row
 
 
@@ -161,7 +181,7 @@ def run_benchmark(device="cpu", quick: bool = False, repeats: int | None = None)
     "engine_ms", "speedup", "max_abs_dlambda", ...}, ...]}``."""
     device = resolve_device(device)
     gpu = device.type == "cuda"
-    repeats = check_int("repeats", repeats if repeats is not None else (3 if quick else 5),
+    repeats = check_int("repeats", repeats if repeats is not None else (3 if quick else 7),
                         minimum=1)
     rows = []
     if quick:
@@ -174,12 +194,15 @@ def run_benchmark(device="cpu", quick: bool = False, repeats: int | None = None)
         rows.append(single_case(name, n, k, t, device, torch.float64, repeats))
     paper32 = single_case("paper_float32", 80, 75, 300, device, torch.float32, repeats,
                           baseline=False)
-    paper32["baseline_ms"] = rows[0]["baseline_ms"]
-    paper32["speedup"] = paper32["baseline_ms"] / paper32["engine_ms"]
+    for key, speedup in (("baseline_ms", "speedup"), ("baseline_1thread_ms", "speedup_vs_1thread")):
+        if key in rows[0]:
+            paper32[key] = rows[0][key]
+            paper32[speedup] = paper32[key] / paper32["engine_ms"]
     rows.append(paper32)
     naive = single_case("ensemble_naive", 80, 75, 55, device, torch.float64, repeats)
     for e in ensembles:
         rows.append(ensemble_case(e, naive["baseline_ms"], device, torch.float64,
                                   max(1, repeats // 2) if e > 64 else repeats))
-    return {"device": describe_device(device), "torch": torch.__version__,
+    return {"device": describe_device(device), "cpu": platform.processor() or platform.machine(),
+            "date": date.today().isoformat(), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "repeats": repeats, "quick": quick, "rows": rows}

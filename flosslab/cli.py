@@ -148,12 +148,17 @@ def cmd_reproduce(args) -> dict:
 
 def _print_human(command: str, result: dict) -> None:
     if command == "bench":
-        print(f"device {result['device']}, torch {result['torch']}, median of {result['repeats']}")
-        print(f"{'case':16s} {'baseline ms':>12s} {'engine ms':>10s} {'speedup':>8s} "
-              f"{'max|dlambda|':>13s}")
+        print(f"device {result['device']}, torch {result['torch']}, median of {result['repeats']}"
+              f" runs, {result['date']}")
+        print(f"{'case':16s} {'baseline ms':>12s} {'(1 thread)':>10s} {'engine ms':>10s} "
+              f"{'speedup':>8s} {'(1 thread)':>10s} {'max|dlambda|':>13s}")
         for row in result["rows"]:
-            print(f"{row['case']:16s} {row['baseline_ms']:12.1f} {row['engine_ms']:10.1f} "
-                  f"{row['speedup']:8.2f} {row['max_abs_dlambda']:13.2e}")
+            one = row.get("baseline_1thread_ms")
+            one_ms, one_x = ("", "") if one is None else (f"{one:.1f}",
+                                                          f"{row['speedup_vs_1thread']:.2f}")
+            print(f"{row['case']:16s} {row['baseline_ms']:12.1f} {one_ms:>10s} "
+                  f"{row['engine_ms']:10.1f} {row['speedup']:8.2f} {one_x:>10s} "
+                  f"{row['max_abs_dlambda']:13.2e}")
         return
     for key, value in result.items():
         if isinstance(value, list) and len(value) > 8:

@@ -97,6 +97,11 @@ def test_benchmark_rows_small():
     row = single_case("tiny", 12, 6, 40, torch.device("cpu"), torch.float64, repeats=1)
     assert {"case", "baseline_ms", "engine_ms", "speedup", "max_abs_dlambda"} <= set(row)
     assert row["max_abs_dlambda"] < 1e-8 and row["engine_ms"] > 0
+    if torch.get_num_threads() > 1:      # the baseline on one thread too, thread count restored
+        before = torch.get_num_threads()
+        row = single_case("tiny", 12, 6, 40, torch.device("cpu"), torch.float64, repeats=1)
+        assert row["speedup_vs_1thread"] == row["baseline_1thread_ms"] / row["engine_ms"]
+        assert torch.get_num_threads() == before
     erow = ensemble_case(3, 10.0, torch.device("cpu"), torch.float64, 1, n=10, k=5, t=30,
                          transient=5)
     assert erow["case"] == "ensemble_E3" and erow["max_abs_dlambda"] < 1e-8
