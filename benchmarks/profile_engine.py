@@ -13,7 +13,7 @@ import time
 import torch
 from torch.profiler import profile
 
-from flosslab.common import default_transient, random_bits, random_frame
+from flosslab.common import default_transient, random_bits
 from flosslab.engine.flossing import flossing_loss
 from flosslab.engine.model import DYNAMIC_PARAMS, init_rnn
 
@@ -34,7 +34,7 @@ def main():
     params = init_rnn(N, 1.0, seed=0)
     leaves = [params[name].requires_grad_() for name in DYNAMIC_PARAMS]
     opt = torch.optim.Adam(leaves, lr=1e-3)
-    bits, frame = random_bits(T, 1, 0), torch.as_tensor(random_frame(N, K, 0))
+    bits = random_bits(T, 1, 0)
     transient = default_transient(T)
 
     def forward():

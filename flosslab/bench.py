@@ -22,6 +22,7 @@ CPU, where 1024 members need ~10 GB and minutes per step). ``--quick`` shrinks e
 """
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import time
@@ -176,6 +177,18 @@ def ensemble_case(e, naive_ms, device, dtype, repeats, n=80, k=75, t=55, transie
             "max_abs_dlambda": float((lam.double() - ref).abs().max())}
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo) and core count, for the record."""
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            name = next(line.split(":", 1)[1].strip() for line in info
+                        if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{name}, {os.cpu_count()} cores"
+
+
 def run_benchmark(device="cpu", quick: bool = False, repeats: int | None = None) -> dict:
     """Run every case; returns ``{"device": ..., "torch": ..., "rows": [{"case", "baseline_ms",
     "engine_ms", "speedup", "max_abs_dlambda", ...}, ...]}``."""
@@ -203,6 +216,6 @@ def run_benchmark(device="cpu", quick: bool = False, repeats: int | None = None)
     for e in ensembles:
         rows.append(ensemble_case(e, naive["baseline_ms"], device, torch.float64,
                                   max(1, repeats // 2) if e > 64 else repeats))
-    return {"device": describe_device(device), "cpu": platform.processor() or platform.machine(),
+    return {"device": describe_device(device), "cpu": cpu_name(),
             "date": date.today().isoformat(), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "repeats": repeats, "quick": quick, "rows": rows}
