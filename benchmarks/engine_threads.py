@@ -12,13 +12,10 @@ step (forward + backward + Adam) for several sizes, three ways.
 
 Run it on a quiet machine. Its numbers set ``SINGLE_THREAD_STEP`` and the buffer pool.
 """
-import statistics
-import time
-
 import numpy as onp
 import torch
 
-from flosslab.bench import engine_flossing_step
+from flosslab.bench import engine_flossing_step, median_ms
 from flosslab.engine import recursion, workspace
 from flosslab.engine.ensemble import init_ensemble
 from flosslab.engine.lyapunov import member_frames
@@ -41,13 +38,7 @@ def ms_per_step(n, k, t, members, repeats=5):
     for v in params.values():
         v.requires_grad_()
     step = engine_flossing_step(params, bits, seed, frame, default_transient(t), "auto")
-    step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+    return median_ms(step, repeats, sync=lambda: None)
 
 
 def main():

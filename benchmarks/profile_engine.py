@@ -13,6 +13,7 @@ import time
 import torch
 from torch.profiler import profile
 
+from flosslab.bench import median_ms
 from flosslab.common import default_transient, random_bits
 from flosslab.engine.flossing import flossing_loss
 from flosslab.engine.model import DYNAMIC_PARAMS, init_rnn
@@ -20,14 +21,9 @@ from flosslab.engine.model import DYNAMIC_PARAMS, init_rnn
 N, K, T, REPEATS = 80, 75, 300, 9
 
 
-def median_ms(fn, repeats=REPEATS):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+def ms(fn):
+    """Median ms of ``fn()`` over REPEATS calls after one warm-up call."""
+    return median_ms(fn, REPEATS, sync=lambda: None)
 
 
 def main():
@@ -53,9 +49,9 @@ def main():
         return time.perf_counter() - start
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; N={N}, k={K}, T={T}")
-    total = median_ms(step)
+    total = ms(step)
     with torch.no_grad():
-        fwd = median_ms(forward)
+        fwd = ms(forward)
     bwd = 1e3 * statistics.median(backward_only() for _ in range(REPEATS))
     print(f"(1) whole step {total:.1f} ms: forward {fwd:.1f} ms (without autograd bookkeeping), "
           f"backward {bwd:.1f} ms, Adam and the rest {total - fwd - bwd:.1f} ms")
@@ -69,9 +65,9 @@ def main():
 
     a, w = torch.randn(1, K, N, dtype=torch.float64), torch.randn(1, N, N, dtype=torch.float64)
     out = torch.empty_like(a)
-    gemm_us = 1e3 * median_ms(lambda: [torch.bmm(a, w, out=out) for _ in range(100)]) / 100
+    gemm_us = 1e3 * ms(lambda: [torch.bmm(a, w, out=out) for _ in range(100)]) / 100
     q = torch.randn(N, K, dtype=torch.float64)
-    qr_us = 1e3 * median_ms(lambda: [torch.linalg.qr(q) for _ in range(20)]) / 20
+    qr_us = 1e3 * ms(lambda: [torch.linalg.qr(q) for _ in range(20)]) / 20
     gflops = 2 * K * N * N / gemm_us / 1e3
     products = 3 * T * gemm_us / 1e3   # forward frame, backward frame, and the W gradient
     qrs = n_qr * 2 * qr_us / 1e3       # a QR forward, and a backward of about the same cost
