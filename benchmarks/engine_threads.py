@@ -6,7 +6,7 @@ step (forward + backward + Adam) for several sizes, three ways.
 * ``engine``: what the engine does (its per-step loops on one thread only for the frame sizes in
   ``flosslab.engine.recursion.SINGLE_THREAD_STEP``, recycled buffers);
 * ``torch threads``: the loops on torch's thread count (``SINGLE_THREAD_STEP = (0, 0)``);
-* ``1 thread``: everything under ``torch.set_num_threads(1)`` (restored afterwards);
+* ``1 thread``: everything on one thread (``flosslab.engine.device.cpu_threads(1)``);
 * ``no pool``: buffer recycling off (``flosslab.engine.workspace``), so every step's (T, E, k, N)
   arrays are fresh allocations whose pages are faulted in on first write.
 
@@ -17,6 +17,7 @@ import torch
 
 from flosslab.bench import engine_flossing_step, median_ms
 from flosslab.engine import recursion, workspace
+from flosslab.engine.device import cpu_threads
 from flosslab.engine.ensemble import init_ensemble
 from flosslab.engine.lyapunov import member_frames
 from flosslab.engine.model import init_rnn
@@ -56,11 +57,8 @@ def main():
             default = ms_per_step(n, k, t, e)
         finally:
             recursion.SINGLE_THREAD_STEP = policy
-        torch.set_num_threads(1)
-        try:
+        with cpu_threads(1):
             one = ms_per_step(n, k, t, e)
-        finally:
-            torch.set_num_threads(threads)
         workspace.POOL.max_idle_bytes = 0
         workspace.clear()
         try:

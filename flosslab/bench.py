@@ -33,7 +33,7 @@ import torch
 
 from .config import check_int
 from .common import default_transient, random_bits, random_frame
-from .engine.device import describe_device, resolve_device
+from .engine.device import cpu_threads, describe_device, resolve_device
 from .engine.flossing import flossing_loss
 from .engine.lyapunov import lyapunov_spectrum, member_frames
 from .engine.model import DYNAMIC_PARAMS, init_rnn
@@ -50,16 +50,6 @@ def median_ms(step, repeats: int, sync) -> float:
         sync()
         times.append(time.perf_counter() - start)
     return 1e3 * statistics.median(times)
-
-
-def with_threads(count: int, fn):
-    """``fn()`` with torch's CPU thread count set to ``count`` (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        return fn()
-    finally:
-        torch.set_num_threads(before)
 
 
 def naive_flossing_step(params: dict, inputs, frame, h0, transient: int):
@@ -137,7 +127,8 @@ def single_case(name, n, k, t, device, dtype, repeats, baseline=True, seed=0) ->
         naive = naive_flossing_step(p32, as32(bits), as32(q0), as32(h0), transient)
         row["baseline_ms"] = median_ms(naive, repeats, sync)
         if device.type == "cpu" and torch.get_num_threads() > 1:
-            row["baseline_1thread_ms"] = with_threads(1, lambda: median_ms(naive, repeats, sync))
+            with cpu_threads(1):
+                row["baseline_1thread_ms"] = median_ms(naive, repeats, sync)
     method = "auto"
     params = init_rnn(n, 1.0, seed=seed, device=device, dtype=dtype)
     for v in params.values():

@@ -3,13 +3,13 @@
 ``resolve_device("auto")`` picks CUDA when ``torch.cuda.is_available()`` and the CPU otherwise, and
 says what it picked (:func:`describe_device`, or ``verbose=True``). float64 is the default dtype:
 the exponents of a network of N units need round-off well below 1e-4 (float32 is acceptable only
-where the benchmark shows it, see :mod:`flosslab.bench`). :func:`one_cpu_thread` lets the fused
-recursion run its per-step loops on one CPU thread where that was measured to be faster; torch's
-thread count is restored on leaving it.
+where the benchmark shows it, see :mod:`flosslab.bench`). :func:`cpu_threads` and :func:`one_cpu_thread`
+let the fused recursion (and the benchmark) run on a set number of CPU threads for a while; torch's
+thread count is restored on leaving them.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import torch
 
@@ -72,16 +72,20 @@ def as_tensor(value, device=None, dtype=None) -> torch.Tensor:
 
 
 @contextmanager
-def one_cpu_thread(a: torch.Tensor, limit: int):
-    """Run the enclosed torch calls on one CPU thread when ``a.numel() <= limit`` (restoring torch's
-    thread count afterwards); nothing changes on a GPU or for larger ``a``. Not safe against other
-    Python threads changing torch's thread count at the same time."""
-    if a.device.type != "cpu" or a.numel() > limit or torch.get_num_threads() == 1:
+def cpu_threads(count: int):
+    """Run the enclosed torch calls on ``count`` CPU threads, restoring torch's thread count
+    afterwards. Not safe against other Python threads changing it at the same time."""
+    before = torch.get_num_threads()
+    if count == before:
         yield
         return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(count)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def one_cpu_thread(a: torch.Tensor, limit: int):
+    """:func:`cpu_threads` (1) when ``a`` is on the CPU and ``a.numel() <= limit``; else nothing."""
+    return cpu_threads(1) if a.device.type == "cpu" and a.numel() <= limit else nullcontext()
