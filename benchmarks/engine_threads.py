@@ -5,7 +5,7 @@ step (forward + backward + Adam) for several sizes, three ways.
 
 * ``engine``: what the engine does (its per-step loops on one thread only for the frame sizes in
   ``flosslab.engine.recursion.SINGLE_THREAD_STEP``, recycled buffers);
-* ``torch threads``: the loops on torch's thread count (``SINGLE_THREAD_STEP = (0, 0)``);
+* ``torch threads``: the loops on torch's thread count (``SINGLE_THREAD_STEP = 0``);
 * ``1 thread``: everything on one thread (``flosslab.engine.device.cpu_threads(1)``);
 * ``no pool``: buffer recycling off (``flosslab.engine.workspace``), so every step's (T, E, k, N)
   arrays are fresh allocations whose pages are faulted in on first write.
@@ -52,7 +52,7 @@ def main():
     policy = recursion.SINGLE_THREAD_STEP
     for n, k, t, e in cases:
         engine = ms_per_step(n, k, t, e)
-        recursion.SINGLE_THREAD_STEP = (0, 0)
+        recursion.SINGLE_THREAD_STEP = 0
         try:
             default = ms_per_step(n, k, t, e)
         finally:

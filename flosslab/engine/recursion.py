@@ -42,18 +42,18 @@ from .orthonormalize import DEFAULT_CEILING, QRSchedule, orthonormalize
 from .workspace import POOL
 
 
-#: On a CPU the per-step loops run on one thread while the frames of all members hold between
-#: these many numbers (E * N * k); the large products stay multi-threaded. Measured on the 2-core
-#: CPU (benchmarks/engine_threads.py, ms per flossing step, one thread vs torch's two):
-#: N=k=128: 125 vs 170-200; N=256, k=64: 140-160 vs 175-200; but N=80, k=75: 44 vs 39;
-#: N=512, k=128: 1030 vs 790; E=16 networks of N=80, k=75: 152-160 vs 150-160. Re-measure on
-#: other machines; (0, 0) leaves torch's thread count alone.
-SINGLE_THREAD_STEP = (10_000, 20_000)
+#: On a CPU the per-step loops run on one thread while the frames of all members hold at most this
+#: many numbers (E * N * k); the large products (the gradient of W) stay multi-threaded. Measured on
+#: the 2-core CPU (benchmarks/engine_threads.py, ms per flossing step, loops on one thread vs on
+#: torch's two): N=k=128: 125-131 vs 170-200; N=256, k=64: 136-160 vs 155-200; N=80, k=75: 43-46
+#: vs 39-40 or 61-62 (two threads on this machine are fast or slow for minutes at a time, one
+#: thread is steady); larger frames and ensembles of 16 or more gain from two threads. Re-measure
+#: on other machines; 0 leaves torch's thread count alone.
+SINGLE_THREAD_STEP = 20_000
 
 
 def _step_threads(frame: torch.Tensor):
-    low, high = SINGLE_THREAD_STEP
-    return one_cpu_thread(frame, high if frame.numel() > low else 0)
+    return one_cpu_thread(frame, SINGLE_THREAD_STEP)
 
 
 def _copyltu(m):
