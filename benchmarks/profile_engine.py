@@ -4,8 +4,8 @@ interval), on the CPU.
     python benchmarks/profile_engine.py
 
 Prints (1) forward / backward / Adam times (medians), (2) torch.profiler's busiest operations over
-a few steps, and (3) the floor this algorithm cannot beat: its matrix products' floating-point work
-at the products' measured speed on this machine, plus its QRs at their measured speed.
+a few steps, and (3) the floor this algorithm cannot beat: its matrix products and QRs, each timed
+alone on this machine with the engine's thread setting (the per-step loops on one thread).
 """
 import statistics
 import time
@@ -15,6 +15,7 @@ from torch.profiler import profile
 
 from flosslab.bench import median_ms
 from flosslab.common import default_transient, random_bits
+from flosslab.engine.device import cpu_threads
 from flosslab.engine.flossing import flossing_loss
 from flosslab.engine.model import DYNAMIC_PARAMS, init_rnn
 
@@ -64,18 +65,20 @@ def main():
     n_qr = sum(e.count for e in prof.key_averages() if e.key == "aten::linalg_qr") // 5
 
     a, w = torch.randn(1, K, N, dtype=torch.float64), torch.randn(1, N, N, dtype=torch.float64)
-    out = torch.empty_like(a)
-    gemm_us = 1e3 * ms(lambda: [torch.bmm(a, w, out=out) for _ in range(100)]) / 100
-    q = torch.randn(N, K, dtype=torch.float64)
-    qr_us = 1e3 * ms(lambda: [torch.linalg.qr(q) for _ in range(20)]) / 20
+    out, q = torch.empty_like(a), torch.randn(N, K, dtype=torch.float64)
+    g, f = torch.randn(N, T * K, dtype=torch.float64), torch.randn(T * K, N, dtype=torch.float64)
+    with cpu_threads(1):            # the per-step loops' setting at this size
+        gemm_us = 1e3 * ms(lambda: [torch.bmm(a, w, out=out) for _ in range(100)]) / 100
+        qr_us = 1e3 * ms(lambda: [torch.linalg.qr(q) for _ in range(20)]) / 20
+    wgrad = ms(lambda: g @ f)       # the gradient of W: one large product, torch's threads
     gflops = 2 * K * N * N / gemm_us / 1e3
-    products = 3 * T * gemm_us / 1e3   # forward frame, backward frame, and the W gradient
+    products = 2 * T * gemm_us / 1e3   # the frame forward and backward, one product per step each
     qrs = n_qr * 2 * qr_us / 1e3       # a QR forward, and a backward of about the same cost
-    print(f"(3) floor: a {K}x{N} by {N}x{N} product takes {gemm_us:.1f} us ({gflops:.0f} GFLOP/s); "
-          f"3 x {T} of them = {products:.1f} ms; {n_qr} QRs at {qr_us:.0f} us, twice "
-          f"(forward and backward) = {qrs:.1f} ms; floor ~{products + qrs:.0f} ms per step, "
-          f"measured {total:.1f} ms")
-
+    floor = products + wgrad + qrs
+    print(f"(3) floor: a {K}x{N} by {N}x{N} product takes {gemm_us:.1f} us on one thread "
+          f"({gflops:.0f} GFLOP/s), 2 x {T} of them = {products:.1f} ms; the gradient of W "
+          f"{wgrad:.1f} ms; {n_qr} QRs at {qr_us:.0f} us, twice (forward and backward) = "
+          f"{qrs:.1f} ms; floor ~{floor:.0f} ms per step, measured {total:.1f} ms")
 
 if __name__ == "__main__":
     main()
