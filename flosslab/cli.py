@@ -33,7 +33,19 @@ def _rounded(values, digits=6):
     return [round(float(v), digits) if onp.isfinite(v) else float(v) for v in onp.ravel(values)]
 
 
+def _members(args) -> list:
+    """The (gain, seed) of each member when an ensemble was asked for (--gains/--seeds), else []."""
+    if not (args.gains or args.seeds):
+        return []
+    if args.device is None:
+        raise FlosslabError("ensembles (--gains, --seeds) run on the torch engine; add --device "
+                            "cpu, cuda or auto")
+    return [(g, s) for g in (args.gains or [args.gain]) for s in (args.seeds or [args.seed])]
+
+
 def cmd_spectrum(args) -> dict:
+    if _members(args):
+        return _spectrum_ensemble(args)
     params = init_rnn(args.n, args.gain, seed=args.seed)
     check_int("the number of steps T", args.steps, minimum=1)
     if args.autonomous:
@@ -53,6 +65,27 @@ def cmd_spectrum(args) -> dict:
                               transient=args.transient, seed=args.seed).cpu().numpy()
     return {"exponents": _rounded(lam), "n": args.n, "k": len(lam), "gain": args.gain,
             "steps": args.steps, "autonomous": args.autonomous,
+            "reorth_every": args.reorth_every, "seconds": round(time.perf_counter() - start, 3),
+            "units": "natural log per step", **_engine_fields(args)}
+
+
+def _spectrum_ensemble(args) -> dict:
+    """All (gain, seed) members at once on the engine; member e equals its lone run."""
+    from .engine import lyapunov_spectrum as engine_spectrum, stack_params
+    members = _members(args)
+    check_int("the number of steps T", args.steps, minimum=1)
+    nets = [init_rnn(args.n, g, seed=s) for g, s in members]
+    if args.autonomous:
+        nets, inputs = [autonomous(p) for p in nets], None
+    else:
+        inputs = onp.stack([random_bits(args.steps, 1, seed=[s, 1]) for _, s in members], axis=1)
+    start = time.perf_counter()
+    lam = engine_spectrum(stack_params(nets, args.device), inputs, n_steps=args.steps,
+                          n_exponents=args.k, reorth_every=args.reorth_every,
+                          transient=args.transient, seed=[s for _, s in members]).cpu().numpy()
+    return {"members": [{"gain": g, "seed": s, "exponents": _rounded(row)}
+                        for (g, s), row in zip(members, lam)],
+            "n": args.n, "k": lam.shape[1], "steps": args.steps, "autonomous": args.autonomous,
             "reorth_every": args.reorth_every, "seconds": round(time.perf_counter() - start, 3),
             "units": "natural log per step", **_engine_fields(args)}
 
@@ -79,6 +112,8 @@ def _evaluate(params, k, eval_steps, seed):
 
 
 def cmd_floss(args) -> dict:
+    if _members(args):
+        return _floss_ensemble(args)
     params = init_rnn(args.n, args.gain, seed=args.seed)
     k = args.n if args.k is None else args.k
     eval_steps = check_int("the evaluation window", args.eval_steps, minimum=300)
@@ -108,7 +143,39 @@ def cmd_floss(args) -> dict:
                      "to the k flossed directions over eval_steps steps"}
 
 
+def _floss_ensemble(args) -> dict:
+    """Floss all (gain, seed) members at once on the engine; each is evaluated as a lone run."""
+    from .engine import floss as engine_floss, stack_params, to_numpy, unstack_params
+    members = _members(args)
+    k = args.n if args.k is None else args.k
+    eval_steps = check_int("the evaluation window", args.eval_steps, minimum=300)
+    nets = [init_rnn(args.n, g, seed=s) for g, s in members]
+    start = time.perf_counter()
+    flossed, histories = engine_floss(stack_params(nets, args.device), args.flossing_steps, k,
+                                      args.target, args.lr, seed=[s for _, s in members],
+                                      progress=sys.stderr.isatty())
+    seconds = time.perf_counter() - start
+    rows = []
+    for (g, s), before, after, history in zip(members, nets, unstack_params(flossed), histories):
+        lam0, cond0 = _evaluate(before, k, eval_steps, s)
+        lam1, cond1 = _evaluate(to_numpy(after), k, eval_steps, s)
+        rows.append({"gain": g, "seed": s,
+                     "mean_abs_exponent_before": round(float(onp.mean(onp.abs(lam0))), 6),
+                     "mean_abs_exponent_after": round(float(onp.mean(onp.abs(lam1))), 6),
+                     "log10_condition_before": round(cond0, 3),
+                     "log10_condition_after": round(cond1, 3),
+                     "flossing_loss_last": round(float(history.losses[-1]), 6)
+                     if len(history.losses) else None,
+                     "exponents_after": _rounded(lam1)})
+    return {"members": rows, "n": args.n, "k": k, "flossing_steps": args.flossing_steps,
+            "eval_steps": eval_steps, "seconds_flossing": round(seconds, 2),
+            **_engine_fields(args)}
+
+
 def cmd_train(args) -> dict:
+    if args.seeds or args.delays:
+        return _train_ensemble(args)
+
     config = TrainConfig(task=args.task, delay=args.delay, order=args.order, n_units=args.n,
                          gain=args.gain, n_epochs=args.epochs, seq_len=args.seq_len, lr=args.lr,
                          flossing=args.flossing, n_exponents=args.k, seed=args.seed)
@@ -126,6 +193,28 @@ def cmd_train(args) -> dict:
             "accuracy_curve": {"epochs": history.eval_epochs,
                                "accuracy": _rounded(history.accuracy, 4)},
             "seconds": round(time.perf_counter() - start, 2), **_engine_fields(args)}
+
+
+def _train_ensemble(args) -> dict:
+    """Train one member per (delay, seed) at once on the engine."""
+    if args.device is None:
+        raise FlosslabError("ensembles (--delays, --seeds) run on the torch engine; add --device "
+                            "cpu, cuda or auto")
+    from .engine import train_ensemble
+    configs = [TrainConfig(task=args.task, delay=d, order=args.order, n_units=args.n,
+                           gain=args.gain, n_epochs=args.epochs, seq_len=args.seq_len, lr=args.lr,
+                           flossing=args.flossing, n_exponents=args.k, seed=s)
+               for d in (args.delays or [args.delay]) for s in (args.seeds or [args.seed])]
+    start = time.perf_counter()
+    _, histories = train_ensemble(configs, progress=sys.stderr.isatty(), device=args.device)
+    rows = [{"delay": c.delay, "seed": c.seed, "accuracy": round(h.final_accuracy, 6),
+             "final_loss": round(h.loss[-1], 6) if h.loss else None}
+            for c, h in zip(configs, histories)]
+    return {"members": rows, "median_accuracy": round(float(onp.median([r["accuracy"]
+                                                                          for r in rows])), 6),
+            "task": args.task, "flossing": args.flossing, "epochs": args.epochs, "n": args.n,
+            "k": configs[0].n_exponents, "seconds": round(time.perf_counter() - start, 2),
+            **_engine_fields(args)}
 
 
 def cmd_bench(args) -> dict:
@@ -161,10 +250,20 @@ def _print_human(command: str, result: dict) -> None:
                   f"{row['max_abs_dlambda']:13.2e}")
         return
     for key, value in result.items():
-        if isinstance(value, list) and len(value) > 8:
-            value = f"[{', '.join(f'{v:.4g}' for v in value[:4])}, ..., " \
-                    f"{', '.join(f'{v:.4g}' for v in value[-2:])}] ({len(value)} values)"
-        print(f"{key:28s} {value}")
+        if key == "members":
+            print(f"{key:28s} {len(value)}")
+            for member in value:
+                print("  " + ", ".join(f"{k} {_short(v)}" for k, v in member.items()))
+            continue
+        print(f"{key:28s} {_short(value)}")
+
+
+def _short(value):
+    """A list of more than 8 numbers as its first four and last two."""
+    if isinstance(value, list) and len(value) > 8:
+        return f"[{', '.join(f'{v:.4g}' for v in value[:4])}, ..., " \
+               f"{', '.join(f'{v:.4g}' for v in value[-2:])}] ({len(value)} values)"
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,8 +282,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
+    def ensemble(p):
+        p.add_argument("--gains", type=float, nargs="+", metavar="G",
+                       help="ensemble: one network per (gain, seed) pair, run together on the "
+                            "torch engine (needs --device)")
+        p.add_argument("--seeds", type=int, nargs="+", metavar="S",
+                       help="ensemble: the seeds of its members (see --gains)")
+
     p = sub.add_parser("spectrum", help="Lyapunov spectrum of a random tanh RNN")
     common(p)
+    ensemble(p)
     p.add_argument("--steps", type=int, default=1000, help="trajectory length T")
     p.add_argument("--autonomous", action="store_true", help="no input and zero bias")
     p.add_argument("--reorth-every", type=int, default=1, help="QR every m steps")
@@ -193,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("floss", help="floss the first k exponents of a random RNN toward a target")
     common(p)
+    ensemble(p)
     p.add_argument("--flossing-steps", type=int, default=500)
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--target", type=float, default=0.0, help="target exponent")
@@ -213,6 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     device(p)
+    p.add_argument("--seeds", type=int, nargs="+", metavar="S",
+                   help="ensemble: one network per (delay, seed) pair, trained together on the "
+                        "torch engine (needs --device)")
+    p.add_argument("--delays", type=int, nargs="+", metavar="D",
+                   help="ensemble: the delays of its members (see --seeds)")
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("bench", help="time flossing steps: naive torch loop vs the engine")

@@ -68,3 +68,49 @@ def test_real_process_has_no_traceback():
     assert proc.returncode == 2
     assert proc.stdout == "" and "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("flosslab spectrum: error:")
+
+
+def test_closed_output_pipe_is_not_a_traceback():
+    """`python -m flosslab ... | head` where the reader has gone: a quiet stop, no traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "flosslab", "spectrum", "--n", "12",
+                             "--steps", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("autonomous", [False, True])
+def test_spectrum_ensemble_members_equal_lone_runs(capsys, autonomous):
+    extra = ["--autonomous"] if autonomous else []
+    common = ["--device", "cpu", "--n", "12", "--k", "4", "--steps", "150", *extra]
+    ens = run_json(capsys, "spectrum", *common, "--gains", "1", "2.5", "--seeds", "3", "4")
+    assert [(m["gain"], m["seed"]) for m in ens["members"]] == [(1, 3), (1, 4), (2.5, 3), (2.5, 4)]
+    for m in ens["members"]:
+        lone = run_json(capsys, "spectrum", *common, "--gain", str(m["gain"]),
+                        "--seed", str(m["seed"]))
+        np.testing.assert_allclose(m["exponents"], lone["exponents"], atol=2e-6)
+
+
+def test_floss_and_train_ensembles_equal_lone_runs(capsys):
+    common = ["floss", "--device", "cpu", "--n", "10", "--k", "5", "--flossing-steps", "8"]
+    ens = run_json(capsys, *common, "--seeds", "0", "1")
+    for m in ens["members"]:
+        lone = run_json(capsys, *common, "--seed", str(m["seed"]))
+        np.testing.assert_allclose(m["exponents_after"], lone["exponents_after"], atol=2e-6)
+        assert m["log10_condition_after"] == pytest.approx(lone["log10_condition_after"], abs=2e-3)
+    common = ["train", "--device", "cpu", "--n", "8", "--epochs", "12"]
+    ens = run_json(capsys, *common, "--delays", "2", "3", "--seeds", "5")
+    assert [(m["delay"], m["seed"]) for m in ens["members"]] == [(2, 5), (3, 5)]
+    for m in ens["members"]:
+        lone = run_json(capsys, *common, "--delay", str(m["delay"]), "--seed", "5")
+        assert m["accuracy"] == pytest.approx(lone["accuracy"], abs=1e-6)
+        assert m["final_loss"] == pytest.approx(lone["final_loss"], abs=1e-6)
+    assert ens["median_accuracy"] == pytest.approx(np.median([m["accuracy"] for m in ens["members"]]))
+
+
+@pytest.mark.parametrize("argv", [["spectrum", "--seeds", "0", "1"], ["floss", "--gains", "1", "2"],
+                                  ["train", "--delays", "2", "3"]])
+def test_ensembles_need_the_engine(capsys, argv):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "torch engine" in err and "--device" in err and len(err.strip().splitlines()) == 1
