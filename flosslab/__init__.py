@@ -16,8 +16,9 @@ __version__ = "0.1.0"
 #: Public names and the module that defines them (loaded on first access).
 _HOMES = {
     "common": ("DYNAMIC_PARAMS", "FlossHistory", "SpectrumHistory", "TrainHistory", "autonomous",
-               "default_transient", "effective_rank", "init_rnn", "random_bits", "random_frame"),
-    "diagnostics": ("condition_number_curve", "log10_condition_number", "log_singular_values",
+               "default_transient", "effective_rank", "init_rnn", "log10_condition_number",
+               "random_bits", "random_frame"),
+    "diagnostics": ("condition_number_curve", "log_singular_values",
                     "log_singular_values_from_jacobians", "state_gradient_norms",
                     "weight_gradient"),
     "flossing": ("floss", "flossing_loss"),

@@ -13,7 +13,7 @@ import time
 
 import numpy as onp
 
-from .common import autonomous, init_rnn, random_bits
+from .common import autonomous, init_rnn, log10_condition_number, random_bits
 from .config import FlosslabError, NumericalError, check_int, single_blas_thread
 from .tasks import TASKS
 from .trainconfig import SCHEDULES, TrainConfig
@@ -98,17 +98,28 @@ def _engine_fields(args) -> dict:
     return {"engine": "torch", "device": describe_device(args.device)}
 
 
-def _evaluate(params, k, eval_steps, seed):
-    """Exponents and log10 condition number of the long-term Jacobian on one evaluation window
-    (the reference's, also after flossing on the engine: the condition number is reference-only)."""
-    from .diagnostics import log10_condition_number, log_singular_values
-    from .lyapunov import lyapunov_spectrum
-    from .model import run_rnn
+def _evaluate(params, k, eval_steps, seed, device=None):
+    """Exponents and log10 condition number of the long-term Jacobian on one evaluation window of
+    the numpy parameters ``params``: the reference's, or the engine's with a ``device`` (the two
+    agree to round-off; tested)."""
     transient = 100
     inputs = random_bits(transient + eval_steps, params["U"].shape[1], seed=[seed, 7])
-    lam = lyapunov_spectrum(params, inputs, n_exponents=k, transient=transient, seed=seed)
-    states = run_rnn(params, inputs)[transient:]
-    return lam, log10_condition_number(log_singular_values(params, states, k, seed=seed))
+    if device is None:
+        from .diagnostics import log_singular_values
+        from .lyapunov import lyapunov_spectrum
+        from .model import run_rnn
+        lam = lyapunov_spectrum(params, inputs, n_exponents=k, transient=transient, seed=seed)
+        states = run_rnn(params, inputs)[transient:]
+        log_sv = log_singular_values(params, states, k, seed=seed)
+    else:
+        from .engine import lyapunov_spectrum, run_rnn, to_torch
+        from .engine.diagnostics import log_singular_values
+        pt = to_torch(params, device)          # no gradient is recorded: nothing requires it
+        lam = lyapunov_spectrum(pt, inputs, n_exponents=k, transient=transient,
+                                seed=seed).cpu().numpy()
+        states = run_rnn(pt, inputs)[transient:]
+        log_sv = log_singular_values(pt, states, k, seed=seed).cpu().numpy()
+    return lam, log10_condition_number(log_sv)
 
 
 def cmd_floss(args) -> dict:
@@ -117,7 +128,7 @@ def cmd_floss(args) -> dict:
     params = init_rnn(args.n, args.gain, seed=args.seed)
     k = args.n if args.k is None else args.k
     eval_steps = check_int("the evaluation window", args.eval_steps, minimum=300)
-    lam0, cond0 = _evaluate(params, k, eval_steps, args.seed)
+    lam0, cond0 = _evaluate(params, k, eval_steps, args.seed, args.device)
     start = time.perf_counter()
     if args.device is None:
         from .flossing import floss
@@ -130,7 +141,7 @@ def cmd_floss(args) -> dict:
                                         progress=sys.stderr.isatty())
         params = to_numpy(flossed)
     seconds = time.perf_counter() - start
-    lam1, cond1 = _evaluate(params, k, eval_steps, args.seed)
+    lam1, cond1 = _evaluate(params, k, eval_steps, args.seed, args.device)
     return {"exponents_before": _rounded(lam0), "exponents_after": _rounded(lam1),
             "mean_abs_exponent_before": round(float(onp.mean(onp.abs(lam0))), 6),
             "mean_abs_exponent_after": round(float(onp.mean(onp.abs(lam1))), 6),
@@ -157,8 +168,8 @@ def _floss_ensemble(args) -> dict:
     seconds = time.perf_counter() - start
     rows = []
     for (g, s), before, after, history in zip(members, nets, unstack_params(flossed), histories):
-        lam0, cond0 = _evaluate(before, k, eval_steps, s)
-        lam1, cond1 = _evaluate(to_numpy(after), k, eval_steps, s)
+        lam0, cond0 = _evaluate(before, k, eval_steps, s, args.device)
+        lam1, cond1 = _evaluate(to_numpy(after), k, eval_steps, s, args.device)
         rows.append({"gain": g, "seed": s,
                      "mean_abs_exponent_before": round(float(onp.mean(onp.abs(lam0))), 6),
                      "mean_abs_exponent_after": round(float(onp.mean(onp.abs(lam1))), 6),

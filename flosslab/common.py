@@ -120,3 +120,9 @@ def effective_rank(matrix) -> float:
         return 0.0
     p = s[s > 0] / total
     return float(onp.exp(-onp.sum(p * onp.log(p))))
+
+
+def log10_condition_number(log_sv) -> float:
+    """log10 of sigma_1 / sigma_k from natural-log singular values."""
+    log_sv = onp.asarray(log_sv)
+    return float((log_sv[0] - log_sv[-1]) / onp.log(10.0))

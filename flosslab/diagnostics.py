@@ -17,7 +17,7 @@ import autograd.numpy as np
 import numpy as onp
 from autograd import grad
 
-from .common import effective_rank
+from .common import effective_rank, log10_condition_number
 from .config import FlosslabError, check_int, check_n_exponents
 from .lyapunov import log_abs_diag, random_frame
 from .model import n_units, readout, rnn_step, run_rnn
@@ -66,12 +66,6 @@ def log_singular_values(params: dict, states, n_values=None, n_passes: int = 3,
     return _log_sv_passes(lambda j, q: slopes[j][:, None] * (w @ q),
                           lambda j, q: w.T @ (slopes[j][:, None] * q),
                           states.shape[0], n, k, check_int("n_passes", n_passes, minimum=1), seed)
-
-
-def log10_condition_number(log_sv) -> float:
-    """log10 of sigma_1 / sigma_k from natural-log singular values."""
-    log_sv = onp.asarray(log_sv)
-    return float((log_sv[0] - log_sv[-1]) / onp.log(10.0))
 
 
 def condition_number_curve(params: dict, inputs, n_values=None, times=None, transient: int = 0,

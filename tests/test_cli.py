@@ -35,6 +35,16 @@ def test_floss_lowers_exponents_and_condition_number(capsys):
                                r["mean_abs_exponent_after"], atol=1e-5)
 
 
+def test_floss_on_the_engine_reports_what_the_reference_does(capsys):
+    common = ["floss", "--n", "14", "--k", "6", "--flossing-steps", "10", "--seed", "2"]
+    ref, eng = run_json(capsys, *common), run_json(capsys, *common, "--device", "cpu")
+    assert ref["engine"] == "numpy reference" and eng["engine"] == "torch"
+    for key in ("exponents_before", "exponents_after"):
+        np.testing.assert_allclose(eng[key], ref[key], atol=2e-6)
+    for key in ("log10_condition_before", "log10_condition_after"):
+        assert eng[key] == pytest.approx(ref[key], abs=2e-3)
+
+
 def test_train_reports_accuracy(capsys):
     r = run_json(capsys, "train", "--task", "copy", "--delay", "2", "--n", "16", "--epochs", "60")
     assert 0.0 <= r["accuracy"] <= 1.0 and r["accuracy"] == r["accuracy_curve"]["accuracy"][-1]

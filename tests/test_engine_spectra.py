@@ -173,3 +173,22 @@ def test_collapse_and_nan_are_caught():
 def test_stack_params_rejects_mixed_sizes():
     with pytest.raises(FlosslabError, match="same size"):
         stack_params([fl.init_rnn(4), fl.init_rnn(5)])
+
+
+def test_long_term_singular_values_match_reference_and_exact_svd():
+    from flosslab.engine.diagnostics import log_singular_values
+    p = fl.init_rnn(20, 1.5, seed=2)
+    states = fl.run_rnn(p, fl.random_bits(120, 1, 0))[20:]
+    got = log_singular_values(M.to_torch(p), states, 8, seed=1)
+    np.testing.assert_allclose(got.numpy(), fl.log_singular_values(p, states, 8, seed=1),
+                               atol=1e-8, rtol=0)
+    short = states[:8]                     # short enough to multiply out and take an exact SVD
+    product = np.eye(20)
+    for h in short:
+        product = fl.jacobian(p, h) @ product
+    exact = np.log(np.linalg.svd(product, compute_uv=False)[:8])
+    # a short window has close singular values: subspace iteration needs many passes to converge
+    np.testing.assert_allclose(log_singular_values(M.to_torch(p), short, 8, n_passes=301).numpy(),
+                               exact, atol=1e-8, rtol=0)
+    with pytest.raises(FlosslabError, match="states must have shape"):
+        log_singular_values(M.to_torch(p), states[:, :5], 3)

@@ -1,7 +1,8 @@
 """The torch path must not need autograd (a GPU machine may have torch only).
 
 Runs in a fresh interpreter in which importing autograd fails as it does where it is not
-installed, and checks that the engine, the benchmark and the CLI's --device paths work, that the
+installed, and checks that the engine, the benchmark and the CLI's --device paths (spectrum,
+train, floss with its condition number) work, that the
 reference modules are never imported on the way, and that the reference's entry points say clearly
 what is missing.
 """
@@ -34,6 +35,8 @@ SCRIPT = textwrap.dedent("""
                                        1)["max_abs_dlambda"]
     out["cli_spectrum_device"] = main(["spectrum", "--device", "cpu", "--n", "10", "--steps", "60"])
     out["cli_train_device"] = main(["train", "--device", "cpu", "--n", "8", "--epochs", "2"])
+    out["cli_floss_device"] = main(["floss", "--device", "cpu", "--n", "8", "--k", "4",
+                                    "--flossing-steps", "2"])
     out["loaded"] = sorted(m for m in sys.modules if m.startswith(("flosslab", "autograd")))
     out["cli_spectrum_reference"] = main(["spectrum", "--n", "10", "--steps", "60"])
     try:
@@ -53,7 +56,7 @@ def test_engine_bench_and_cli_device_paths_run_without_autograd():
     out = json.loads(line[len("RESULT "):])
     assert out["grad_finite"]
     assert out["bench_dlambda"] < 1e-8
-    assert out["cli_spectrum_device"] == 0 and out["cli_train_device"] == 0
+    assert out["cli_spectrum_device"] == out["cli_train_device"] == out["cli_floss_device"] == 0
     reference = {"flosslab.lyapunov", "flosslab.flossing", "flosslab.training", "flosslab.model",
                  "flosslab.diagnostics", "flosslab.qr"}
     assert not reference & set(out["loaded"]), out["loaded"]

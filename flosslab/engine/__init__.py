@@ -5,7 +5,7 @@ Mirrors the numpy/autograd reference function by function (same names, arguments
 steps): :mod:`.model`, :mod:`.lyapunov`, :mod:`.flossing`, :mod:`.training`; plus what only torch
 needs: :mod:`.device` (CPU/CUDA switch), :mod:`.orthonormalize` (Householder QR, Cholesky-QR2, the
 automatic QR interval), :mod:`.recursion` (the RNN's fused recursion with a hand-written backward),
-:mod:`.ensemble` and :mod:`.cells`; :mod:`.workspace` recycles the recursion's CPU buffers.
+:mod:`.ensemble`, :mod:`.cells` and :mod:`.diagnostics`; :mod:`.workspace` recycles the recursion's CPU buffers.
 Nothing here imports autograd: the engine runs where only torch (and numpy) are installed.
 """
 from .cells import cell_flossing_loss, cell_jacobians, cell_spectrum, floss_cell, rnn_step_function
