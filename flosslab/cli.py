@@ -16,6 +16,7 @@ import numpy as onp
 from .common import autonomous, init_rnn, log10_condition_number, random_bits
 from .config import FlosslabError, NumericalError, check_int, single_blas_thread
 from .tasks import TASKS
+from .paper.budgets import DEFAULT, PAPER, VARIANTS, describe
 from .trainconfig import SCHEDULES, TrainConfig
 
 # The numpy/autograd reference is imported inside the commands that use it, so that the torch
@@ -234,11 +235,15 @@ def cmd_bench(args) -> dict:
 
 
 def cmd_reproduce(args) -> dict:
-    from .reproduce import reproduce
+    from .paper.reproduce import reproduce
     log = lambda line: print(line, file=sys.stderr, flush=True)
     results = reproduce(args.out, fast=args.fast, device=args.device,
-                        progress=sys.stderr.isatty(), only=tuple(args.only), log=log)
-    summary = {"out": args.out, "seconds": results["seconds"], "device": results["device"]}
+                        progress=sys.stderr.isatty(), only=tuple(args.only), log=log,
+                        budget=args.budget, tasks=tuple(args.tasks), delays=args.delays,
+                        seeds=args.seeds, schedules=args.schedules, variant=args.variant,
+                        chunk=args.chunk, jobs=args.jobs)
+    summary = {"out": args.out, "budget": args.budget, "seconds": results["seconds"],
+               "device": results["device"]}
     if "c_claims" in results:
         summary["claims"] = results["c_claims"]
     if "b_condition" in results:
@@ -345,12 +350,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(run=cmd_bench)
 
-    p = sub.add_parser("reproduce", help="run the paper's experiments: figures and results.json")
+    p = sub.add_parser(
+        "reproduce", help="run the paper's experiments: figures and results.json",
+        description="Run the paper's experiments (a spectra, b condition number, c accuracy "
+                    "against delay, d accuracy against k, e effective rank, f cost) and write "
+                    "figures and results.json. Training runs (c, d, e) follow a budget: "
+                    f"'default' ({describe(DEFAULT)}) or 'paper', the author's XOR example "
+                    f"({describe(PAPER)}). Delays are the longest lag d (XOR: "
+                    "x_{t-ceil(d/2)} XOR x_{t-d}; the author's code calls d/2 the XOR delay). "
+                    "Finished runs are saved in OUT/runs.jsonl: an interrupted run, started "
+                    "again with the same arguments, continues where it stopped.")
     p.add_argument("--fast", action="store_true", help="small sizes (a few minutes on 2 cores)")
+    p.add_argument("--budget", choices=("default", "paper"), default="default",
+                   help="training budget of c, d, e (see above)")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
     p.add_argument("--out", default="reproduce_out", help="folder for the PNGs and results.json")
     p.add_argument("--only", default="abcdef",
                    help="which experiments, e.g. 'ab' (a-f; e comes with c)")
+    p.add_argument("--tasks", nargs="+", choices=("copy", "xor"), default=["copy", "xor"],
+                   help="tasks of the delay sweep (c)")
+    p.add_argument("--delays", type=int, nargs="+", metavar="D",
+                   help="delays of the delay sweep (default: the budget's)")
+    p.add_argument("--seeds", type=int, nargs="+", metavar="S", help="seeds (default 0-9)")
+    p.add_argument("--schedules", nargs="+", choices=("none", "pre", "inter"),
+                   help="flossing schedules of the delay sweep (default: all three)")
+    p.add_argument("--variant", default="", choices=tuple(VARIANTS),
+                   help="change one budget setting: 200 flossing steps per episode, episodes at "
+                        "epochs/4 and epochs/2, clipping at 1.0, sequences of delay + 50")
+    p.add_argument("--chunk", type=int, default=None,
+                   help="runs trained together (default 16 on a CPU, 256 on a GPU)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="chunks trained at once in separate processes (CPU)")
     p.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
     p.set_defaults(run=cmd_reproduce)
     sub.metavar = "{" + ",".join(sub.choices) + "}"

@@ -5,19 +5,25 @@ import json
 import numpy as np
 import pytest
 
-from flosslab.reproduce import Sizes, claims_from_sweep, horizon, reproduce
+from dataclasses import replace
+
+from flosslab.paper.budgets import DEFAULT
+from flosslab.paper.reproduce import Sizes, claims_from_sweep, horizon, reproduce
 
 TOY = Sizes(spec_units=6, spec_gains=(1.0, 2.0), spec_ks=(2, 6), spec_floss_steps=4,
-            cond_units=6, cond_k=4, cond_floss_steps=4, cond_window=30, train_units=6, train_k=3,
-            train_epochs=6, floss_steps=2, seeds=(0, 1, 2), copy_delays=(2, 3), xor_delays=(2, 4),
+            cond_units=6, cond_k=4, cond_floss_steps=4, cond_window=30, seeds=(0, 1, 2),
             parity_delay=3, parity_ks=(1, 3), cost_ns=(8, 16), cost_ks=(2, 4), cost_n_for_k=8,
             cost_steps=20, cost_repeats=1)
+TOY_BUDGET = replace(DEFAULT, name="toy", n_units=6, n_exponents=3, n_epochs=6, floss_steps=2,
+                     inter_epochs=(2, 4), eval_every=3, eval_batch=32,
+                     delays=(("copy", (2, 3)), ("xor", (2, 4))))
 
 
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("repro")
-    return out, reproduce(out, sizes=TOY, device="cpu", log=lambda line: None)
+    return out, reproduce(out, sizes=TOY, device="cpu", log=lambda line: None, budget=TOY_BUDGET,
+                          chunk=4)
 
 
 def test_every_figure_and_the_results_file_are_written(toy_run):
@@ -33,6 +39,7 @@ def test_every_figure_and_the_results_file_are_written(toy_run):
 def test_summaries_agree_with_per_seed_values(toy_run):
     _, results = toy_run
     for sweep in results["c_delay"].values():
+        assert sweep["budget"] == "toy" and sweep["seeds"] == [0, 1, 2]
         for schedule, by_delay in sweep["accuracy"].items():
             assert set(by_delay) == {str(d) for d in sweep["delays"]}
             for q in by_delay.values():

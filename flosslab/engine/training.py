@@ -28,9 +28,9 @@ from ..trainconfig import TrainConfig
 from .device import resolve_device, resolve_dtype
 from .flossing import floss, flossing_loss
 from .lyapunov import lyapunov_spectrum, member_frames
-from .model import DYNAMIC_PARAMS, init_rnn, readout, run_rnn, to_torch
+from .model import DYNAMIC_PARAMS, init_rnn, readout, rnn_step, run_rnn, to_torch
 
-__all__ = ["TrainHistory", "task_loss", "evaluate", "spectrum_snapshot", "train", "train_members"]
+__all__ = ["TrainHistory", "task_loss", "evaluate", "evaluate_members", "spectrum_snapshot", "train", "train_members"]
 
 
 def task_loss(logits, targets, mask):
@@ -42,11 +42,32 @@ def task_loss(logits, targets, mask):
 
 def evaluate(params: dict, config: TrainConfig, seed) -> float:
     """Accuracy of one network on ``config.eval_batch`` fresh sequences (the reference's draws)."""
-    batch = make_batch(config.task, config.delay, config.eval_batch, config.seq_len, seed,
-                       config.order)
+    stacked = {name: value.detach().unsqueeze(0) for name, value in params.items()}
+    return evaluate_members(stacked, [config], [seed])[0]
+
+
+def evaluate_members(params: dict, configs, seeds) -> list:
+    """Accuracy of each member of an ensemble on its own ``eval_batch`` fresh sequences, drawn as
+    the reference draws them, in one batched pass (sequences padded at the end, which changes
+    nothing before the end of each). Only the outputs are kept, not the states."""
+    batches = [make_batch(c.task, c.delay, c.eval_batch, c.seq_len, s, c.order)
+               for c, s in zip(configs, seeds)]
+    w = params["W"]
+    t_max = max(b.inputs.shape[0] for b in batches)
+    b_max = max(b.inputs.shape[1] for b in batches)
+    inputs = torch.zeros((t_max, len(batches), b_max, params["U"].shape[-1]), dtype=w.dtype)
+    for i, b in enumerate(batches):
+        inputs[:b.inputs.shape[0], i, :b.inputs.shape[1]] = torch.as_tensor(b.inputs)
+    inputs = inputs.to(w.device)
     with torch.no_grad():
-        logits = readout(params, run_rnn(params, batch.inputs))
-    return accuracy(logits.cpu().numpy(), batch.targets, batch.mask)
+        h = torch.zeros((len(batches), b_max, w.shape[-1]), dtype=w.dtype, device=w.device)
+        logits = []
+        for x in inputs:
+            h = rnn_step(params, h, x)
+            logits.append(readout(params, h.unsqueeze(0))[0])
+        logits = torch.stack(logits).cpu().numpy()
+    return [accuracy(logits[:b.inputs.shape[0], i, :b.inputs.shape[1]], b.targets, b.mask)
+            for i, b in enumerate(batches)]
 
 
 def spectrum_snapshot(params: dict, configs, seeds) -> list:
@@ -152,11 +173,9 @@ def train_members(configs, params_list=None, progress: bool = False, device=None
                 total = total + (pw * fl).sum()
             opt.zero_grad(set_to_none=True)
             total.backward()
-            loss_values = losses.detach().cpu().numpy()
-            for i, c in enumerate(configs):
-                grads = [members[i][name].grad for name in names]
-                norm = float(torch.sqrt(sum((g ** 2).sum() for g in grads)))
-                loss = float(loss_values[i])
+            loss_values, norms = _clip_members(members, names, configs, losses)
+            for i in range(e):
+                loss, norm = float(loss_values[i]), float(norms[i])
                 if not (onp.isfinite(loss) and onp.isfinite(norm)):
                     who = f" (member {i})" if e > 1 else ""
                     raise NumericalError(f"training diverged at epoch {epoch}{who} (loss {loss}, "
@@ -164,11 +183,6 @@ def train_members(configs, params_list=None, progress: bool = False, device=None
                                          "gain")
                 histories[i].loss.append(loss)
                 histories[i].grad_norm.append(norm)
-                with torch.no_grad():
-                    for g in grads:
-                        g_norm = float(torch.linalg.vector_norm(g))
-                        if g_norm > c.clip:
-                            g.mul_(c.clip / g_norm)
             _record(stacked, members, configs, histories, epoch + 1, n_epochs)
             opt.step()
             bar.update(1)
@@ -177,6 +191,21 @@ def train_members(configs, params_list=None, progress: bool = False, device=None
         bar.close()
     out = {name: torch.stack([m[name].detach() for m in members]) for name in names}
     return out, histories
+
+
+def _clip_members(members, names, configs, losses):
+    """Clip each parameter array's gradient to norm <= its member's ``clip``, all members at once.
+
+    Returns the losses and each member's total gradient norm before clipping (numpy, one transfer
+    from the device for all members)."""
+    grads = [m[name].grad for m in members for name in names]
+    norms = torch.stack(torch._foreach_norm(grads)).view(len(members), len(names))
+    clip = torch.as_tensor([c.clip for c in configs], dtype=norms.dtype, device=norms.device)
+    factors = torch.where(norms > clip[:, None], clip[:, None] / norms, torch.ones_like(norms))
+    torch._foreach_mul_(grads, list(factors.reshape(-1).unbind()))
+    total = norms.pow(2).sum(1).sqrt()
+    out = torch.stack([losses.detach(), total]).cpu().numpy()
+    return out[0], out[1]
 
 
 def _floss_episode(members, configs, histories, flossers, epoch, progress):
@@ -202,10 +231,11 @@ def _record(stacked, members, configs, histories, epoch, n_epochs):
         snap = {name: value.detach()[due] for name, value in stacked.items()}
         spectra = spectrum_snapshot(snap, [configs[i] for i in due],
                                     [configs[i].seed + epoch for i in due])
+        accuracies = evaluate_members(snap, [configs[i] for i in due],
+                                      [[configs[i].seed, 2, epoch] for i in due])
         for j, i in enumerate(due):
-            single = {name: m.detach() for name, m in members[i].items()}
             histories[i].eval_epochs.append(epoch)
             # the clipped gradient: clipping rescales the array, which leaves the rank unchanged
             histories[i].grad_rank.append(effective_rank(members[i]["W"].grad.cpu().numpy()))
-            histories[i].accuracy.append(evaluate(single, configs[i], [configs[i].seed, 2, epoch]))
+            histories[i].accuracy.append(accuracies[j])
             histories[i].spectra.append(spectra[j])

@@ -1,4 +1,4 @@
-"""Reproduce the paper's claims: ``python -m flosslab reproduce [--fast] [--device auto] [--out DIR]``.
+"""Reproduce the paper's claims: ``python -m flosslab reproduce [--budget default|paper] [--fast] [--out DIR]``.
 
 Six experiments, each written to one PNG, with every number behind the figures in ``results.json``:
 
@@ -11,32 +11,39 @@ d. accuracy against the number of flossed exponents k on temporal parity of orde
 e. effective rank of dL/dW over training, with and without flossing (from the runs of c);
 f. the measured cost of one flossing step (forward + backward) against N and against k.
 
-Seeds and conditions run together as torch ensembles (:mod:`flosslab.engine.ensemble`); every
-seed is reported, none is picked. Delay convention: :mod:`flosslab.tasks` (d = the longest lag).
+The training experiments (c, d, e) run under a *budget* (:mod:`flosslab.paper.budgets`: ours,
+``default``, or the author's, ``paper``) as resumable sweeps (:mod:`flosslab.paper.sweep`): chunks of
+runs trained together as torch ensembles, each finished chunk saved in ``runs.jsonl`` in the output
+folder, so an interrupted run continues where it stopped. Every seed is reported, none is picked;
+horizons come with a bootstrap interval over seeds (:mod:`flosslab.paper.stats`). Delay convention:
+:mod:`flosslab.tasks` (d = the longest lag).
 """
 from __future__ import annotations
 
 import json
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as onp
 import torch
 
-from .config import check_choice
-from .diagnostics import condition_number_curve, state_gradient_norms
-from .flossing import random_bits
-from .tasks import make_batch
-from .trainconfig import TrainConfig
+from ..config import FlosslabError, check_choice
+from ..common import random_bits
+from ..tasks import make_batch
+from .budgets import DEFAULT, Budget, budget_delays, get_budget
+from .stats import bootstrap_horizon, horizon, quartiles
+from .sweep import RunSpec, run_sweep
 
 SCHEDULE_NAMES = {"none": "no flossing", "pre": "preflossing", "inter": "pre + periodic flossing"}
 
 
 @dataclass
 class Sizes:
-    """Every size of the reproduction; ``full()`` and ``fast()`` are the two presets."""
+    """The sizes of the experiments that do not train (a, b, f), the parity k sweep (d) and the
+    seeds of every training sweep; ``full()`` and ``fast()`` are the two presets. The training
+    settings themselves come from a :class:`~flosslab.paper.budgets.Budget`."""
     spec_units: int = 64
     spec_gains: tuple = (1.0, 2.0)
     spec_ks: tuple = (4, 16, 48)
@@ -45,13 +52,7 @@ class Sizes:
     cond_k: int = 75
     cond_floss_steps: int = 500
     cond_window: int = 300
-    train_units: int = 64
-    train_k: int = 48
-    train_epochs: int = 500
-    floss_steps: int = 200
-    seeds: tuple = (0, 1, 2, 3, 4)
-    copy_delays: tuple = (10, 20, 30, 40, 50, 60)
-    xor_delays: tuple = (12, 16, 20, 24, 28, 32, 40, 48)
+    seeds: tuple = tuple(range(10))
     parity_delay: int = 18
     parity_ks: tuple = (1, 4, 16, 48)
     cost_ns: tuple = (32, 64, 128, 256)
@@ -68,22 +69,21 @@ class Sizes:
     @classmethod
     def fast(cls) -> "Sizes":
         return cls(spec_units=32, spec_ks=(4, 16), spec_floss_steps=100, cond_units=40,
-                   cond_k=36, cond_floss_steps=150, train_units=32, train_k=16, train_epochs=250,
-                   floss_steps=100, copy_delays=(10, 25, 40), xor_delays=(8, 16, 24),
-                   parity_delay=12, parity_ks=(1, 16), cost_ns=(32, 64, 128), cost_ks=(8, 32),
-                   cost_n_for_k=64, cost_repeats=2)
+                   cond_k=36, cond_floss_steps=150, seeds=(0, 1, 2), parity_delay=12,
+                   parity_ks=(1, 16), cost_ns=(32, 64, 128), cost_ks=(8, 32), cost_n_for_k=64,
+                   cost_repeats=2)
 
 
-def _quartiles(values) -> dict:
-    q25, q50, q75 = onp.percentile(values, [25, 50, 75])
-    return {"median": float(q50), "q25": float(q25), "q75": float(q75),
-            "all": [float(v) for v in values]}
+#: ``--fast``: the default budget shrunk to run in about a minute on two cores.
+FAST_BUDGET = replace(DEFAULT, name="default-fast", n_units=32, n_exponents=16, n_epochs=250,
+                      floss_steps=100, inter_epochs=(62, 125), eval_every=25,
+                      delays=(("copy", (10, 25, 40)), ("xor", (8, 16, 24))))
 
 
 # --- a. spectra before and after flossing -----------------------------------------------------
 
 def spectra_before_after(sizes: Sizes, device, progress=False) -> dict:
-    from .engine.ensemble import ensemble_spectrum, floss_ensemble, init_ensemble
+    from ..engine.ensemble import ensemble_spectrum, floss_ensemble, init_ensemble
     members = [(g, k) for g in sizes.spec_gains for k in sizes.spec_ks]
     seeds = list(range(len(members)))
     params = init_ensemble(sizes.spec_units, [g for g, _ in members], [0] * len(members),
@@ -103,8 +103,9 @@ def spectra_before_after(sizes: Sizes, device, progress=False) -> dict:
 # --- b. condition number and gradient norms against t -------------------------------------------
 
 def condition_and_gradients(sizes: Sizes, device, progress=False) -> dict:
-    from .engine.flossing import floss
-    from .engine.model import init_rnn, to_numpy
+    from ..diagnostics import condition_number_curve, state_gradient_norms
+    from ..engine.flossing import floss
+    from ..engine.model import init_rnn, to_numpy
     n, k, window = sizes.cond_units, sizes.cond_k, sizes.cond_window
     params = init_rnn(n, 1.0, seed=0, device=device)
     flossed, history = floss(params, sizes.cond_floss_steps, k, lr=1e-3, seed=0,
@@ -128,38 +129,39 @@ def condition_and_gradients(sizes: Sizes, device, progress=False) -> dict:
 
 # --- c, e. accuracy against delay; effective rank over training ---------------------------------
 
-def delay_sweep(task: str, delays, sizes: Sizes, device, progress=False) -> dict:
-    from .engine.ensemble import train_ensemble
-    configs = [TrainConfig(task=task, delay=d, flossing=s, n_units=sizes.train_units,
-                           n_epochs=sizes.train_epochs, eval_every=max(sizes.train_epochs // 10, 1),
-                           n_exponents=sizes.train_k, floss_steps=sizes.floss_steps, lr=sizes.lr,
-                           seed=seed)
-               for d in delays for s in SCHEDULE_NAMES for seed in sizes.seeds]
-    _, histories = train_ensemble(configs, progress=progress, device=device)
-    table = {s: {} for s in SCHEDULE_NAMES}
-    ranks = {s: {} for s in SCHEDULE_NAMES}
-    for c, h in zip(configs, histories):
-        table[c.flossing].setdefault(c.delay, []).append(h.final_accuracy)
-        ranks[c.flossing].setdefault(c.delay, []).append(h.grad_rank)
-    summary = {s: {str(d): _quartiles(v) for d, v in table[s].items()} for s in table}
-    return {"task": task, "delays": list(delays), "epochs": sizes.train_epochs,
-            "n": sizes.train_units, "k": sizes.train_k, "floss_steps": sizes.floss_steps,
-            "inter_epochs": [list(c.inter_epochs) for c in configs if c.flossing == "inter"][0],
-            "seeds": list(sizes.seeds), "accuracy": summary,
-            "eval_epochs": histories[0].eval_epochs,
+def delay_sweep(task: str, delays, budget: Budget, seeds, out_dir, device, schedules=None,
+                variant: str = "", chunk: int = 16, jobs: int = 1, progress=False,
+                log=print) -> dict:
+    """Final accuracy against delay for each schedule over ``seeds`` (a resumable sweep)."""
+    schedules = tuple(schedules or SCHEDULE_NAMES)
+    specs = [RunSpec(task, d, s, seed, variant) for d in delays for s in schedules for seed in seeds]
+    records = run_sweep(specs, budget, out_dir, device, chunk, jobs, progress, log)
+    acc, ranks, seconds = {s: {} for s in schedules}, {s: {} for s in schedules}, []
+    for spec in specs:
+        r = records[spec.key(budget)]
+        acc[spec.schedule].setdefault(spec.delay, []).append(r["final_accuracy"])
+        ranks[spec.schedule].setdefault(spec.delay, []).append(r["grad_rank"])
+        seconds.append(r["seconds_per_run"])
+    summary = {s: {str(d): quartiles(v) for d, v in acc[s].items()} for s in schedules}
+    example = records[specs[0].key(budget)]
+    config = specs[0].config(budget)
+    inter = [RunSpec(task, delays[0], "inter", 0, variant).config(budget).inter_epochs]
+    return {"task": task, "budget": budget.name, "variant": variant, "delays": list(delays),
+            "epochs": config.n_epochs, "n": config.n_units, "k": config.n_exponents,
+            "floss_steps": config.floss_steps, "inter_epochs": list(inter[0]),
+            "clip": config.clip, "lr": config.lr, "dtype": budget.dtype,
+            "seq_len": config.seq_len if budget.with_variant(variant).seq_len else "delay + 50",
+            "seeds": list(seeds), "accuracy": summary, "eval_epochs": example["eval_epochs"],
             "grad_rank": {s: {str(d): onp.median(onp.asarray(v), axis=0).tolist()
-                              for d, v in ranks[s].items()} for s in ranks},
-            "horizon_0.9": {s: horizon(summary[s], 0.9) for s in summary}}
-
-
-def horizon(summary: dict, level: float):
-    """Longest delay whose median accuracy reaches ``level`` (None if none does)."""
-    ok = [int(d) for d, q in summary.items() if q["median"] >= level]
-    return max(ok) if ok else None
+                              for d, v in ranks[s].items()} for s in schedules},
+            "horizon_0.9": {s: horizon(summary[s], 0.9) for s in schedules},
+            "horizon_0.9_interval": {s: bootstrap_horizon(acc[s], 0.9) for s in schedules},
+            "seconds_per_run_median": float(onp.median(seconds)),
+            "device": example["device"]}
 
 
 def claims_from_sweep(sweep: dict) -> dict:
-    """The two acceptance numbers of the issue, from a delay sweep.
+    """The acceptance numbers of the reproduction, from a delay sweep.
 
     d_fail: the shortest delay at which no flossing fails (median <= 0.6), i.e. the first delay past
     plain BPTT's reach; preflossing's median there. And horizon(pre + periodic) / horizon(none) at
@@ -179,29 +181,28 @@ def claims_from_sweep(sweep: dict) -> dict:
 
 # --- d. accuracy against k ----------------------------------------------------------------------
 
-def k_sweep(sizes: Sizes, device, progress=False) -> dict:
-    from .engine.ensemble import train_ensemble
-    settings = [("none", 1)] + [("pre", k) for k in sizes.parity_ks]
-    configs = [TrainConfig(task="parity", order=3, delay=sizes.parity_delay, flossing=s,
-                           n_units=sizes.train_units, n_epochs=sizes.train_epochs,
-                           eval_every=sizes.train_epochs, n_exponents=k,
-                           floss_steps=sizes.floss_steps, lr=sizes.lr, seed=seed)
-               for s, k in settings for seed in sizes.seeds]
-    _, histories = train_ensemble(configs, progress=progress, device=device)
+def k_sweep(sizes: Sizes, budget: Budget, out_dir, device, chunk: int = 16, jobs: int = 1,
+            progress=False, log=print) -> dict:
+    """Final accuracy against the number of preflossed exponents k on parity of order 3."""
+    settings = [("none", 1)] + [("pre", k) for k in sizes.parity_ks if k <= budget.n_units]
+    specs = [RunSpec("parity", sizes.parity_delay, s, seed, order=3, n_exponents=k)
+             for s, k in settings for seed in sizes.seeds]
+    records = run_sweep(specs, budget, out_dir, device, chunk, jobs, progress, log)
     acc = {}
-    for c, h in zip(configs, histories):
-        key = "none" if c.flossing == "none" else str(c.n_exponents)
-        acc.setdefault(key, []).append(h.final_accuracy)
-    return {"task": "parity", "order": 3, "delay": sizes.parity_delay, "n": sizes.train_units,
-            "ks": list(sizes.parity_ks), "accuracy": {key: _quartiles(v) for key, v in acc.items()}}
+    for spec in specs:
+        key = "none" if spec.schedule == "none" else str(spec.n_exponents)
+        acc.setdefault(key, []).append(records[spec.key(budget)]["final_accuracy"])
+    return {"task": "parity", "order": 3, "delay": sizes.parity_delay, "n": budget.n_units,
+            "budget": budget.name, "ks": [k for s, k in settings if s == "pre"],
+            "seeds": list(sizes.seeds), "accuracy": {key: quartiles(v) for key, v in acc.items()}}
 
 
 # --- f. cost ------------------------------------------------------------------------------------
 
 def flossing_cost(sizes: Sizes, device) -> dict:
-    from .bench import engine_flossing_step, median_ms
-    from .engine.model import init_rnn
-    from .lyapunov import random_frame
+    from ..bench import engine_flossing_step, median_ms
+    from ..common import random_frame
+    from ..engine.model import init_rnn
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     bits = random_bits(sizes.cost_steps, 1, seed=0)
 
@@ -230,28 +231,44 @@ EXPERIMENTS = ("a", "b", "c", "d", "e", "f")
 
 
 def reproduce(out_dir="reproduce_out", fast: bool = False, device="auto", progress: bool = False,
-              sizes: Sizes | None = None, only=EXPERIMENTS, log=print) -> dict:
+              sizes: Sizes | None = None, only=EXPERIMENTS, log=print, budget="default",
+              tasks=("copy", "xor"), delays=None, seeds=None, schedules=None, variant: str = "",
+              chunk: int | None = None, jobs: int = 1) -> dict:
     """Run the experiments, write one PNG per figure and ``results.json`` into ``out_dir``.
 
+    ``budget`` (``"default"``, ``"paper"`` or a :class:`Budget`) sets the training runs of c, d
+    and e; their finished runs are kept in ``out_dir/runs.jsonl`` and a rerun trains only what is
+    missing. ``tasks``, ``delays`` (default: the budget's), ``seeds`` (default: ``sizes.seeds``),
+    ``schedules`` and ``variant`` (one budget setting changed, see
+    :data:`flosslab.paper.budgets.VARIANTS`) choose the delay sweep's runs; ``chunk`` runs train
+    together (default 16 on a CPU, 256 on a GPU) and ``jobs`` chunks at once in separate processes.
     With ``only`` a subset, an existing ``results.json`` there is updated, not replaced.
     """
-    from . import reproduce_plots as plots
-    from .engine.device import describe_device, resolve_device
+    from . import figures
+    from ..engine.device import describe_device, resolve_device
     only = tuple(check_choice("experiment", x, EXPERIMENTS) for x in only)
     sizes = (Sizes.fast() if fast else Sizes.full()) if sizes is None else sizes
+    if isinstance(budget, str):
+        budget = FAST_BUDGET if (fast and budget == "default") else get_budget(budget)
+    seeds = tuple(sizes.seeds if seeds is None else seeds)
+    if not seeds:
+        raise FlosslabError("give at least one seed")
     device = resolve_device(device)
+    chunk = chunk or (256 if device.type == "cuda" else 16)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = {}
     previous = out / "results.json"
-    if set(only) != set(EXPERIMENTS) and previous.exists():
-        # a partial rerun (--only) updates the stored results instead of discarding the others
+    if previous.exists():
+        # a partial rerun updates the stored results instead of discarding the others
         results = json.loads(previous.read_text())
     results |= {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-               "cores": torch.get_num_threads(), "device": describe_device(device),
-               "torch": torch.__version__, "fast": fast, "date": time.strftime("%Y-%m-%d"),
-               "sizes": asdict(sizes)}
+                "cores": torch.get_num_threads(), "device": describe_device(device),
+                "torch": torch.__version__, "fast": fast, "date": time.strftime("%Y-%m-%d"),
+                "sizes": asdict(sizes), "budget": budget.as_dict()}
     results.setdefault("seconds", {})
+    sweep_args = dict(out_dir=out, device=str(device), chunk=chunk, jobs=jobs, progress=progress,
+                      log=log)
 
     def timed(name, fn):
         t0 = time.perf_counter()
@@ -262,25 +279,32 @@ def reproduce(out_dir="reproduce_out", fast: bool = False, device="auto", progre
 
     if "a" in only:
         results["a_spectra"] = timed("a", lambda: spectra_before_after(sizes, device, progress))
-        plots.spectra(results["a_spectra"], out / "fig_a_spectra.png")
+        figures.spectra(results["a_spectra"], out / "fig_a_spectra.png")
     if "b" in only:
         results["b_condition"] = timed("b", lambda: condition_and_gradients(sizes, device,
                                                                             progress))
-        plots.condition(results["b_condition"], out / "fig_b_condition_gradients.png")
+        figures.condition(results["b_condition"], out / "fig_b_condition_gradients.png")
     if "c" in only or "e" in only:
-        results["c_delay"] = timed("c", lambda: {
-            "copy": delay_sweep("copy", sizes.copy_delays, sizes, device, progress),
-            "xor": delay_sweep("xor", sizes.xor_delays, sizes, device, progress)})
-        results["c_claims"] = {t: claims_from_sweep(s) for t, s in results["c_delay"].items()}
-        plots.accuracy_vs_delay(results["c_delay"], out / "fig_c_accuracy_vs_delay.png")
-        plots.effective_rank(results["c_delay"]["xor"], out / "fig_e_effective_rank.png")
+        suffix = f"_{variant}" if variant else ""
+        sweeps = timed("c" + suffix, lambda: {
+            task: delay_sweep(task, tuple(delays or budget_delays(budget, task)), budget, seeds,
+                              schedules=schedules, variant=variant, **sweep_args)
+            for task in tasks})
+        results.setdefault("c_delay" + suffix, {}).update(sweeps)
+        if not variant and set(schedules or SCHEDULE_NAMES) >= set(SCHEDULE_NAMES):
+            results["c_claims"] = {t: claims_from_sweep(s) for t, s in results["c_delay"].items()}
+        figures.accuracy_vs_delay(results["c_delay" + suffix],
+                                  out / f"fig_c_accuracy_vs_delay{suffix}.png")
+        if "xor" in results["c_delay" + suffix]:
+            figures.effective_rank(results["c_delay" + suffix]["xor"],
+                                   out / f"fig_e_effective_rank{suffix}.png")
     if "d" in only:
-        results["d_k"] = timed("d", lambda: k_sweep(sizes, device, progress))
-        plots.accuracy_vs_k(results["d_k"], out / "fig_d_accuracy_vs_k.png")
+        results["d_k"] = timed("d", lambda: k_sweep(sizes, budget, **sweep_args))
+        figures.accuracy_vs_k(results["d_k"], out / "fig_d_accuracy_vs_k.png")
     if "f" in only:
         results["f_cost"] = timed("f", lambda: flossing_cost(sizes, device))
-        plots.cost(results["f_cost"], out / "fig_f_cost.png")
+        figures.cost(results["f_cost"], out / "fig_f_cost.png")
     results["seconds"]["total"] = round(sum(v for key, v in results["seconds"].items()
-                                            if key in EXPERIMENTS), 1)
-    (out / "results.json").write_text(json.dumps(results, indent=1))
+                                            if key != "total"), 1)
+    (out / "results.json").write_text(json.dumps(results, indent=1, allow_nan=False))
     return results

@@ -1,0 +1,122 @@
+"""Training budgets of the reproduction: ours (``default``) and the author's (``paper``), side by side.
+
+A budget fixes everything about a training run except the task, delay, flossing schedule and seed:
+
+=====================  ===================================  ===========================================
+setting                ``default`` (fits a laptop)          ``paper`` (the author's XOR example code)
+=====================  ===================================  ===========================================
+units N                64                                   80
+flossed exponents k    48                                   75
+epochs                 500                                  3001
+batch                  16 fresh sequences                   16 fresh sequences
+sequence length        delay + 50                           300
+Adam learning rate     3e-3                                 1e-3
+gradient clipping      norm 1.0 per parameter array         norm 0.03 per parameter array
+flossing steps         200 per episode                      500 per episode
+flossing episodes      epoch 0 (pre), 125 and 250 (inter)   epoch 0 (pre), 100 and 200 (inter)
+flossing window        55 steps, 16 discarded, lr 1e-3      55 steps, 16 discarded, lr 1e-3
+evaluation             every 50 epochs, 256 sequences       every 250 epochs, 256 sequences
+floating point         float64                              float32 (PyTorch's default, as the author)
+=====================  ===================================  ===========================================
+
+Delay convention: d is the LONGEST lag of the target (:mod:`flosslab.tasks`); delayed XOR is
+``y_t = x_{t-ceil(d/2)} XOR x_{t-d}``. The author's code calls d/2 its XOR "delay", so its XOR
+delays are half of ours.
+
+The author's code does not state a flossing learning rate separate from the task's; both are 1e-3
+here. A *variant* changes one setting of a budget (``VARIANTS``), to measure what that setting does.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from ..config import FlosslabError, check_choice
+from ..trainconfig import TrainConfig
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Everything about a training run except task, delay, schedule and seed."""
+    name: str
+    n_units: int
+    n_exponents: int
+    n_epochs: int
+    batch_size: int
+    seq_len: int | None             # None: delay + 50
+    lr: float
+    clip: float
+    floss_steps: int
+    floss_lr: float
+    inter_epochs: tuple
+    eval_every: int
+    eval_batch: int
+    dtype: str
+    gain: float = 1.0
+    #: longest lags swept by default, per task
+    delays: tuple = ()
+
+    def config(self, task: str, delay: int, schedule: str, seed: int, order=None,
+               n_exponents=None) -> TrainConfig:
+        """The :class:`TrainConfig` of one run of this budget."""
+        return TrainConfig(task=task, delay=delay, order=order, n_units=self.n_units,
+                           gain=self.gain, n_epochs=self.n_epochs, batch_size=self.batch_size,
+                           seq_len=self.seq_len, lr=self.lr, clip=self.clip, flossing=schedule,
+                           n_exponents=self.n_exponents if n_exponents is None else n_exponents,
+                           floss_steps=self.floss_steps, floss_lr=self.floss_lr,
+                           inter_epochs=self.inter_epochs if schedule == "inter" else (),
+                           eval_every=self.eval_every, eval_batch=self.eval_batch, seed=seed)
+
+    def with_variant(self, variant: str) -> "Budget":
+        """This budget with one setting changed (see :data:`VARIANTS`); ``""`` changes nothing."""
+        check_choice("the budget variant", variant, tuple(VARIANTS))
+        changes = VARIANTS[variant]
+        return replace(self, **changes(self)) if changes else self
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+DEFAULT = Budget(name="default", n_units=64, n_exponents=48, n_epochs=500, batch_size=16,
+                 seq_len=None, lr=3e-3, clip=1.0, floss_steps=200, floss_lr=1e-3,
+                 inter_epochs=(125, 250), eval_every=50, eval_batch=256, dtype="float64",
+                 delays=(("copy", (10, 20, 30, 40, 50, 60)),
+                         ("xor", (12, 16, 20, 24, 28, 32, 40, 48))))
+
+PAPER = Budget(name="paper", n_units=80, n_exponents=75, n_epochs=3001, batch_size=16,
+               seq_len=300, lr=1e-3, clip=0.03, floss_steps=500, floss_lr=1e-3,
+               inter_epochs=(100, 200), eval_every=250, eval_batch=256, dtype="float32",
+               delays=(("copy", (40, 56, 72, 88, 104, 120)),
+                       ("xor", (32, 40, 48, 56, 64, 72, 80))))
+
+BUDGETS = {"default": DEFAULT, "paper": PAPER}
+
+#: One setting of a budget changed at a time (the key names the change; "" is the budget itself).
+VARIANTS = {
+    "": None,
+    "floss200": lambda b: {"floss_steps": 200},                     # shorter flossing episodes
+    "late_episodes": lambda b: {"inter_epochs": (b.n_epochs // 4, b.n_epochs // 2)},
+    "clip1": lambda b: {"clip": 1.0},                               # looser gradient clipping
+    "seq_d50": lambda b: {"seq_len": None},                         # sequences of delay + 50
+}
+
+
+def describe(budget: Budget) -> str:
+    """One line of a budget's settings, for ``--help`` and the README."""
+    b = budget
+    inter = "/".join(str(e) for e in (0, *b.inter_epochs))
+    seq = "delay+50" if b.seq_len is None else str(b.seq_len)
+    return (f"N={b.n_units}, k={b.n_exponents}, {b.n_epochs} epochs of batch {b.batch_size}, "
+            f"Adam lr {b.lr:g}, clip {b.clip:g} per array, {b.floss_steps} flossing steps at "
+            f"epochs {inter}, sequences of {seq}, {b.dtype}")
+
+
+def get_budget(name: str) -> Budget:
+    """``"default"`` or ``"paper"``."""
+    if name not in BUDGETS:
+        raise FlosslabError(f"the budget must be one of {', '.join(BUDGETS)}; got {name!r}")
+    return BUDGETS[name]
+
+
+def budget_delays(budget: Budget, task: str) -> tuple:
+    """The delays swept by default for ``task`` under ``budget``."""
+    return dict(budget.delays).get(task, ())

@@ -1,0 +1,53 @@
+"""Summaries over seeds: quartiles, the trainable horizon and its bootstrap interval.
+
+The *horizon* of a schedule at level 0.9 is the longest delay whose median accuracy over seeds
+reaches 0.9 (None if no delay does). Its uncertainty comes from the seeds: resampling the seeds of
+every delay with replacement (a nonparametric bootstrap over seeds) and recomputing the horizon
+gives its sampling distribution, from which a central interval is read.
+"""
+from __future__ import annotations
+
+import numpy as onp
+
+
+def quartiles(values) -> dict:
+    """Median, quartiles and every value (for tables and figures)."""
+    values = [float(v) for v in values]
+    q25, q50, q75 = onp.percentile(values, [25, 50, 75])
+    return {"median": float(q50), "q25": float(q25), "q75": float(q75), "all": values}
+
+
+def horizon(summary: dict, level: float = 0.9):
+    """Longest delay whose median accuracy reaches ``level``; ``summary`` maps delay (int or str)
+    to a dict with a ``"median"`` (as :func:`quartiles` returns). None if no delay does."""
+    ok = [int(d) for d, q in summary.items() if q["median"] >= level]
+    return max(ok) if ok else None
+
+
+def bootstrap_horizon(accuracy_by_delay: dict, level: float = 0.9, n_boot: int = 2000,
+                      coverage: float = 0.9, seed: int = 0) -> dict:
+    """The horizon and a ``coverage`` bootstrap interval over seeds.
+
+    ``accuracy_by_delay`` maps each delay to the final accuracies of its seeds. Returns
+    ``{"horizon", "low", "high", "coverage", "n_seeds", "below_range"}``, where ``low``/``high`` are
+    None when that end of the interval lies below the smallest delay swept (no delay reached
+    ``level`` in that share of the resamples) and ``below_range`` is the share of resamples in which
+    no delay reached ``level``.
+    """
+    delays = sorted(int(d) for d in accuracy_by_delay)
+    values = [onp.asarray(accuracy_by_delay[d] if d in accuracy_by_delay
+                          else accuracy_by_delay[str(d)], dtype=float) for d in delays]
+    point = horizon({d: {"median": float(onp.median(v))} for d, v in zip(delays, values)}, level)
+    rng = onp.random.default_rng(seed)
+    # -1 stands for "no delay reached the level" (below the swept range)
+    boot = onp.full(n_boot, -1)
+    medians = onp.stack([onp.median(v[rng.integers(0, len(v), size=(n_boot, len(v)))], axis=1)
+                         for v in values])                        # (n_delays, n_boot)
+    reached = medians >= level
+    for j, d in enumerate(delays):
+        boot[reached[j]] = d                 # delays ascend: the last one reached wins
+    tail = (1.0 - coverage) / 2
+    low, high = onp.quantile(boot, [tail, 1.0 - tail], method="inverted_cdf")
+    as_delay = lambda x: None if x < 0 else int(x)
+    return {"horizon": point, "low": as_delay(low), "high": as_delay(high), "coverage": coverage,
+            "n_seeds": min(len(v) for v in values), "below_range": float(onp.mean(boot < 0))}

@@ -1,0 +1,193 @@
+"""Training sweeps that survive interruption: many runs, trained in chunks, each finished chunk saved.
+
+A sweep is a list of :class:`RunSpec` (task, delay, schedule, seed, budget variant) under one
+:class:`~flosslab.paper.budgets.Budget`. The runs are split into *chunks* of at most ``chunk``
+members, trained together as a torch ensemble (:func:`flosslab.engine.training.train_members`;
+every member equals its lone run), so that memory and per-network speed stay steady however large
+the sweep. Each finished chunk is appended to ``runs.jsonl`` in the output folder, one JSON line per
+run; a rerun reads that file and trains only the chunks still missing. The chunk plan depends only
+on the list of runs, so an interrupted sweep, resumed, gives exactly the numbers of an uninterrupted
+one. Several chunks can train at once in separate processes (``jobs``), each on its share of the
+CPU's threads.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as onp
+
+from .. import __version__
+from ..config import FlosslabError, check_int
+from .budgets import Budget
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of a sweep."""
+    task: str
+    delay: int
+    schedule: str
+    seed: int
+    variant: str = ""
+    order: int | None = None
+    n_exponents: int | None = None
+
+    def key(self, budget: Budget) -> str:
+        """A name unique within the budget's store: ``xor_d48_inter_k75_s3[_variant]``."""
+        k = budget.n_exponents if self.n_exponents is None else self.n_exponents
+        task = self.task + (str(self.order) if self.order else "")
+        tail = f"_{self.variant}" if self.variant else ""
+        return f"{task}_d{self.delay}_{self.schedule}_k{k}_s{self.seed}{tail}"
+
+    def config(self, budget: Budget):
+        return budget.with_variant(self.variant).config(self.task, self.delay, self.schedule,
+                                                        self.seed, self.order, self.n_exponents)
+
+
+class RunStore:
+    """``runs.jsonl``: one finished run per line, appended chunk by chunk (a torn last line, from a
+    process killed while writing, is ignored and its chunk is trained again)."""
+
+    def __init__(self, folder):
+        self.path = Path(folder) / "runs.jsonl"
+
+    def load(self) -> dict:
+        records = {}
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                records[record["key"]] = record
+        return records
+
+    def append(self, records) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a") as f:
+            for record in records:
+                f.write(json.dumps(record, allow_nan=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def plan_chunks(specs, budget: Budget, chunk: int) -> list:
+    """Split the runs into chunks of at most ``chunk`` that can train together (same sequence
+    length, so no padding is wasted), in the order given. Depends only on ``specs``."""
+    chunk = check_int("the chunk size", chunk, minimum=1)
+    groups = {}
+    for spec in specs:
+        groups.setdefault(spec.config(budget).seq_len, []).append(spec)
+    chunks = []
+    for members in groups.values():
+        n = math.ceil(len(members) / chunk)
+        size = math.ceil(len(members) / n)          # equal sizes rather than a small remainder
+        chunks += [members[i:i + size] for i in range(0, len(members), size)]
+    return chunks
+
+
+def _git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, cwd=Path(__file__).parent, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _record(spec: RunSpec, budget: Budget, config, history, seconds, members, device, threads):
+    spectra = onp.asarray(history.spectra)
+    losses = onp.asarray(history.loss)
+    per = max(1, len(losses) // 30)                   # ~30 points of the loss curve
+    return {"key": spec.key(budget), "budget": budget.name, **asdict(spec),
+            "n_exponents": config.n_exponents, "seq_len": config.seq_len,
+            "final_accuracy": history.final_accuracy, "eval_epochs": history.eval_epochs,
+            "accuracy": history.accuracy, "grad_rank": history.grad_rank,
+            "lambda_1": spectra[:, 0].tolist(), "lambda_k": spectra[:, -1].tolist(),
+            "mean_abs_lambda": onp.mean(onp.abs(spectra), axis=1).tolist(),
+            "loss_epochs": list(range(per, len(losses) + 1, per)),
+            "loss": [float(onp.mean(losses[i - per:i])) for i in range(per, len(losses) + 1, per)],
+            "floss_epochs": history.floss_epochs,
+            "floss_loss_first_last": [[float(f[0]), float(f[-1])] for f in history.floss_losses],
+            "seconds_per_run": seconds / members, "chunk_members": members, "device": device,
+            "dtype": budget.dtype, "threads": threads, "flosslab": __version__,
+            "commit": _git_commit()}
+
+
+def train_chunk(specs, budget: Budget, device: str = "cpu", progress: bool = False) -> list:
+    """Train one chunk together; return one record per run."""
+    import torch
+    from ..engine.training import train_members
+    configs = [spec.config(budget) for spec in specs]
+    start = time.perf_counter()
+    _, histories = train_members(configs, progress=progress, device=device, dtype=budget.dtype)
+    seconds = time.perf_counter() - start
+    threads = torch.get_num_threads()
+    return [_record(s, budget, c, h, seconds, len(specs), str(device), threads)
+            for s, c, h in zip(specs, configs, histories)]
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+    torch.set_num_threads(threads)
+
+
+def run_sweep(specs, budget: Budget, out_dir, device: str = "cpu", chunk: int = 16, jobs: int = 1,
+              progress: bool = False, log=print) -> dict:
+    """Train every run of ``specs`` not yet in ``out_dir/runs.jsonl``; return all their records.
+
+    ``jobs`` > 1 trains that many chunks at once in separate processes, each with
+    ``cores // jobs`` torch threads (CPU only). ``log`` receives one line per finished chunk, with
+    the runs done and an estimate of the time left.
+    """
+    specs = list(dict.fromkeys(specs))                      # drop repeats, keep the order
+    keys = [s.key(budget) for s in specs]
+    jobs = check_int("jobs", jobs, minimum=1)
+    if jobs > 1 and str(device) != "cpu":
+        raise FlosslabError("jobs > 1 runs chunks in parallel CPU processes; on a GPU use jobs=1 "
+                            "and a larger chunk")
+    store = RunStore(out_dir)
+    done = store.load()
+    todo = []
+    for members in plan_chunks(specs, budget, chunk):
+        missing = [s for s in members if s.key(budget) not in done]
+        if missing:
+            todo.append(missing)
+    total, remaining = len(specs), sum(len(c) for c in todo)
+    log(f"[sweep {budget.name}] {total} runs, {total - remaining} already done, {remaining} to train "
+        f"in {len(todo)} chunks on {device}" + (f" with {jobs} processes" if jobs > 1 else ""))
+    start, trained = time.perf_counter(), 0
+
+    def finished(records):
+        nonlocal trained
+        store.append(records)
+        done.update({r["key"]: r for r in records})
+        trained += len(records)
+        elapsed = time.perf_counter() - start
+        eta = elapsed / trained * (remaining - trained)
+        log(f"[sweep {budget.name}] {total - remaining + trained}/{total} runs done, "
+            f"{elapsed / 60:.1f} min so far, about {eta / 60:.1f} min left")
+
+    if jobs == 1:
+        for members in todo:
+            finished(train_chunk(members, budget, device, progress))
+    else:
+        threads = max(1, (os.cpu_count() or jobs) // jobs)
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
+                                 initializer=_worker_init, initargs=(threads,)) as pool:
+            futures = [pool.submit(train_chunk, members, budget, device) for members in todo]
+            try:
+                for future in as_completed(futures):
+                    finished(future.result())
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    return {key: done[key] for key in keys}
