@@ -92,7 +92,7 @@ def cell_jacobians(step, inputs, z0):
 
 def cell_spectrum(cell_or_step, inputs=None, n_steps=None, n_exponents=None, reorth_every=1,
                   transient=None, seed: int = 0, z0=None, return_history: bool = False,
-                  method: str = "householder", state_dim=None, n_inputs=None, dtype=None,
+                  method: str = "auto", state_dim=None, n_inputs=None, dtype=None,
                   device=None):
     """First k Lyapunov exponents (natural log per step) of a torch cell or step function along
     the trajectory driven by ``inputs`` (T, n_inputs) (or no input for ``n_steps``), as

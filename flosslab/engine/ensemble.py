@@ -50,7 +50,7 @@ def init_ensemble(n_units: int, gains=1.0, seeds=(0,), n_inputs: int = 1, n_outp
 
 
 def ensemble_spectrum(params: dict, n_steps: int = 300, n_exponents=None, seeds=None,
-                      reorth_every=1, transient=None, method: str = "householder"):
+                      reorth_every=1, transient=None, method: str = "auto"):
     """Exponents of every member on its own random-bit trajectory ``random_bits(n_steps, n_inputs,
     seed_e)`` with frame and initial state from seed_e (seeds default 0..E-1); ``n_exponents`` one
     value or one per member. Returns a list of E numpy arrays (k_e,), natural log per step."""
@@ -67,7 +67,7 @@ def ensemble_spectrum(params: dict, n_steps: int = 300, n_exponents=None, seeds=
 
 def floss_ensemble(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
                    seq_len: int = FLOSS_SEQ_LEN, transient: int = FLOSS_TRANSIENT, reorth_every=1,
-                   seeds=0, progress: bool = False, method: str = "householder"):
+                   seeds=0, progress: bool = False, method: str = "auto"):
     """Floss every member (settings one value or one per member); returns (stacked params, list of
     :class:`~flosslab.flossing.FlossHistory`). See :func:`flosslab.engine.flossing.floss`."""
     return floss(params, n_steps, n_exponents, target, lr, seq_len, transient, reorth_every,

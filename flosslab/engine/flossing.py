@@ -40,7 +40,7 @@ def per_member(name: str, value, e: int) -> list:
 
 def flossing_loss(params: dict, inputs, n_exponents=None, target=0.0,
                   transient: int = FLOSS_TRANSIENT, reorth_every=1, seed=0,
-                  return_exponents: bool = False, method: str = "householder"):
+                  return_exponents: bool = False, method: str = "auto"):
     """Mean over i <= k of (lambda_i - target)^2 on the trajectory driven by ``inputs``.
 
     One network: inputs (T, n_inputs) -> a scalar tensor. Ensemble: inputs (T, E, n_inputs) -> (E,)
@@ -71,7 +71,7 @@ def flossing_loss(params: dict, inputs, n_exponents=None, target=0.0,
 
 def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
           seq_len: int = FLOSS_SEQ_LEN, transient: int = FLOSS_TRANSIENT, reorth_every=1, seed=0,
-          progress: bool = False, method: str = "householder"):
+          progress: bool = False, method: str = "auto"):
     """Run flossing steps with Adam; return (new params, :class:`FlossHistory`) for one network,
     (stacked params, list of E histories) for an ensemble.
 
@@ -107,6 +107,7 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
                                       [targets[i] for i in active], transient, reorth_every,
                                       [seeds[i] + step for i in active], True, method)
             values = loss.detach().cpu().numpy()
+            lam_values = lam.detach().cpu().double().numpy()   # one transfer for all members
             for j, i in enumerate(active):
                 if not onp.isfinite(values[j]):
                     who = f" for member {i}" if ens else ""
@@ -114,7 +115,7 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
                                          f"{step}; lower the learning rate or check the network "
                                          "for saturation")
                 losses[i].append(float(values[j]))
-                spectra[i].append(lam[j, :ks[i]].detach().cpu().double().numpy())
+                spectra[i].append(lam_values[j, :ks[i]])
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
             opt.step()

@@ -76,7 +76,7 @@ def member_frames(n: int, ks, seeds, device=None, dtype=None) -> torch.Tensor:
 
 def accumulate_spectrum(apply_jacobian: Callable, n_steps: int, frame, reorth_every=1,
                         transient: int = 0, return_history: bool = False,
-                        method: str = "householder", ceiling: int = DEFAULT_CEILING):
+                        method: str = "auto", ceiling: int = DEFAULT_CEILING):
     """The generic QR loop (plain torch autograd). ``apply_jacobian(t, Q)`` returns ``D_t Q`` for
     t = 0..n_steps-1; Q may carry leading batch axes (..., N, k). Returns the exponents (..., k)
     and, with ``return_history``, a :class:`SpectrumHistory` (numpy)."""
@@ -96,7 +96,7 @@ def accumulate_spectrum(apply_jacobian: Callable, n_steps: int, frame, reorth_ev
 
 def spectrum_from_jacobians(jacobians, n_exponents=None, reorth_every=1, transient: int = 0,
                             frame=None, seed: int = 0, return_history: bool = False,
-                            method: str = "householder"):
+                            method: str = "auto"):
     """First k Lyapunov exponents of ``D_T ... D_1`` for jacobians (T, N, N), a torch tensor.
 
     Returns a tensor (k,) (natural log per step, descending), differentiable with torch autograd.
@@ -122,7 +122,7 @@ def spectrum_from_jacobians(jacobians, n_exponents=None, reorth_every=1, transie
 
 def lyapunov_spectrum(params: dict, inputs=None, n_steps=None, n_exponents=None, reorth_every=1,
                       transient=None, seed=0, h0=None, return_history: bool = False,
-                      method: str = "householder", fused: bool = True, frame=None):
+                      method: str = "auto", fused: bool = True, frame=None):
     """Lyapunov spectrum of the RNN (or of each member of an ensemble) along the trajectory driven
     by ``inputs``, exactly as :func:`flosslab.lyapunov.lyapunov_spectrum`.
 

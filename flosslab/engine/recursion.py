@@ -152,7 +152,7 @@ class RNNFrameRecursion(torch.autograd.Function):
 
 
 def rnn_frame_recursion(w, drive, h0, frame, reorth_every=1, transient: int = 0,
-                        method: str = "householder", ceiling: int = DEFAULT_CEILING):
+                        method: str = "auto", ceiling: int = DEFAULT_CEILING):
     """Summed log|R_ii| after the transient (E, k), per-QR logs (n_QR, E, k) and QR end steps
     (n_QR,) of the RNN with drive d_t = U x_t + b (T, E, N). See :class:`RNNFrameRecursion`."""
     return RNNFrameRecursion.apply(w, drive, h0, frame, reorth_every, transient, method, ceiling)
