@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as onp
 import torch
 
-from flosslab.bench import run_benchmark
+from flosslab.engine.bench import run_benchmark
 from flosslab.engine.device import describe_device, resolve_device
 from flosslab.engine.ensemble import init_ensemble
 from flosslab.engine.flossing import floss

@@ -13,11 +13,11 @@ import time
 import torch
 from torch.profiler import profile
 
-from flosslab.bench import median_ms
-from flosslab.common import default_transient, random_bits
+from flosslab.engine.bench import median_ms
+from flosslab.core.conventions import DYNAMIC_PARAMS, default_transient, random_bits
 from flosslab.engine.device import cpu_threads
 from flosslab.engine.flossing import flossing_loss
-from flosslab.engine.model import DYNAMIC_PARAMS, init_rnn
+from flosslab.engine.model import init_rnn
 
 N, K, T, REPEATS = 80, 75, 300, 9
 

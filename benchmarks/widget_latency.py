@@ -10,7 +10,7 @@ import statistics
 import sys
 import time
 
-from flosslab import experiments, plots, widgets
+from flosslab.course import dashboards as widgets, demos as experiments, figures as plots
 
 
 def main(repeats: int = 15):

@@ -3,35 +3,64 @@
 Lyapunov spectra of recurrent networks by repeated QR, differentiated through the QR, and pushed
 toward zero ("flossing") to keep gradients from exploding or vanishing (Engelken, NeurIPS 2023).
 
-The numpy + autograd reference lives in the top-level modules; the torch engine (CPU/GPU, batched
-ensembles, any torch cell) in :mod:`flosslab.engine`. The reference's names below load on first
-use, so that ``import flosslab.engine`` works where autograd is not installed (a GPU machine).
+The package in layers, each importing only from those below it:
+
+1. :mod:`flosslab.core`: what both implementations share (conventions, tasks, errors, settings);
+2. :mod:`flosslab.reference` (numpy + autograd, written to be read) and :mod:`flosslab.engine`
+   (torch: CPU/GPU, ensembles, any cell), module for module the same;
+3. :mod:`flosslab.paper` (the reproduction of the paper's claims) and :mod:`flosslab.course` (what
+   the notebooks import);
+4. this module (the names below, as ``fl.*``) and the command line (:mod:`flosslab.cli`).
+
+The reference's names load on first use, so that ``import flosslab.engine`` works where autograd
+is not installed (a GPU machine).
 """
 from importlib import import_module
 
-from .config import FAST, FlosslabError, FrameCollapseWarning, NumericalError
-
-__version__ = "0.1.0"
+from .core import __version__
+from .core.errors import FlosslabError, FrameCollapseWarning, NumericalError
+from .core.settings import FAST, set_threads
 
 #: Public names and the module that defines them (loaded on first access).
 _HOMES = {
-    "common": ("DYNAMIC_PARAMS", "FlossHistory", "SpectrumHistory", "TrainHistory", "autonomous",
-               "default_transient", "effective_rank", "init_rnn", "log10_condition_number",
-               "random_bits", "random_frame"),
-    "diagnostics": ("condition_number_curve", "log_singular_values",
-                    "log_singular_values_from_jacobians", "state_gradient_norms",
-                    "weight_gradient"),
-    "flossing": ("floss", "flossing_loss"),
-    "lyapunov": ("lyapunov_spectrum", "spectrum_from_jacobians"),
-    "model": ("jacobian", "jacobian_apply", "readout", "rnn_step", "run_rnn"),
-    "qr": ("qr",),
-    "tasks": ("TASKS", "TaskBatch", "accuracy", "make_batch", "task_lags", "task_loss"),
-    "trainconfig": ("SCHEDULES", "TrainConfig"),
-    "training": ("train",),
+    "core.conventions": ("DYNAMIC_PARAMS", "autonomous", "default_transient", "init_rnn",
+                         "random_bits", "random_frame", "random_state"),
+    "core.records": ("FlossHistory", "SpectrumHistory", "TrainHistory"),
+    "core.measures": ("effective_rank", "log10_condition_number"),
+    "core.tasks": ("TASKS", "TaskBatch", "accuracy", "make_batch", "task_lags"),
+    "core.trainconfig": ("SCHEDULES", "TrainConfig"),
+    "reference.diagnostics": ("condition_number_curve", "log_singular_values",
+                              "log_singular_values_from_jacobians", "state_gradient_norms",
+                              "weight_gradient"),
+    "reference.flossing": ("floss", "flossing_loss"),
+    "reference.lyapunov": ("log_det_average", "lyapunov_spectrum"),
+    "reference.model": ("jacobian", "jacobian_apply", "readout", "rnn_step", "run_rnn",
+                        "tanh_slope"),
+    "reference.qr": ("qr",),
+    "reference.training": ("task_loss", "train"),
 }
 _LAZY = {name: module for module, names in _HOMES.items() for name in names}
 
-__all__ = ["FAST", "FlosslabError", "FrameCollapseWarning", "NumericalError", *sorted(_LAZY)]
+__all__ = ["FAST", "FlosslabError", "FrameCollapseWarning", "NumericalError", "set_threads",
+           "spectrum_from_jacobians", *sorted(_LAZY)]
+
+
+def spectrum_from_jacobians(jacobians, n_exponents=None, reorth_every=1, transient: int = 0,
+                            frame=None, seed: int = 0, return_history: bool = False):
+    """First k Lyapunov exponents of the product ``D_T ... D_1`` of jacobians (T, N, N).
+
+    A numpy (or autograd) array goes to the reference
+    (:func:`flosslab.reference.lyapunov.spectrum_from_jacobians`) and gives a numpy array; a torch
+    tensor goes to the engine (:func:`flosslab.engine.lyapunov.spectrum_from_jacobians`) and gives
+    a differentiable torch tensor.
+    """
+    if type(jacobians).__module__.startswith("torch"):
+        home = import_module(".engine.lyapunov", __name__)
+    else:
+        home = import_module(".reference.lyapunov", __name__)
+    return home.spectrum_from_jacobians(jacobians, n_exponents=n_exponents,
+                                        reorth_every=reorth_every, transient=transient, frame=frame,
+                                        seed=seed, return_history=return_history)
 
 
 def __getattr__(name: str):

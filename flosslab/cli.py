@@ -1,26 +1,40 @@
 """Command line: ``python -m flosslab <command>``.
 
-Commands print a short human summary, or exactly one JSON object on stdout with ``--json``.
-Wrong or impossible arguments exit with status 2 and one line saying what was wrong and what is
-valid; numerical trouble exits with status 1 and one line. No traceback reaches the user.
+Commands print a short human summary, or exactly one JSON object on stdout with ``--json`` (strict
+JSON: a number that is not finite, such as the -inf exponent of a collapsed frame, is written as
+null and said so in a ``"notes"`` field). Wrong or impossible arguments exit with status 2 and one
+line saying what was wrong and what is valid; numerical trouble exits with status 1 and one line.
+No traceback reaches the user.
+
+Every command that computes runs on one *backend*, chosen once from ``--device``: the numpy
+reference (no ``--device``; one network) or the torch engine (``--device cpu|cuda|auto``), which
+always runs a stack of E >= 1 networks; an ensemble (``--gains``, ``--seeds``, ``--delays``) is
+the engine with E > 1.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 
 import numpy as onp
 
-from .common import autonomous, init_rnn, log10_condition_number, random_bits
-from .config import FlosslabError, NumericalError, check_int, single_blas_thread
-from .tasks import TASKS
+from .core.conventions import autonomous, init_rnn, random_bits
+from .core.errors import FlosslabError, NumericalError
+from .core.measures import log10_condition_number
+from .core.settings import THREADS_ENV, threads
+from .core.tasks import TASKS
+from .core.trainconfig import SCHEDULES, TrainConfig
+from .core.validate import check_int
 from .paper.budgets import DEFAULT, PAPER, VARIANTS, describe
-from .trainconfig import SCHEDULES, TrainConfig
 
-# The numpy/autograd reference is imported inside the commands that use it, so that the torch
-# paths (--device, bench) run where autograd is not installed.
+# The numpy/autograd reference is imported inside the reference backend, so that the torch paths
+# (--device, bench, reproduce) run where autograd is not installed.
+
+COLLAPSE_NOTE = ("null in an exponent list stands for -inf: the frame collapsed (a singular "
+                 "Jacobian: a zero column of W or a slope that is exactly zero)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,210 +45,204 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _rounded(values, digits=6):
-    return [round(float(v), digits) if onp.isfinite(v) else float(v) for v in onp.ravel(values)]
+    """Numbers for JSON: rounded, and None where not finite (see :data:`COLLAPSE_NOTE`)."""
+    return [round(float(v), digits) if math.isfinite(v) else None for v in onp.ravel(values)]
 
 
-def _members(args) -> list:
-    """The (gain, seed) of each member when an ensemble was asked for (--gains/--seeds), else []."""
-    if not (args.gains or args.seeds):
-        return []
-    if args.device is None:
-        raise FlosslabError("ensembles (--gains, --seeds) run on the torch engine; add --device "
-                            "cpu, cuda or auto")
+def _mean_abs(values):
+    values = onp.asarray(values, dtype=float)
+    return round(float(onp.mean(onp.abs(values))), 6) if onp.all(onp.isfinite(values)) else None
+
+
+# --- backends ---------------------------------------------------------------------------------------
+
+class Reference:
+    """The numpy/autograd reference: one network at a time."""
+
+    def fields(self) -> dict:
+        return {"engine": "numpy reference"}
+
+    @staticmethod
+    def _one(items):
+        if len(items) != 1:
+            raise FlosslabError("ensembles (--gains, --seeds, --delays) run on the torch engine; "
+                                "add --device cpu, cuda or auto")
+        return items[0]
+
+    def spectra(self, nets, inputs, args) -> list:
+        from .reference.lyapunov import lyapunov_spectrum
+        net, bits = self._one(nets), self._one(inputs)
+        return [onp.asarray(lyapunov_spectrum(net, bits, n_steps=args.steps, n_exponents=args.k,
+                                              reorth_every=args.reorth_every,
+                                              transient=args.transient, seed=args.seeds_[0]))]
+
+    def floss(self, nets, k, args) -> tuple:
+        from .reference.flossing import floss
+        flossed, history = floss(self._one(nets), args.flossing_steps, k, args.target, args.lr,
+                                 seed=args.seeds_[0], progress=sys.stderr.isatty())
+        return [flossed], [history]
+
+    def evaluate(self, params, k, inputs, transient, seed) -> tuple:
+        from .reference.diagnostics import log_singular_values
+        from .reference.lyapunov import lyapunov_spectrum
+        from .reference.model import run_rnn
+        lam = lyapunov_spectrum(params, inputs, n_exponents=k, transient=transient, seed=seed)
+        _, pre = run_rnn(params, inputs, return_preactivations=True)
+        return onp.asarray(lam), log_singular_values(params, pre[transient:], k, seed=seed)
+
+    def train(self, configs) -> list:
+        from .reference.training import train
+        return [train(self._one(configs), progress=sys.stderr.isatty())[1]]
+
+
+class Engine:
+    """The torch engine on ``device``: every job runs as a stack of E >= 1 networks."""
+
+    def __init__(self, device):
+        from .engine.device import resolve_device
+        self.device = resolve_device(device)
+
+    def fields(self) -> dict:
+        from .engine.device import describe_device
+        return {"engine": "torch", "device": describe_device(self.device)}
+
+    def spectra(self, nets, inputs, args) -> list:
+        from .engine.ensemble import stack_params
+        from .engine.lyapunov import lyapunov_spectrum
+        bits = None if inputs[0] is None else onp.stack(inputs, axis=1)
+        lam = lyapunov_spectrum(stack_params(nets, self.device), bits, n_steps=args.steps,
+                                n_exponents=args.k, reorth_every=args.reorth_every,
+                                transient=args.transient, seed=args.seeds_)
+        return list(lam.detach().cpu().numpy())
+
+    def floss(self, nets, k, args) -> tuple:
+        from .engine.ensemble import floss_in_chunks, stack_params, unstack_params
+        from .engine.model import to_numpy
+        flossed, histories = floss_in_chunks(stack_params(nets, self.device),
+                                             args.flossing_steps, k, args.target, args.lr,
+                                             seeds=args.seeds_, progress=sys.stderr.isatty())
+        return [to_numpy(p) for p in unstack_params(flossed)], histories
+
+    def evaluate(self, params, k, inputs, transient, seed) -> tuple:
+        from .engine.diagnostics import log_singular_values
+        from .engine.lyapunov import lyapunov_spectrum
+        from .engine.model import run_rnn, to_torch
+        pt = to_torch(params, self.device)     # no gradient is recorded: nothing requires it
+        lam = lyapunov_spectrum(pt, inputs, n_exponents=k, transient=transient, seed=seed)
+        _, pre = run_rnn(pt, inputs, return_preactivations=True)
+        log_sv = log_singular_values(pt, pre[transient:], k, seed=seed)
+        return lam.cpu().numpy(), log_sv.cpu().numpy()
+
+    def train(self, configs) -> list:
+        from .engine.training import train_members
+        return train_members(configs, progress=sys.stderr.isatty(), device=self.device)[1]
+
+
+def backend_of(args):
+    """The one place where the backend is chosen."""
+    return Reference() if args.device is None else Engine(args.device)
+
+
+def _output(args, rows: list, common: dict) -> dict:
+    """One network: its fields at the top level. An ensemble: a ``members`` list."""
+    ensemble = any(getattr(args, name, None) for name in ("gains", "seeds", "delays"))
+    out = {"members": rows} if ensemble else dict(rows[0])
+    out |= common
+    if any(v is None for row in rows for value in row.values() if isinstance(value, list)
+           for v in value):
+        out["notes"] = COLLAPSE_NOTE
+    return out
+
+
+# --- commands ---------------------------------------------------------------------------------------
+
+def _pairs(args) -> list:
+    """(gain, seed) of every network: one, or the product of --gains and --seeds."""
     return [(g, s) for g in (args.gains or [args.gain]) for s in (args.seeds or [args.seed])]
 
 
-def cmd_spectrum(args) -> dict:
-    if _members(args):
-        return _spectrum_ensemble(args)
-    params = init_rnn(args.n, args.gain, seed=args.seed)
+def cmd_spectrum(args, backend) -> dict:
+    pairs = _pairs(args)
+    args.seeds_ = [s for _, s in pairs]
     check_int("the number of steps T", args.steps, minimum=1)
+    nets = [init_rnn(args.n, g, seed=s) for g, s in pairs]
     if args.autonomous:
-        params, inputs = autonomous(params), None
+        nets, inputs = [autonomous(p) for p in nets], [None] * len(nets)
     else:
-        inputs = random_bits(args.steps, 1, seed=[args.seed, 1])
+        inputs = [random_bits(args.steps, 1, seed=[s, 1]) for _, s in pairs]
     start = time.perf_counter()
-    if args.device is None:
-        from .lyapunov import lyapunov_spectrum
-        lam = lyapunov_spectrum(params, inputs, n_steps=args.steps, n_exponents=args.k,
-                                reorth_every=args.reorth_every, transient=args.transient,
-                                seed=args.seed)
-    else:
-        from .engine import lyapunov_spectrum as engine_spectrum, to_torch
-        lam = engine_spectrum(to_torch(params, args.device), inputs, n_steps=args.steps,
-                              n_exponents=args.k, reorth_every=args.reorth_every,
-                              transient=args.transient, seed=args.seed).cpu().numpy()
-    return {"exponents": _rounded(lam), "n": args.n, "k": len(lam), "gain": args.gain,
-            "steps": args.steps, "autonomous": args.autonomous,
-            "reorth_every": args.reorth_every, "seconds": round(time.perf_counter() - start, 3),
-            "units": "natural log per step", **_engine_fields(args)}
+    spectra = backend.spectra(nets, inputs, args)
+    rows = [{"gain": g, "seed": s, "exponents": _rounded(lam)} for (g, s), lam in zip(pairs, spectra)]
+    return _output(args, rows, {
+        "n": args.n, "k": len(spectra[0]), "steps": args.steps, "autonomous": args.autonomous,
+        "reorth_every": args.reorth_every, "seconds": round(time.perf_counter() - start, 3),
+        "units": "natural log per step", **backend.fields()})
 
 
-def _spectrum_ensemble(args) -> dict:
-    """All (gain, seed) members at once on the engine; member e equals its lone run."""
-    from .engine import lyapunov_spectrum as engine_spectrum, stack_params
-    members = _members(args)
-    check_int("the number of steps T", args.steps, minimum=1)
-    nets = [init_rnn(args.n, g, seed=s) for g, s in members]
-    if args.autonomous:
-        nets, inputs = [autonomous(p) for p in nets], None
-    else:
-        inputs = onp.stack([random_bits(args.steps, 1, seed=[s, 1]) for _, s in members], axis=1)
-    start = time.perf_counter()
-    lam = engine_spectrum(stack_params(nets, args.device), inputs, n_steps=args.steps,
-                          n_exponents=args.k, reorth_every=args.reorth_every,
-                          transient=args.transient, seed=[s for _, s in members]).cpu().numpy()
-    return {"members": [{"gain": g, "seed": s, "exponents": _rounded(row)}
-                        for (g, s), row in zip(members, lam)],
-            "n": args.n, "k": lam.shape[1], "steps": args.steps, "autonomous": args.autonomous,
-            "reorth_every": args.reorth_every, "seconds": round(time.perf_counter() - start, 3),
-            "units": "natural log per step", **_engine_fields(args)}
-
-
-def _engine_fields(args) -> dict:
-    """Which implementation ran: the numpy reference, or the torch engine on which device."""
-    if args.device is None:
-        return {"engine": "numpy reference"}
-    from .engine import describe_device
-    return {"engine": "torch", "device": describe_device(args.device)}
-
-
-def _evaluate(params, k, eval_steps, seed, device=None):
-    """Exponents and log10 condition number of the long-term Jacobian on one evaluation window of
-    the numpy parameters ``params``: the reference's, or the engine's with a ``device`` (the two
-    agree to round-off; tested)."""
-    transient = 100
-    inputs = random_bits(transient + eval_steps, params["U"].shape[1], seed=[seed, 7])
-    if device is None:
-        from .diagnostics import log_singular_values
-        from .lyapunov import lyapunov_spectrum
-        from .model import run_rnn
-        lam = lyapunov_spectrum(params, inputs, n_exponents=k, transient=transient, seed=seed)
-        states = run_rnn(params, inputs)[transient:]
-        log_sv = log_singular_values(params, states, k, seed=seed)
-    else:
-        from .engine import lyapunov_spectrum, run_rnn, to_torch
-        from .engine.diagnostics import log_singular_values
-        pt = to_torch(params, device)          # no gradient is recorded: nothing requires it
-        lam = lyapunov_spectrum(pt, inputs, n_exponents=k, transient=transient,
-                                seed=seed).cpu().numpy()
-        states = run_rnn(pt, inputs)[transient:]
-        log_sv = log_singular_values(pt, states, k, seed=seed).cpu().numpy()
-    return lam, log10_condition_number(log_sv)
-
-
-def cmd_floss(args) -> dict:
-    if _members(args):
-        return _floss_ensemble(args)
-    params = init_rnn(args.n, args.gain, seed=args.seed)
+def cmd_floss(args, backend) -> dict:
+    pairs = _pairs(args)
+    args.seeds_ = [s for _, s in pairs]
     k = args.n if args.k is None else args.k
     eval_steps = check_int("the evaluation window", args.eval_steps, minimum=300)
-    lam0, cond0 = _evaluate(params, k, eval_steps, args.seed, args.device)
-    start = time.perf_counter()
-    if args.device is None:
-        from .flossing import floss
-        params, history = floss(params, args.flossing_steps, k, args.target, args.lr,
-                                seed=args.seed, progress=sys.stderr.isatty())
-    else:
-        from .engine import floss as engine_floss, to_numpy, to_torch
-        flossed, history = engine_floss(to_torch(params, args.device), args.flossing_steps, k,
-                                        args.target, args.lr, seed=args.seed,
-                                        progress=sys.stderr.isatty())
-        params = to_numpy(flossed)
-    seconds = time.perf_counter() - start
-    lam1, cond1 = _evaluate(params, k, eval_steps, args.seed, args.device)
-    return {"exponents_before": _rounded(lam0), "exponents_after": _rounded(lam1),
-            "mean_abs_exponent_before": round(float(onp.mean(onp.abs(lam0))), 6),
-            "mean_abs_exponent_after": round(float(onp.mean(onp.abs(lam1))), 6),
-            "log10_condition_before": round(cond0, 3), "log10_condition_after": round(cond1, 3),
-            "flossing_loss_first": round(float(history.losses[0]), 6) if len(history.losses) else None,
-            "flossing_loss_last": round(float(history.losses[-1]), 6) if len(history.losses) else None,
-            "n": args.n, "k": k, "gain": args.gain, "flossing_steps": args.flossing_steps,
-            "eval_steps": eval_steps, "seconds_flossing": round(seconds, 2), **_engine_fields(args),
-            "units": "natural log per step; condition number of the long-term Jacobian restricted "
-                     "to the k flossed directions over eval_steps steps"}
+    check_int("the number of flossing steps", args.flossing_steps, minimum=0)
+    nets = [init_rnn(args.n, g, seed=s) for g, s in pairs]
 
+    def evaluate(params, seed):
+        """Exponents and log10 condition number of the long-term Jacobian on one window."""
+        transient = 100
+        inputs = random_bits(transient + eval_steps, params["U"].shape[1], seed=[seed, 7])
+        lam, log_sv = backend.evaluate(params, k, inputs, transient, seed)
+        return lam, log10_condition_number(log_sv)
 
-def _floss_ensemble(args) -> dict:
-    """Floss all (gain, seed) members at once on the engine; each is evaluated as a lone run."""
-    from .engine import floss as engine_floss, stack_params, to_numpy, unstack_params
-    members = _members(args)
-    k = args.n if args.k is None else args.k
-    eval_steps = check_int("the evaluation window", args.eval_steps, minimum=300)
-    nets = [init_rnn(args.n, g, seed=s) for g, s in members]
+    before = [evaluate(p, s) for p, (_, s) in zip(nets, pairs)]
     start = time.perf_counter()
-    flossed, histories = engine_floss(stack_params(nets, args.device), args.flossing_steps, k,
-                                      args.target, args.lr, seed=[s for _, s in members],
-                                      progress=sys.stderr.isatty())
+    flossed, histories = backend.floss(nets, k, args)
     seconds = time.perf_counter() - start
     rows = []
-    for (g, s), before, after, history in zip(members, nets, unstack_params(flossed), histories):
-        lam0, cond0 = _evaluate(before, k, eval_steps, s, args.device)
-        lam1, cond1 = _evaluate(to_numpy(after), k, eval_steps, s, args.device)
+    for (g, s), (lam0, cond0), params, history in zip(pairs, before, flossed, histories):
+        lam1, cond1 = evaluate(params, s)
+        losses = history.losses
         rows.append({"gain": g, "seed": s,
-                     "mean_abs_exponent_before": round(float(onp.mean(onp.abs(lam0))), 6),
-                     "mean_abs_exponent_after": round(float(onp.mean(onp.abs(lam1))), 6),
-                     "log10_condition_before": round(cond0, 3),
-                     "log10_condition_after": round(cond1, 3),
-                     "flossing_loss_last": round(float(history.losses[-1]), 6)
-                     if len(history.losses) else None,
-                     "exponents_after": _rounded(lam1)})
-    return {"members": rows, "n": args.n, "k": k, "flossing_steps": args.flossing_steps,
-            "eval_steps": eval_steps, "seconds_flossing": round(seconds, 2),
-            **_engine_fields(args)}
+                     "exponents_before": _rounded(lam0), "exponents_after": _rounded(lam1),
+                     "mean_abs_exponent_before": _mean_abs(lam0),
+                     "mean_abs_exponent_after": _mean_abs(lam1),
+                     "log10_condition_before": _rounded([cond0], 3)[0],
+                     "log10_condition_after": _rounded([cond1], 3)[0],
+                     "flossing_loss_first": _rounded(losses[:1])[0] if len(losses) else None,
+                     "flossing_loss_last": _rounded(losses[-1:])[0] if len(losses) else None})
+    return _output(args, rows, {
+        "n": args.n, "k": k, "flossing_steps": args.flossing_steps, "eval_steps": eval_steps,
+        "seconds_flossing": round(seconds, 2), **backend.fields(),
+        "units": "natural log per step; condition number of the long-term Jacobian restricted "
+                 "to the k flossed directions over eval_steps steps"})
 
 
-def cmd_train(args) -> dict:
-    if args.seeds or args.delays:
-        return _train_ensemble(args)
-
-    config = TrainConfig(task=args.task, delay=args.delay, order=args.order, n_units=args.n,
-                         gain=args.gain, n_epochs=args.epochs, seq_len=args.seq_len, lr=args.lr,
-                         flossing=args.flossing, n_exponents=args.k, seed=args.seed)
-    start = time.perf_counter()
-    if args.device is None:
-        from .training import train
-        _, history = train(config, progress=sys.stderr.isatty())
-    else:
-        from .engine import train as engine_train
-        _, history = engine_train(config, progress=sys.stderr.isatty(), device=args.device)
-    return {"accuracy": round(history.final_accuracy, 6), "task": config.task,
-            "delay": config.delay, "flossing": config.flossing, "epochs": config.n_epochs,
-            "n": config.n_units, "k": config.n_exponents, "seed": config.seed,
-            "final_loss": round(history.loss[-1], 6) if history.loss else None,
-            "accuracy_curve": {"epochs": history.eval_epochs,
-                               "accuracy": _rounded(history.accuracy, 4)},
-            "seconds": round(time.perf_counter() - start, 2), **_engine_fields(args)}
-
-
-def _train_ensemble(args) -> dict:
-    """Train one member per (delay, seed) at once on the engine."""
-    if args.device is None:
-        raise FlosslabError("ensembles (--delays, --seeds) run on the torch engine; add --device "
-                            "cpu, cuda or auto")
-    from .engine import train_ensemble
+def cmd_train(args, backend) -> dict:
+    check_int("the number of epochs", args.epochs, minimum=1)
     configs = [TrainConfig(task=args.task, delay=d, order=args.order, n_units=args.n,
                            gain=args.gain, n_epochs=args.epochs, seq_len=args.seq_len, lr=args.lr,
                            flossing=args.flossing, n_exponents=args.k, seed=s)
                for d in (args.delays or [args.delay]) for s in (args.seeds or [args.seed])]
     start = time.perf_counter()
-    _, histories = train_ensemble(configs, progress=sys.stderr.isatty(), device=args.device)
-    rows = [{"delay": c.delay, "seed": c.seed, "accuracy": round(h.final_accuracy, 6),
-             "final_loss": round(h.loss[-1], 6) if h.loss else None}
+    histories = backend.train(configs)
+    rows = [{"delay": c.delay, "seed": c.seed, "accuracy": _rounded([h.final_accuracy])[0],
+             "final_loss": _rounded(h.loss[-1:])[0],
+             "accuracy_curve": {"epochs": h.eval_epochs, "accuracy": _rounded(h.accuracy, 4)}}
             for c, h in zip(configs, histories)]
-    return {"members": rows, "median_accuracy": round(float(onp.median([r["accuracy"]
-                                                                          for r in rows])), 6),
-            "task": args.task, "flossing": args.flossing, "epochs": args.epochs, "n": args.n,
-            "k": configs[0].n_exponents, "seconds": round(time.perf_counter() - start, 2),
-            **_engine_fields(args)}
+    common = {"task": args.task, "flossing": args.flossing, "epochs": args.epochs,
+              "n": configs[0].n_units, "k": configs[0].n_exponents,
+              "seconds": round(time.perf_counter() - start, 2), **backend.fields()}
+    if len(rows) > 1:
+        common["median_accuracy"] = round(float(onp.median([r["accuracy"] for r in rows])), 6)
+    return _output(args, rows, common)
 
 
-def cmd_bench(args) -> dict:
-    from .bench import run_benchmark
+def cmd_bench(args, backend) -> dict:
+    from .engine.bench import run_benchmark
     return run_benchmark(args.device or "cpu", quick=args.quick)
 
 
-def cmd_reproduce(args) -> dict:
+def cmd_reproduce(args, backend) -> dict:
     from .paper.reproduce import reproduce
     log = lambda line: print(line, file=sys.stderr, flush=True)
     results = reproduce(args.out, fast=args.fast, device=args.device,
@@ -290,8 +298,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
                        help="run on the torch engine on this device (default: numpy reference)")
 
+    def threads_option(p):
+        p.add_argument("--threads", type=int, default=None, metavar="N",
+                       help=f"CPU threads for torch and BLAS (default: ${THREADS_ENV} if set, "
+                            "else 1, which is fastest for these small matrices and fair to "
+                            "other processes)")
+
     def common(p, k_default=None):
         device(p)
+        threads_option(p)
         p.add_argument("--gain", type=float, default=1.0, help="gain g of W ~ N(0, g^2/N)")
         p.add_argument("--n", type=int, default=80, help="number of units N")
         p.add_argument("--k", type=int, default=k_default, help="number of exponents k (<= N)")
@@ -337,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     device(p)
+    threads_option(p)
     p.add_argument("--seeds", type=int, nargs="+", metavar="S",
                    help="ensemble: one network per (delay, seed) pair, trained together on the "
                         "torch engine (needs --device)")
@@ -377,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", default="", choices=tuple(VARIANTS),
                    help="change one budget setting: 200 flossing steps per episode, episodes at "
                         "epochs/4 and epochs/2, clipping at 1.0, sequences of delay + 50")
+    threads_option(p)
     p.add_argument("--chunk", type=int, default=None,
                    help="runs trained together (default 16 on a CPU, 256 on a GPU)")
     p.add_argument("--jobs", type=int, default=1,
@@ -391,8 +408,14 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with single_blas_thread():
-            result = args.run(args)
+        if args.command == "bench":          # the benchmark sets its own thread counts
+            result = args.run(args, None)
+        else:
+            with threads(args.threads):
+                backend = backend_of(args) if args.command in {"spectrum", "floss", "train"} \
+                    else None
+                result = args.run(args, backend)
+        text = json.dumps(result, allow_nan=False)
     except FlosslabError as exc:
         print(f"flosslab {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -406,8 +429,7 @@ def main(argv=None) -> int:
         if (getattr(exc, "name", None) or "").split(".")[0] == "autograd":
             print(f"flosslab {args.command}: error: this command uses the numpy/autograd "
                   "reference, which needs autograd (pip install -r requirements.txt); the torch "
-                  "paths (spectrum and train with --device, bench) work without it",
-                  file=sys.stderr)
+                  "paths (--device, bench, reproduce) work without it", file=sys.stderr)
             return 2
         print(f"flosslab {args.command}: missing package: {exc}", file=sys.stderr)
         return 1
@@ -416,7 +438,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(result))
+        print(text)
     else:
         _print_human(args.command, result)
     return 0

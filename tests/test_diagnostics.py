@@ -8,11 +8,11 @@ from conftest import explicit_product
 
 def test_log_singular_values_match_svd_of_explicit_product():
     p = fl.init_rnn(15, gain=1.0, seed=0)
-    h = fl.run_rnn(p, fl.random_bits(25, 1, seed=1))
-    jac = np.stack([fl.jacobian(p, ht) for ht in h])
+    _, a = fl.run_rnn(p, fl.random_bits(25, 1, seed=1), return_preactivations=True)
+    jac = np.stack([fl.jacobian(p, at) for at in a])
     exact = np.log(np.linalg.svd(explicit_product(jac), compute_uv=False))[:6]
     # 15 passes of subspace iteration: error ~ (sigma_7/sigma_6)^30, far below 1e-8 here
-    np.testing.assert_allclose(fl.log_singular_values(p, h, 6, n_passes=15), exact, atol=1e-8)
+    np.testing.assert_allclose(fl.log_singular_values(p, a, 6, n_passes=15), exact, atol=1e-8)
     np.testing.assert_allclose(fl.log_singular_values_from_jacobians(jac, 6, n_passes=15), exact,
                                atol=1e-8)
 
@@ -22,11 +22,11 @@ def test_log_singular_values_survive_huge_condition_numbers():
     product keeps only ~16 digits relative to sigma_1, so its small singular values are round-off;
     the factored computation resolves them."""
     p = fl.init_rnn(20, gain=1.0, seed=0)
-    h = fl.run_rnn(p, fl.random_bits(400, 1, seed=1))
-    lsv = fl.log_singular_values(p, h, 20)
+    _, a = fl.run_rnn(p, fl.random_bits(400, 1, seed=1), return_preactivations=True)
+    lsv = fl.log_singular_values(p, a, 20)
     assert np.all(np.isfinite(lsv)) and np.all(np.diff(lsv) <= 0)
     assert fl.log10_condition_number(lsv) > 100
-    jac = np.stack([fl.jacobian(p, ht) for ht in h])
+    jac = np.stack([fl.jacobian(p, at) for at in a])
     naive = np.log(np.linalg.svd(explicit_product(jac), compute_uv=False))
     assert naive[-1] > lsv[-1] + 50           # the naive smallest value is stuck at round-off
     assert abs(naive[0] - lsv[0]) < 1e-8       # the largest one agrees
@@ -37,13 +37,14 @@ def test_state_gradient_norms_match_explicit_backpropagation():
     p = fl.init_rnn(10, gain=1.4, seed=2)
     batch = fl.make_batch("copy", 3, batch_size=1, seq_len=15, seed=0)
     norms = fl.state_gradient_norms(p, batch.inputs, batch.targets, batch.mask)
-    h = fl.run_rnn(p, batch.inputs)[:, 0]
+    h, a = fl.run_rnn(p, batch.inputs, return_preactivations=True)
+    h, a = h[:, 0], a[:, 0]
     y = fl.readout(p, h)[-1, 0]
     z = batch.targets[-1, 0, 0]
     g = (1 / (1 + np.exp(-y)) - z) * p["V"][0]          # dL/dh_T for BCE on logits
     expected = [np.linalg.norm(g)]
     for t in range(len(h) - 1, 0, -1):
-        g = fl.jacobian(p, h[t]).T @ g
+        g = ((1 - h[t] ** 2)[:, None] * p["W"]).T @ g     # D_t from the state, independently
         expected.append(np.linalg.norm(g))
     np.testing.assert_allclose(norms, expected[::-1], rtol=1e-10)
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import flosslab as fl
-from flosslab.config import FlosslabError
+from flosslab.core.errors import FlosslabError
 from flosslab.engine import cells as C, lyapunov as L, model as M
 from flosslab.engine.device import resolve_device, resolve_dtype
 
@@ -93,7 +93,7 @@ def test_device_and_dtype_switches():
 
 
 def test_benchmark_rows_small():
-    from flosslab.bench import ensemble_case, single_case
+    from flosslab.engine.bench import ensemble_case, single_case
     row = single_case("tiny", 12, 6, 40, torch.device("cpu"), torch.float64, repeats=1)
     assert {"case", "baseline_ms", "engine_ms", "speedup", "max_abs_dlambda"} <= set(row)
     assert row["max_abs_dlambda"] < 1e-8 and row["engine_ms"] > 0

@@ -10,9 +10,10 @@ import pytest
 from autograd import grad
 
 import flosslab as fl
-from flosslab.config import FlosslabError
+from flosslab.core.errors import FlosslabError
 from flosslab.engine import flossing as F, model as M, training as T
-from flosslab.engine.ensemble import floss_ensemble, stack_params, train_ensemble
+from flosslab.engine.ensemble import floss_in_chunks, stack_params
+from flosslab.engine.training import train_members
 
 
 def test_flossing_gradient_matches_reference():
@@ -40,7 +41,7 @@ def test_ensemble_flossing_equals_lone_runs():
     ps = [fl.init_rnn(14, g, seed=s) for s, g in [(1, 1.0), (2, 1.5), (3, 2.0)]]
     steps, ks, targets, lrs, seeds = [4, 6, 2], [5, 10, 3], [0.0, -0.1, 0.0], [1e-2, 2e-2, 1e-3], \
         [4, 5, 6]
-    stacked, hs = floss_ensemble(stack_params(ps), steps, ks, targets, lrs, seeds=seeds)
+    stacked, hs = floss_in_chunks(stack_params(ps), steps, ks, targets, lrs, seeds=seeds)
     for i, p in enumerate(ps):
         alone, h = F.floss(M.to_torch(p), steps[i], ks[i], targets[i], lrs[i], seed=seeds[i])
         assert len(hs[i].losses) == steps[i] and hs[i].spectra.shape == (steps[i], ks[i])
@@ -70,7 +71,7 @@ def test_ensemble_training_equals_lone_runs():
                               **base),
                fl.TrainConfig(task="parity", delay=6, order=3, seed=3, flossing="penalty",
                               n_exponents=5, **base)]
-    stacked, hs = train_ensemble(configs)
+    stacked, hs = train_members(configs)
     for i, c in enumerate(configs):
         alone, h = T.train(c)
         np.testing.assert_allclose(hs[i].loss, h.loss, atol=1e-10, rtol=0)
@@ -81,7 +82,7 @@ def test_ensemble_training_equals_lone_runs():
 
 def test_ensemble_training_rejects_mismatched_sizes():
     with pytest.raises(FlosslabError, match="share n_units"):
-        train_ensemble([fl.TrainConfig(n_units=8), fl.TrainConfig(n_units=9)])
+        train_members([fl.TrainConfig(n_units=8), fl.TrainConfig(n_units=9)])
 
 
 def test_flossing_nan_is_caught():

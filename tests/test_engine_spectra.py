@@ -13,15 +13,15 @@ import autograd.numpy as anp
 from autograd import grad
 
 import flosslab as fl
-from flosslab.config import FlosslabError, FrameCollapseWarning, NumericalError
+from flosslab.core.errors import FlosslabError, FrameCollapseWarning, NumericalError
 from flosslab.engine import lyapunov as L, model as M, orthonormalize as O
 from flosslab.engine.ensemble import init_ensemble, stack_params
 
 
 def _jacobians(n=12, t=60, seed=0, gain=1.3):
     p = fl.init_rnn(n, gain, seed=seed)
-    states = fl.run_rnn(p, fl.random_bits(t, 1, seed))
-    return np.stack([fl.jacobian(p, h) for h in states])
+    _, pre = fl.run_rnn(p, fl.random_bits(t, 1, seed), return_preactivations=True)
+    return np.stack([fl.jacobian(p, a) for a in pre])
 
 
 @pytest.mark.parametrize("m, transient", [(1, 0), (3, 10), (7, 5)])
@@ -59,7 +59,7 @@ def test_sum_rule_full_spectrum():
     x = fl.random_bits(80, 1, 0)
     lam = L.lyapunov_spectrum(p, x, n_exponents=10, reorth_every=3, transient=12, seed=0)
     h0 = torch.as_tensor(np.random.default_rng(1).uniform(-1, 1, 10))
-    states = M.run_rnn(p, x, h0=h0)[12:]
+    states = M.run_rnn(p, x, h0=h0)[12:]          # log|det D_t| from the states, independently
     logdet = torch.linalg.slogdet(p["W"])[1] + torch.log(1 - states ** 2).sum(-1)
     assert abs(float(lam.sum() - logdet.mean())) < 1e-10
 
@@ -94,7 +94,7 @@ def test_ensemble_spectra_equal_individual_runs():
 def test_member_frames_keep_each_members_leading_columns():
     frames = L.member_frames(9, [3, 6, 6], [1, 2, 3])
     np.testing.assert_allclose(np.abs(frames[0, :, :3].numpy()),
-                               np.abs(fl.lyapunov.random_frame(9, 3, 1)), atol=1e-12)
+                               np.abs(fl.random_frame(9, 3, 1)), atol=1e-12)
     eye = frames.mT @ frames
     np.testing.assert_allclose(eye.numpy(), np.broadcast_to(np.eye(6), (3, 6, 6)), atol=1e-12)
 
@@ -144,13 +144,17 @@ def test_cholesky_qr2_falls_back_on_ill_conditioned_frames():
 
 
 def test_auto_interval_rule():
+    from flosslab.core.schedule import SPREAD_BUDGET, next_interval
     steps = 4
-    logd = torch.tensor([[-0.3, -1.0, -2.5]]) * steps          # spread 2.2 per step
-    assert O.next_reorth_every(logd, steps, 8, torch.float64) == 5   # floor(12 / 2.2)
-    assert O.next_reorth_every(logd, steps, 2, torch.float64) == 4   # at most doubles
-    assert O.next_reorth_every(logd, steps, 8, torch.float32) == 1   # floor(4 / 2.2)
-    flat = torch.zeros((2, 3))
-    assert O.next_reorth_every(flat, 1, 64, torch.float64, ceiling=10) == 10
+    logd = torch.tensor([[-0.3, -1.0, -2.5], [-0.1, -0.2, -0.3]]) * steps   # worst spread 2.2/step
+    spread = O.spread(logd) / steps
+    assert spread == pytest.approx(2.2)
+    assert next_interval(spread, 8, SPREAD_BUDGET["float64"]) == 5    # floor(12 / 2.2)
+    assert next_interval(spread, 2, SPREAD_BUDGET["float64"]) == 4    # at most doubles
+    assert next_interval(spread, 8, SPREAD_BUDGET["float32"]) == 1    # floor(4 / 2.2)
+    assert next_interval(O.spread(torch.zeros((2, 3))), 64, 12.0, ceiling=10) == 10
+    with_collapse = torch.tensor([[0.0, float("-inf"), -1.0]])       # -inf ignored, not infinite
+    assert O.spread(with_collapse) == pytest.approx(1.0)
 
 
 def test_collapse_and_nan_are_caught():
@@ -178,17 +182,18 @@ def test_stack_params_rejects_mixed_sizes():
 def test_long_term_singular_values_match_reference_and_exact_svd():
     from flosslab.engine.diagnostics import log_singular_values
     p = fl.init_rnn(20, 1.5, seed=2)
-    states = fl.run_rnn(p, fl.random_bits(120, 1, 0))[20:]
+    _, pre = fl.run_rnn(p, fl.random_bits(120, 1, 0), return_preactivations=True)
+    states = pre[20:]
     got = log_singular_values(M.to_torch(p), states, 8, seed=1)
     np.testing.assert_allclose(got.numpy(), fl.log_singular_values(p, states, 8, seed=1),
                                atol=1e-8, rtol=0)
     short = states[:8]                     # short enough to multiply out and take an exact SVD
     product = np.eye(20)
-    for h in short:
-        product = fl.jacobian(p, h) @ product
+    for a in short:
+        product = fl.jacobian(p, a) @ product
     exact = np.log(np.linalg.svd(product, compute_uv=False)[:8])
     # a short window has close singular values: subspace iteration needs many passes to converge
     np.testing.assert_allclose(log_singular_values(M.to_torch(p), short, 8, n_passes=301).numpy(),
                                exact, atol=1e-8, rtol=0)
-    with pytest.raises(FlosslabError, match="states must have shape"):
+    with pytest.raises(FlosslabError, match="preactivations must have shape"):
         log_singular_values(M.to_torch(p), states[:, :5], 3)

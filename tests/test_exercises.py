@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import flosslab as fl
-from flosslab import check
+from flosslab.course import exercises as check
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
@@ -20,7 +20,7 @@ def _cells(path, tag=None, contains=None):
 
 
 class Recorder:
-    """Stands in for flosslab.check inside a solution cell; records what each checker returned."""
+    """Stands in for flosslab.course.exercises inside a solution cell; records what each checker returned."""
 
     def __init__(self):
         self.results = {}
@@ -47,8 +47,8 @@ def test_every_stub_has_a_passing_solution(path, capsys):
         names = {"np": np, "fl": fl}
         if "torch" in solution.source:
             names["torch"] = pytest.importorskip("torch")
-        exec(stub.source, {**names, "check": stub_rec})
-        exec(solution.source, {**names, "check": sol_rec})
+        exec(stub.source, {**names, "exercises": stub_rec})
+        exec(solution.source, {**names, "exercises": sol_rec})
         assert set(stub_rec.results) == set(sol_rec.results) != set()
         assert not any(stub_rec.results.values())
         assert all(sol_rec.results.values()), sol_rec.results
@@ -67,10 +67,10 @@ def test_solution_cells_are_collapsed_and_follow_their_stub():
 
 # --- wrong answers fail, with the hint that matches the mistake ---------------------------------
 
-def _wrong_backprop_transpose(params, states, g_last):
+def _wrong_backprop_transpose(params, pre, g_last):
     g, norms = np.asarray(g_last), [np.linalg.norm(g_last)]
-    for t in range(len(states) - 1, 0, -1):
-        g = fl.jacobian(params, states[t]) @ g            # forgot the transpose
+    for t in range(len(pre) - 1, 0, -1):
+        g = fl.jacobian(params, pre[t]) @ g               # forgot the transpose
         norms.append(np.linalg.norm(g))
     return np.array(norms[::-1])
 

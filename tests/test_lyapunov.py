@@ -6,7 +6,7 @@ import pytest
 from autograd import grad
 
 import flosslab as fl
-from flosslab.lyapunov import spectrum_from_jacobians
+from flosslab.reference.lyapunov import spectrum_from_jacobians
 
 
 def test_constant_diagonal_map():

@@ -3,15 +3,19 @@ import pytest
 from autograd import jacobian as autograd_jacobian
 
 import flosslab as fl
-from flosslab.lyapunov import spectrum_from_jacobians
+from flosslab.reference.lyapunov import spectrum_from_jacobians
+
+
+def preactivation(p, h, x):
+    return h @ p["W"].T + x @ p["U"].T + p["b"]
 
 
 def test_analytic_jacobian_matches_autodiff(small_rnn, rng):
-    # float64; the analytic D_t = diag(1 - h_t^2) W and autograd must agree to round-off
+    # float64; the analytic D_t = diag(tanh'(a_t)) W and autograd must agree to round-off
     h = np.tanh(rng.standard_normal(12))
     x = rng.integers(0, 2, size=1).astype(float)
     auto = autograd_jacobian(lambda hh: fl.rnn_step(small_rnn, hh, x))(h)
-    analytic = fl.jacobian(small_rnn, fl.rnn_step(small_rnn, h, x))
+    analytic = fl.jacobian(small_rnn, preactivation(small_rnn, h, x))
     np.testing.assert_allclose(analytic, auto, rtol=0, atol=1e-10)
 
 
@@ -21,14 +25,23 @@ def test_analytic_jacobian_matches_finite_differences(small_rnn, rng):
     eps = 1e-6
     fd = np.stack([(fl.rnn_step(small_rnn, h + eps * e, x) - fl.rnn_step(small_rnn, h - eps * e, x))
                    / (2 * eps) for e in np.eye(12)], axis=1)
-    np.testing.assert_allclose(fl.jacobian(small_rnn, fl.rnn_step(small_rnn, h, x)), fd, atol=1e-9)
+    np.testing.assert_allclose(fl.jacobian(small_rnn, preactivation(small_rnn, h, x)), fd,
+                               atol=1e-9)
 
 
 def test_jacobian_apply_is_row_scaling_of_dense_product(small_rnn, rng):
-    h = np.tanh(rng.standard_normal(12))
+    a = rng.standard_normal(12) * 3
     q = rng.standard_normal((12, 5))
-    np.testing.assert_allclose(fl.jacobian_apply(small_rnn, h, q), fl.jacobian(small_rnn, h) @ q,
+    np.testing.assert_allclose(fl.jacobian_apply(small_rnn, a, q), fl.jacobian(small_rnn, a) @ q,
                                atol=1e-13)
+
+
+def test_run_rnn_returns_the_preactivations_of_its_states(small_rnn, rng):
+    x = rng.integers(0, 2, size=(30, 1)).astype(float)
+    h, a = fl.run_rnn(small_rnn, x, return_preactivations=True)
+    np.testing.assert_array_equal(np.tanh(a), h)
+    h_prev = np.vstack([np.zeros((1, 12)), h[:-1]])
+    np.testing.assert_allclose(a, preactivation(small_rnn, h_prev, x), atol=1e-14)
 
 
 def test_init_statistics_and_seeds():
@@ -57,11 +70,8 @@ def test_h_form_and_preactivation_form_have_the_same_exponents(rng):
     """
     p = fl.init_rnn(10, gain=1.5, seed=0)
     s = rng.integers(0, 2, size=(4000, 1)).astype(float)
-    h = fl.run_rnn(p, s)
-    h_prev = np.vstack([np.zeros((1, 10)), h[:-1]])
-    a = h_prev @ p["W"].T + s @ p["U"].T + p["b"]          # the author's x_t (our a_t)
-    np.testing.assert_allclose(np.tanh(a), h, atol=1e-14)
-    ours = np.stack([fl.jacobian(p, ht) for ht in h])
+    h, a = fl.run_rnn(p, s, return_preactivations=True)       # a_t is the author's x_t
+    ours = np.stack([(1 - ht ** 2)[:, None] * p["W"] for ht in h])
     # dx_{t+1}/dx_t = W diag(sech^2 x_t)
     theirs = np.stack([p["W"] * (1 - np.tanh(at) ** 2)[None, :] for at in a])
     lam_h = spectrum_from_jacobians(ours, transient=200)

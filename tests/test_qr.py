@@ -5,7 +5,7 @@ import pytest
 from autograd import grad
 
 from flosslab import FlosslabError
-from flosslab.qr import qr
+from flosslab.reference.qr import qr
 
 
 def _objective(weights_q, weights_r):

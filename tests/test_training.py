@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import flosslab as fl
-from flosslab.trainconfig import TrainConfig
+from flosslab.core.trainconfig import TrainConfig
 
 
 def test_copy_task_is_learned():
@@ -19,7 +19,7 @@ def test_copy_task_is_learned():
 def test_untrained_network_is_at_chance():
     config = TrainConfig(task="xor", delay=6, n_units=16, n_epochs=0)
     params = fl.init_rnn(16, seed=0)
-    from flosslab.training import evaluate
+    from flosslab.reference.training import evaluate
     assert abs(evaluate(params, config, seed=1) - 0.5) < 0.1
 
 

@@ -23,7 +23,7 @@ SCRIPT = textwrap.dedent("""
     import torch
     import flosslab
     import flosslab.engine as E
-    from flosslab.bench import single_case
+    from flosslab.engine.bench import single_case
     from flosslab.cli import main
 
     out = {}
@@ -57,8 +57,9 @@ def test_engine_bench_and_cli_device_paths_run_without_autograd():
     assert out["grad_finite"]
     assert out["bench_dlambda"] < 1e-8
     assert out["cli_spectrum_device"] == out["cli_train_device"] == out["cli_floss_device"] == 0
-    reference = {"flosslab.lyapunov", "flosslab.flossing", "flosslab.training", "flosslab.model",
-                 "flosslab.diagnostics", "flosslab.qr"}
+    reference = {"flosslab.reference.lyapunov", "flosslab.reference.flossing",
+                 "flosslab.reference.training", "flosslab.reference.model",
+                 "flosslab.reference.diagnostics", "flosslab.reference.qr"}
     assert not reference & set(out["loaded"]), out["loaded"]
     assert not any(m.startswith("autograd") for m in out["loaded"])
     # the reference's entry points fail with one clear line, not a traceback

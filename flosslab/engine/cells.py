@@ -19,9 +19,14 @@ import torch
 from torch.func import functional_call, jacrev, vmap
 from tqdm.auto import tqdm
 
-from ..config import FlosslabError, NumericalError, check_int, check_n_exponents, check_real
-from ..common import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, FlossHistory, random_bits
-from .lyapunov import accumulate_spectrum, default_transient, random_frame
+from ..core.conventions import (FLOSS_SEQ_LEN, FLOSS_TRANSIENT, default_transient, random_bits,
+                                random_frame, random_state)
+from ..core.errors import (INPUTS_NOT_FINITE, NEED_INPUTS_OR_STEPS, FlosslabError, NumericalError,
+                           flossing_diverged)
+from ..core.records import FlossHistory
+from ..core.validate import check_int, check_n_exponents, check_real
+from .flossing import exponent_loss
+from .lyapunov import accumulate_spectrum
 from .model import rnn_step
 
 __all__ = ["cell_step_function", "rnn_step_function", "state_size", "cell_trajectory",
@@ -85,7 +90,8 @@ def cell_jacobians(step, inputs, z0):
     """One-step Jacobians D_t = dz_t/dz_{t-1}, (T, D, D), at z_0..z_{T-1}, by vmap(jacrev)."""
     states = cell_trajectory(step, inputs, z0)
     if not bool(torch.isfinite(states.detach()).all()):
-        raise NumericalError("the cell's state became NaN or infinite; check its weights")
+        raise NumericalError("the cell's state became NaN or infinite; check its weights and "
+                             "inputs for NaN/inf")
     previous = torch.cat([z0.unsqueeze(0), states[:-1]])
     return vmap(jacrev(step, argnums=0))(previous, inputs)
 
@@ -106,16 +112,18 @@ def cell_spectrum(cell_or_step, inputs=None, n_steps=None, n_exponents=None, reo
     k = check_n_exponents(n_exponents, d)
     if inputs is None:
         if n_steps is None:
-            raise FlosslabError("give either inputs (T, n_inputs) or n_steps for an input-free run")
+            raise FlosslabError(NEED_INPUTS_OR_STEPS)
         width = n_inputs if n_inputs is not None else getattr(cell_or_step, "input_size", 1)
         inputs = torch.zeros((check_int("the number of steps T", n_steps, minimum=1), width))
     inputs = torch.as_tensor(inputs, dtype=dtype, device=device)
     if inputs.ndim != 2:
         raise FlosslabError(f"inputs must have shape (T, n_inputs), got {tuple(inputs.shape)}")
+    if not bool(torch.isfinite(inputs).all()):
+        raise FlosslabError(INPUTS_NOT_FINITE)
     t_len = inputs.shape[0]
     transient = default_transient(t_len) if transient is None else transient
     if z0 is None:
-        z0 = onp.random.default_rng(seed + 1).uniform(-1.0, 1.0, size=d)
+        z0 = random_state(d, seed)
     z0 = torch.as_tensor(z0, dtype=dtype, device=device)
     jac = cell_jacobians(step, inputs, z0)
     frame = torch.as_tensor(random_frame(d, k, seed), dtype=dtype, device=device)
@@ -129,7 +137,7 @@ def cell_flossing_loss(cell_or_step, inputs, n_exponents=None, target: float = 0
     """Mean over i <= k of (lambda_i - target)^2 for a cell (as :func:`flossing_loss`)."""
     lam = cell_spectrum(cell_or_step, inputs, n_exponents=n_exponents, reorth_every=reorth_every,
                         transient=transient, seed=seed, state_dim=state_dim)
-    loss = torch.mean((lam - target) ** 2)
+    loss = exponent_loss(lam, target)
     return (loss, lam) if return_exponents else loss
 
 
@@ -149,8 +157,7 @@ def floss_cell(cell, n_steps: int = 500, n_exponents=None, target: float = 0.0, 
         loss, lam = cell_flossing_loss(cell, bits, k, target, transient, reorth_every,
                                        seed + step, True)
         if not bool(torch.isfinite(loss.detach())):
-            raise NumericalError(f"the flossing loss became {float(loss)} at step {step}; lower "
-                                 "the learning rate or check the cell for saturation")
+            raise NumericalError(flossing_diverged(float(loss), step))
         losses.append(float(loss.detach()))
         spectra.append(lam.detach().cpu().double().numpy())
         opt.zero_grad(set_to_none=True)

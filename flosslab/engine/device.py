@@ -3,7 +3,7 @@
 ``resolve_device("auto")`` picks CUDA when ``torch.cuda.is_available()`` and the CPU otherwise, and
 says what it picked (:func:`describe_device`, or ``verbose=True``). float64 is the default dtype:
 the exponents of a network of N units need round-off well below 1e-4 (float32 is acceptable only
-where the benchmark shows it, see :mod:`flosslab.bench`). :func:`cpu_threads` and :func:`one_cpu_thread`
+where the benchmark shows it, see :mod:`flosslab.engine.bench`). :func:`cpu_threads` and :func:`one_cpu_thread`
 let the fused recursion (and the benchmark) run on a set number of CPU threads for a while; torch's
 thread count is restored on leaving them.
 """
@@ -13,7 +13,8 @@ from contextlib import contextmanager, nullcontext
 
 import torch
 
-from ..config import FlosslabError, check_choice
+from ..core.errors import FlosslabError
+from ..core.validate import check_choice
 
 DEVICES = ("cpu", "cuda", "auto")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -49,7 +50,8 @@ def describe_device(device) -> str:
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-    return f"cpu ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"cpu ({n} thread{'' if n == 1 else 's'})"
 
 
 def resolve_dtype(dtype=None) -> torch.dtype:

@@ -1,4 +1,4 @@
-"""Gradient flossing in torch (mirrors :mod:`flosslab.flossing`), for one network or an ensemble.
+"""Gradient flossing in torch (mirrors :mod:`flosslab.reference.flossing`), for one network or an ensemble.
 
     L_floss = mean over i <= k of (lambda_i - target)^2
 
@@ -20,13 +20,14 @@ import numpy as onp
 import torch
 from tqdm.auto import tqdm
 
-from ..config import FlosslabError, NumericalError, check_int, check_n_exponents, check_real
-from ..common import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, FlossHistory, random_bits
+from ..core.conventions import DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, random_bits
+from ..core.errors import FlosslabError, NumericalError, flossing_diverged
+from ..core.records import FlossHistory
+from ..core.validate import check_int, check_n_exponents, check_params, check_real
 from .lyapunov import lyapunov_spectrum, member_frames
-from .model import DYNAMIC_PARAMS, is_ensemble, n_units
+from .model import is_ensemble, n_units
 
-__all__ = ["FLOSS_SEQ_LEN", "FLOSS_TRANSIENT", "FlossHistory", "random_bits", "per_member",
-           "flossing_loss", "floss"]
+__all__ = ["per_member", "exponent_loss", "flossing_loss", "floss"]
 
 
 def per_member(name: str, value, e: int) -> list:
@@ -36,6 +37,22 @@ def per_member(name: str, value, e: int) -> list:
             raise FlosslabError(f"{name}: give one value or one per member ({e}), got {len(value)}")
         return list(value)
     return [value] * e
+
+
+def exponent_loss(lam: torch.Tensor, target=0.0, ks=None) -> torch.Tensor:
+    """The flossing loss of given exponents: mean over i <= k of (lambda_i - target)^2.
+
+    lam (k,) -> a scalar. An ensemble's lam (E, K), padded to the largest k, with ``target`` one
+    value or one per member and ``ks`` the members' k (default: all K) -> (E,) losses.
+    """
+    if lam.ndim == 1:
+        return torch.mean((lam - target) ** 2)
+    e, width = lam.shape
+    targets = torch.as_tensor(per_member("target", target, e), dtype=lam.dtype, device=lam.device)
+    kk = torch.as_tensor([width] * e if ks is None else list(ks), device=lam.device)
+    mask = torch.arange(width, device=lam.device) < kk[:, None]
+    sq = torch.where(mask, (lam - targets[:, None]) ** 2, torch.zeros_like(lam))
+    return sq.sum(-1) / kk.to(lam.dtype)
 
 
 def flossing_loss(params: dict, inputs, n_exponents=None, target=0.0,
@@ -50,7 +67,7 @@ def flossing_loss(params: dict, inputs, n_exponents=None, target=0.0,
     if not is_ensemble(params):
         lam = lyapunov_spectrum(params, inputs, n_exponents=n_exponents, reorth_every=reorth_every,
                                 transient=transient, seed=seed, method=method)
-        loss = torch.mean((lam - target) ** 2)
+        loss = exponent_loss(lam, target)
         return (loss, lam) if return_exponents else loss
     e, n = params["W"].shape[0], n_units(params)
     ks = [check_n_exponents(k, n) for k in per_member("n_exponents", n_exponents, e)]
@@ -60,12 +77,7 @@ def flossing_loss(params: dict, inputs, n_exponents=None, target=0.0,
     frame = member_frames(n, ks, seeds, w.device, w.dtype)
     lam = lyapunov_spectrum(params, inputs, n_exponents=max(ks), reorth_every=reorth_every,
                             transient=transient, seed=seeds, method=method, frame=frame)
-    targets = torch.as_tensor([float(t) for t in per_member("target", target, e)],
-                              dtype=w.dtype, device=w.device)
-    kk = torch.as_tensor(ks, device=w.device)
-    mask = torch.arange(max(ks), device=w.device) < kk[:, None]
-    sq = torch.where(mask, (lam - targets[:, None]) ** 2, torch.zeros_like(lam))
-    loss = sq.sum(-1) / kk.to(w.dtype)
+    loss = exponent_loss(lam, [float(t) for t in per_member("target", target, e)], ks)
     return (loss, lam) if return_exponents else loss
 
 
@@ -79,7 +91,8 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
     frame and initial state from ``seed + step``. The readout V, c is returned unchanged. Raises
     :class:`NumericalError` (naming the member) if a loss becomes NaN or infinite.
     """
-    ens = is_ensemble(params)
+    ens = isinstance(params, dict) and "W" in params and is_ensemble(params)
+    check_params(params, ensemble=ens)
     e = params["W"].shape[0] if ens else 1
     n, n_inputs = n_units(params), params["U"].shape[-1]
     steps = [check_int("the number of flossing steps", s, minimum=0)
@@ -89,6 +102,7 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
     lrs = [check_real("the learning rate", v, minimum=0.0, strict_minimum=True)
            for v in per_member("lr", lr, e)]
     seeds = [check_int("seed", s, minimum=0) for s in per_member("seed", seed, e)]
+    transient = check_int("the flossing transient", transient, minimum=0)
     seq_len = check_int("the flossing window", seq_len, minimum=transient + 1)
     members = [{name: (params[name][i] if ens else params[name]).detach().clone().requires_grad_()
                 for name in DYNAMIC_PARAMS} for i in range(e)]
@@ -111,9 +125,7 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
             for j, i in enumerate(active):
                 if not onp.isfinite(values[j]):
                     who = f" for member {i}" if ens else ""
-                    raise NumericalError(f"the flossing loss became {values[j]}{who} at step "
-                                         f"{step}; lower the learning rate or check the network "
-                                         "for saturation")
+                    raise NumericalError(flossing_diverged(values[j], step, who))
                 losses[i].append(float(values[j]))
                 spectra[i].append(lam_values[j, :ks[i]])
             opt.zero_grad(set_to_none=True)

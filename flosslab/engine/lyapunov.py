@@ -1,8 +1,8 @@
-"""Lyapunov spectra by repeated QR in torch (mirrors :mod:`flosslab.lyapunov`).
+"""Lyapunov spectra by repeated QR in torch (mirrors :mod:`flosslab.reference.lyapunov`).
 
 Frame Q_0 (N x k, orthonormal); each step Q <- D_t Q; every ``reorth_every`` steps (an int m, or
-``"auto"``: from the frame's spread, see :mod:`flosslab.engine.orthonormalize`) Q, R = qr(Q) and
-log|R_ii| is accumulated; after the transient
+``"auto"``: from the frame's spread, see :mod:`flosslab.core.schedule`) Q, R = qr(Q) and log|R_ii|
+is accumulated; after the transient
 
     lambda_i = (sum of log|R_ii| after the transient) / (number of steps after the transient),
 
@@ -14,8 +14,13 @@ given Jacobians and for any torch cell) and, for the vanilla RNN, the fused fram
 hand-written backward (:mod:`flosslab.engine.recursion`), chosen by ``fused=True`` (the default).
 Ensembles (parameters with a leading member axis E) give exponents of shape (E, k).
 
-A collapsed frame (|R_ii| = 0) gives -inf with a :class:`~flosslab.config.FrameCollapseWarning`;
-NaN or inf in the frame raises :class:`~flosslab.config.NumericalError`.
+Where the engine equals the reference: on the same trajectory (the same network, inputs and initial
+state, float64) the exponents agree to round-off (~1e-12). On a chaotic trajectory the two
+implementations' round-off differs, the trajectories themselves separate after ~100 steps, and the
+exponents then agree only statistically (to ~1e-2 at g = 3 over 1000 steps).
+
+A collapsed frame (|R_ii| = 0) gives -inf with a :class:`~flosslab.core.errors.FrameCollapseWarning`;
+NaN or inf in the frame raises :class:`~flosslab.core.errors.NumericalError`.
 """
 from __future__ import annotations
 
@@ -25,28 +30,29 @@ from typing import Callable
 import numpy as onp
 import torch
 
-from ..config import (FlosslabError, FrameCollapseWarning, NumericalError, check_int,
-                      check_n_exponents)
-from ..common import SpectrumHistory, default_transient, random_frame
+from ..core.conventions import default_transient, random_frame, random_state
+from ..core.errors import (INPUTS_NOT_FINITE, JACOBIANS_NOT_FINITE, NEED_INPUTS_OR_STEPS, STATE_NOT_FINITE,
+                           FlosslabError, FrameCollapseWarning, NumericalError, frame_collapsed,
+                           frame_not_finite, frame_shape, jacobians_shape)
+from ..core.records import SpectrumHistory
+from ..core.schedule import DEFAULT_CEILING
+from ..core.validate import check_int, check_n_exponents, check_params
 from .device import as_tensor
-from .model import is_ensemble, n_units, run_rnn
-from .orthonormalize import DEFAULT_CEILING, QRSchedule, orthonormalize
+from .model import is_ensemble, n_units, run_rnn, tanh_slope
+from .orthonormalize import orthonormalize, qr_schedule
 from .recursion import rnn_frame_recursion
 
-__all__ = ["SpectrumHistory", "default_transient", "random_frame", "member_frames", "log_abs_diag",
-           "accumulate_spectrum", "spectrum_from_jacobians", "lyapunov_spectrum"]
+__all__ = ["member_frames", "member_seeds", "log_abs_diag", "accumulate_spectrum",
+           "spectrum_from_jacobians", "lyapunov_spectrum"]
 
 
 def check_logs(logs: torch.Tensor, where: str = "") -> None:
     """Raise on NaN/inf+ in log|R_ii|; warn when a frame collapsed (some log|R_ii| = -inf)."""
     raw = logs.detach()
     if bool(torch.isnan(raw).any() | (raw == float("inf")).any()):
-        raise NumericalError(f"the frame became NaN or infinite{where}; "
-                             "check the Jacobians (or the network's weights) for NaN/inf")
+        raise NumericalError(frame_not_finite(where))
     if bool((raw == float("-inf")).any()):
-        warnings.warn(f"the orthonormal frame collapsed{where} (some |R_ii| = 0): the matching "
-                      "exponents are -inf. Saturated units or a singular weight matrix cause this.",
-                      FrameCollapseWarning, stacklevel=3)
+        warnings.warn(frame_collapsed(where), FrameCollapseWarning, stacklevel=3)
 
 
 def log_abs_diag(r: torch.Tensor, where: str = "") -> torch.Tensor:
@@ -54,6 +60,16 @@ def log_abs_diag(r: torch.Tensor, where: str = "") -> torch.Tensor:
     logs = torch.log(torch.diagonal(r, dim1=-2, dim2=-1).abs())
     check_logs(logs, where)
     return logs
+
+
+def member_seeds(seed, e: int) -> list:
+    """One seed per member: a list as given, or ``seed, seed + 1, ...`` from one int."""
+    if isinstance(seed, (list, tuple, onp.ndarray)):
+        if len(seed) != e:
+            raise FlosslabError(f"give one seed per member: {e} members but {len(seed)} seeds")
+        return [check_int("seed", s, minimum=0) for s in seed]
+    seed = check_int("seed", seed, minimum=0)
+    return [seed + i for i in range(e)] if e > 1 else [seed]
 
 
 def member_frames(n: int, ks, seeds, device=None, dtype=None) -> torch.Tensor:
@@ -80,18 +96,16 @@ def accumulate_spectrum(apply_jacobian: Callable, n_steps: int, frame, reorth_ev
     """The generic QR loop (plain torch autograd). ``apply_jacobian(t, Q)`` returns ``D_t Q`` for
     t = 0..n_steps-1; Q may carry leading batch axes (..., N, k). Returns the exponents (..., k)
     and, with ``return_history``, a :class:`SpectrumHistory` (numpy)."""
-    n_steps, transient, _, _ = _check_schedule(n_steps, reorth_every, transient)
-    schedule = QRSchedule(n_steps, reorth_every, transient, ceiling)
+    schedule = qr_schedule(n_steps, reorth_every, transient, frame.dtype, ceiling)
     q = frame
-    for t in range(n_steps):
+    for t in range(schedule.n_steps):
         q = apply_jacobian(t, q)
         if schedule.due(t):
             q, r = orthonormalize(q, method)
             schedule.record(t, log_abs_diag(r, where=f" at step {t}"))
-    logs, ends = schedule.logs, schedule.ends
-    logs = torch.stack(logs)
-    exponents = logs.sum(0) / (n_steps - transient)
-    return (exponents, _history(logs, ends)) if return_history else exponents
+    logs = torch.stack(schedule.logs)
+    exponents = logs.sum(0) / schedule.n_accumulated
+    return (exponents, _history(logs, schedule.ends)) if return_history else exponents
 
 
 def spectrum_from_jacobians(jacobians, n_exponents=None, reorth_every=1, transient: int = 0,
@@ -105,17 +119,17 @@ def spectrum_from_jacobians(jacobians, n_exponents=None, reorth_every=1, transie
     if not isinstance(jacobians, torch.Tensor):
         raise FlosslabError("the torch engine needs the Jacobians as a torch tensor (T, N, N)")
     shape = tuple(jacobians.shape)
-    if len(shape) != 3 or shape[1] != shape[2] or shape[0] < 1:
-        raise FlosslabError(f"jacobians must have shape (T, N, N) with T >= 1, got {shape}")
+    if len(shape) != 3 or shape[1] != shape[2] or shape[0] < 1 or shape[1] < 1:
+        raise FlosslabError(jacobians_shape(shape))
     if not bool(torch.isfinite(jacobians.detach()).all()):
-        raise NumericalError("the Jacobians contain NaN or inf; exponents are undefined")
+        raise NumericalError(JACOBIANS_NOT_FINITE)
     n = shape[1]
     k = check_n_exponents(n_exponents, n)
     if frame is None:
         frame = random_frame(n, k, seed)
     frame = as_tensor(frame, jacobians.device, jacobians.dtype)
     if tuple(frame.shape) != (n, k):
-        raise FlosslabError(f"frame must have shape (N, k) = ({n}, {k}), got {tuple(frame.shape)}")
+        raise FlosslabError(frame_shape(n, k, frame.shape))
     return accumulate_spectrum(lambda t, q: jacobians[t] @ q, shape[0], frame, reorth_every,
                                transient, return_history, method)
 
@@ -124,49 +138,51 @@ def lyapunov_spectrum(params: dict, inputs=None, n_steps=None, n_exponents=None,
                       transient=None, seed=0, h0=None, return_history: bool = False,
                       method: str = "auto", fused: bool = True, frame=None):
     """Lyapunov spectrum of the RNN (or of each member of an ensemble) along the trajectory driven
-    by ``inputs``, exactly as :func:`flosslab.lyapunov.lyapunov_spectrum`.
+    by ``inputs``, exactly as :func:`flosslab.reference.lyapunov.lyapunov_spectrum`.
 
     inputs: (T, n_inputs) (ensemble: (T, E, n_inputs)) or None with ``n_steps``. ``h0`` defaults
-    to the reference's random state U[-1, 1]^N from ``seed + 1``, the frame to
-    :func:`random_frame` (N, k, seed); for an ensemble ``seed`` is one int or one per member and
-    ``frame`` may be given (E, N, k). Returns (k,) or (E, k) exponents in natural log per step.
-    ``fused=False`` uses the generic autograd loop (same numbers, slower backward).
+    to the reference's :func:`random_state` (seed), the frame to :func:`random_frame` (N, k, seed);
+    for an ensemble ``seed`` is one int or one per member and ``frame`` may be given (E, N, k).
+    Returns (k,) or (E, k) exponents in natural log per step. ``fused=False`` uses the generic
+    autograd loop (same numbers, slower backward).
     """
+    ens = isinstance(params, dict) and "W" in params and is_ensemble(params)
+    check_params(params, ensemble=ens)
     w = params["W"]
-    ens = is_ensemble(params)
     e = w.shape[0] if ens else 1
     n = n_units(params)
     k = check_n_exponents(n_exponents, n)
     n_inputs = params["U"].shape[-1]
     if inputs is None:
         if n_steps is None:
-            raise FlosslabError("give either inputs (T, n_inputs) or n_steps for an input-free run")
+            raise FlosslabError(NEED_INPUTS_OR_STEPS)
         n_steps = check_int("the number of steps T", n_steps, minimum=1)
         inputs = torch.zeros((n_steps, e, n_inputs) if ens else (n_steps, n_inputs))
     inputs = as_tensor(inputs, w.device, w.dtype)
-    if inputs.ndim != (3 if ens else 2):
-        want = f"(T, E={e}, n_inputs)" if ens else "(T, n_inputs)"
+    if inputs.ndim != (3 if ens else 2) or inputs.shape[-1] != n_inputs \
+            or (ens and inputs.shape[1] != e):
+        want = f"(T, E={e}, n_inputs={n_inputs})" if ens else f"(T, n_inputs={n_inputs})"
         raise FlosslabError(f"inputs must have shape {want} for one trajectory per network, "
                             f"got {tuple(inputs.shape)}")
-    n_steps = inputs.shape[0]
+    n_steps = check_int("the number of steps T", inputs.shape[0], minimum=1)
     transient = default_transient(n_steps) if transient is None else transient
-    seeds = _member_seeds(seed, e)
+    seeds = member_seeds(seed, e)
     if h0 is None:
-        # a random start: with no input and zero bias, h = 0 is a fixed point
-        h0 = onp.stack([onp.random.default_rng(s + 1).uniform(-1.0, 1.0, size=n) for s in seeds])
+        h0 = onp.stack([random_state(n, s) for s in seeds])
         h0 = torch.as_tensor(h0 if ens else h0[0], device=w.device, dtype=w.dtype)
     if frame is None:
         frame = member_frames(n, [k] * e, seeds, w.device, w.dtype)
         frame = frame if ens else frame[0]
     frame = as_tensor(frame, w.device, w.dtype)
     if not fused:
-        states = run_rnn(params, inputs, h0=h0)
-        if not bool(torch.isfinite(states.detach()).all()):
-            raise NumericalError("the network's state became NaN or infinite; check its weights")
-        slopes = 1.0 - states ** 2
+        _, pre = run_rnn(params, inputs, h0=h0, return_preactivations=True)
+        if not bool(torch.isfinite(pre.detach()).all()):
+            raise NumericalError(STATE_NOT_FINITE)
+        slopes = tanh_slope(pre)
         return accumulate_spectrum(lambda t, q: slopes[t].unsqueeze(-1) * (w @ q), n_steps, frame,
                                    reorth_every, transient, return_history, method)
-    n_steps, transient, m, _ = _check_schedule(n_steps, reorth_every, transient)
+    if not bool(torch.isfinite(inputs).all()):
+        raise FlosslabError(INPUTS_NOT_FINITE)
     batched = (lambda x: x) if ens else (lambda x: x.unsqueeze(0))
     # the drive U x_t + b of all steps, (T, [E,] N)
     drive = (torch.einsum("tei,eni->ten", inputs, params["U"]) if ens
@@ -180,25 +196,6 @@ def lyapunov_spectrum(params: dict, inputs=None, n_steps=None, n_exponents=None,
     if not return_history:
         return exponents
     return exponents, _history(logs if ens else logs[:, 0], ends.tolist())
-
-
-def _member_seeds(seed, e: int) -> list:
-    if isinstance(seed, (list, tuple, onp.ndarray)):
-        if len(seed) != e:
-            raise FlosslabError(f"give one seed per member: {e} members but {len(seed)} seeds")
-        return [int(s) for s in seed]
-    return [int(seed) + i for i in range(e)] if e > 1 else [int(seed)]
-
-
-def _check_schedule(n_steps, reorth_every, transient):
-    n_steps = check_int("the number of steps T", n_steps, minimum=1)
-    auto = reorth_every == "auto"
-    m = 1 if auto else check_int("reorth_every (an interval, or 'auto')", reorth_every, minimum=1)
-    transient = check_int("the transient", transient, minimum=0)
-    if transient >= n_steps:
-        raise FlosslabError(f"the transient ({transient} steps) must be shorter than the "
-                            f"trajectory ({n_steps} steps); lower the transient or raise T")
-    return n_steps, transient, m, auto
 
 
 def _history(logs: torch.Tensor, ends) -> SpectrumHistory:

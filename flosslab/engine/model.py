@@ -1,9 +1,9 @@
-"""The vanilla tanh RNN and the action of its one-step Jacobian, in torch (mirrors
-:mod:`flosslab.model`).
+"""The vanilla tanh RNN in torch (mirrors :mod:`flosslab.reference.model`).
 
     a_t = W h_{t-1} + U x_t + b,   h_t = tanh(a_t),   y_t = V h_t + c,
-    D_t = dh_t/dh_{t-1} = diag(1 - h_t^2) W      (applied by scaling rows, never formed densely)
+    D_t = dh_t/dh_{t-1} = diag(tanh'(a_t)) W      (applied by scaling rows, never formed densely)
 
+The slope tanh'(a) is computed from the pre-activation (:func:`tanh_slope`), as in the reference.
 Parameters are a dict ``{"W", "U", "b", "V", "c"}`` of tensors. An *ensemble* of E networks of the
 same size stacks them along a leading axis: W (E, N, N), U (E, N, n_inputs), b (E, N),
 V (E, n_outputs, N), c (E, n_outputs); its inputs and states carry the member axis right after
@@ -14,17 +14,19 @@ from __future__ import annotations
 import numpy as onp
 import torch
 
-from ..config import FlosslabError
-from ..common import DYNAMIC_PARAMS, PARAM_NAMES
-from ..common import init_rnn as _init_rnn_reference
+from ..core.conventions import init_rnn as _init_rnn_reference
+from ..core.errors import INPUTS_NOT_FINITE, FlosslabError
+from ..core.validate import check_params
 from .device import as_tensor, resolve_device, resolve_dtype
 
-__all__ = ["DYNAMIC_PARAMS", "PARAM_NAMES", "init_rnn", "to_torch", "to_numpy", "is_ensemble",
-           "n_units", "rnn_step", "run_rnn", "readout", "jacobian_apply", "jacobian", "autonomous"]
+__all__ = ["init_rnn", "to_torch", "to_numpy", "is_ensemble", "n_units", "tanh_slope", "rnn_step",
+           "run_rnn", "readout"]
 
 
 def to_torch(params: dict, device=None, dtype=None, requires_grad: bool = False) -> dict:
     """numpy (or torch) parameters -> tensors on ``device`` ("cpu", "cuda", "auto") in ``dtype``."""
+    if not isinstance(params, dict):
+        check_params(params)
     device, dtype = resolve_device(device), resolve_dtype(dtype)
     out = {}
     for name, value in params.items():
@@ -40,8 +42,8 @@ def to_numpy(params: dict) -> dict:
 
 def init_rnn(n_units: int, gain: float = 1.0, n_inputs: int = 1, n_outputs: int = 1,
              seed: int = 0, bias_scale: float = 0.1, device=None, dtype=None) -> dict:
-    """The reference's random parameters (:func:`flosslab.model.init_rnn`, same draws from
-    ``seed``) as tensors on ``device`` in ``dtype`` (default float64)."""
+    """The reference's random parameters (:func:`flosslab.core.conventions.init_rnn`, same draws
+    from ``seed``) as tensors on ``device`` in ``dtype`` (default float64)."""
     return to_torch(_init_rnn_reference(n_units, gain, n_inputs, n_outputs, seed, bias_scale),
                     device, dtype)
 
@@ -56,6 +58,13 @@ def n_units(params: dict) -> int:
     return params["W"].shape[-1]
 
 
+def tanh_slope(a: torch.Tensor) -> torch.Tensor:
+    """``tanh'(a) = sech^2(a) = 4 e / (1 + e)^2`` with ``e = exp(-2|a|)``: no overflow, full
+    relative precision for any |a| (as :func:`flosslab.reference.model.tanh_slope`)."""
+    e = torch.exp(-2.0 * a.abs())
+    return 4.0 * e / (1.0 + e) ** 2
+
+
 def _bias(params: dict, name: str, state_ndim: int) -> torch.Tensor:
     # an ensemble's bias (E, N) must broadcast against states (E, batch, N)
     b = params[name]
@@ -68,18 +77,22 @@ def rnn_step(params: dict, h, x):
     return torch.tanh(h @ params["W"].mT + x @ params["U"].mT + _bias(params, "b", h.ndim))
 
 
-def run_rnn(params: dict, inputs, h0=None):
+def run_rnn(params: dict, inputs, h0=None, return_preactivations: bool = False):
     """States h_1..h_T. Single network: inputs (T, n_inputs) or (T, batch, n_inputs) -> (T, [batch,] N).
     Ensemble: inputs (T, E, n_inputs) or (T, E, batch, n_inputs) -> (T, E, [batch,] N).
-    ``h0`` defaults to zeros. The input drive U x_t + b of all steps is computed in one product."""
+    ``h0`` defaults to zeros; with ``return_preactivations`` the pre-activations a_1..a_T come too.
+    The input drive U x_t + b of all steps is computed in one product."""
+    ens = is_ensemble(params) if isinstance(params, dict) and "W" in params else False
+    check_params(params, ensemble=ens)
     w = params["W"]
     inputs = as_tensor(inputs, w.device, w.dtype)
-    ens = is_ensemble(params)
     if inputs.ndim not in ((3, 4) if ens else (2, 3)) or inputs.shape[-1] != params["U"].shape[-1] \
             or (ens and inputs.shape[1] != w.shape[0]):
         lead = f"(T, E={w.shape[0]}, [batch,] n_inputs)" if ens else "(T, [batch,] n_inputs)"
         raise FlosslabError(f"inputs must have shape {lead} with n_inputs={params['U'].shape[-1]}, "
                             f"got {tuple(inputs.shape)}")
+    if not bool(torch.isfinite(inputs).all()):
+        raise FlosslabError(INPUTS_NOT_FINITE)
     squeeze = ens and inputs.ndim == 3
     if squeeze:
         inputs = inputs.unsqueeze(-2)
@@ -90,12 +103,19 @@ def run_rnn(params: dict, inputs, h0=None):
         h = as_tensor(h0, w.device, w.dtype)
         h = h.unsqueeze(-2) if squeeze else h
     wt = w.mT
-    states = []
-    for a in drive:
-        h = torch.tanh(a + h @ wt)
+    states, pre = [], []
+    for d in drive:
+        a = d + h @ wt
+        h = torch.tanh(a)
         states.append(h)
+        if return_preactivations:
+            pre.append(a)
     states = torch.stack(states)
-    return states.squeeze(-2) if squeeze else states
+    states = states.squeeze(-2) if squeeze else states
+    if not return_preactivations:
+        return states
+    pre = torch.stack(pre)
+    return states, (pre.squeeze(-2) if squeeze else pre)
 
 
 def readout(params: dict, states):
@@ -104,18 +124,3 @@ def readout(params: dict, states):
     if is_ensemble(params):
         return states @ params["V"].mT + _bias(params, "c", 3)
     return states @ params["V"].mT + params["c"]
-
-
-def jacobian_apply(params: dict, h_new, frame):
-    """``D_t Q = (1 - h_t^2)[:, None] * (W Q)``: h_new ([E,] N), frame ([E,] N, k) -> ([E,] N, k)."""
-    return (1.0 - h_new ** 2).unsqueeze(-1) * (params["W"] @ frame)
-
-
-def jacobian(params: dict, h_new):
-    """Dense one-step Jacobian ``diag(1 - h_t^2) W`` ([E,] N, N), for teaching and tests."""
-    return (1.0 - h_new ** 2).unsqueeze(-1) * params["W"]
-
-
-def autonomous(params: dict) -> dict:
-    """A copy of ``params`` with zero bias (no input: the classic random network)."""
-    return {**params, "b": torch.zeros_like(params["b"])}

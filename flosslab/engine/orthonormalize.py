@@ -17,24 +17,19 @@ the automatic interval between QRs.
 Both give a Q with orthonormal columns and an upper-triangular R with A = QR; their R diagonals may
 differ in sign only, and log|R_ii| (what the spectrum needs) is the same.
 
-Interval between QRs (``reorth_every="auto"``): before a QR taken m steps after the last one, the
-frame's condition number is about exp(m (lambda_1 - lambda_k)). The rule of the shared notes keeps
-m (lambda_1 - lambda_k) <= budget, with budget :data:`SPREAD_BUDGET` (12 in float64, 4 in float32,
-a little under the measured limits 15 and 5), m growing at most twofold per QR and capped by a
-ceiling (default :data:`DEFAULT_CEILING`).
+The interval between QRs, fixed or automatic, is :class:`flosslab.core.schedule.QRSchedule`;
+:func:`qr_schedule` builds one with the torch estimate of the frame's spread.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
-from ..config import FlosslabError, check_choice
+from ..core.errors import FlosslabError
+from ..core.schedule import DEFAULT_CEILING, SPREAD_BUDGET, QRSchedule
+from ..core.validate import check_choice
 
 METHODS = ("householder", "cholesky_qr2", "auto")
 CHOLESKY_MAX_CONDITION = {torch.float64: 1e6, torch.float32: 30.0}
-SPREAD_BUDGET = {torch.float64: 12.0, torch.float32: 4.0}
-DEFAULT_CEILING = 16
 
 
 def householder_qr(a: torch.Tensor):
@@ -102,47 +97,15 @@ def orthonormalize(a: torch.Tensor, method: str = "householder"):
     return q, r
 
 
-def next_reorth_every(log_r_diag: torch.Tensor, steps_since: int, current: int, dtype,
-                      ceiling: int = DEFAULT_CEILING) -> int:
-    """The interval m to the next QR, from the log|R_ii| (..., k) of a QR taken ``steps_since``
-    steps after the previous one: the spread lambda_1 - lambda_k is estimated as
-    (max_i - min_i of log|R_ii|) / steps_since, the worst over a batch, and
-    m = floor(budget / spread), at most twice ``current`` and at most ``ceiling``, at least 1.
-    """
+def spread(log_r_diag: torch.Tensor) -> float:
+    """max_i - min_i of the finite log|R_ii| (..., k) of one QR, the worst over a batch."""
     finite = log_r_diag.detach()
     finite = torch.where(torch.isfinite(finite), finite, torch.zeros_like(finite))
-    spread = float((finite.amax(-1) - finite.amin(-1)).max()) / max(steps_since, 1)
-    budget = SPREAD_BUDGET[dtype]
-    m = ceiling if spread <= budget / ceiling else math.floor(budget / spread)
-    return max(1, min(m, 2 * current, ceiling))
+    return float((finite.amax(-1) - finite.amin(-1)).max())
 
 
-class QRSchedule:
-    """When the frame is re-orthonormalised, shared by the generic and the fused loop.
-
-    A QR is due every ``reorth_every`` steps (an int, or ``"auto"``: re-decided after each QR by
-    :func:`next_reorth_every`), at the end of the transient and at the last step. :meth:`record`
-    keeps the log|R_ii| of the QRs after the transient, with the step count at each.
-    """
-
-    def __init__(self, n_steps: int, reorth_every, transient: int, ceiling: int = DEFAULT_CEILING):
-        self.auto = reorth_every == "auto"
-        self.m = 1 if self.auto else reorth_every
-        self.n_steps, self.transient, self.ceiling = n_steps, transient, ceiling
-        self.since = 0
-        self.logs, self.ends = [], []
-
-    def due(self, t: int) -> bool:
-        """Count step t; True if a QR follows it."""
-        self.since += 1
-        return self.since == self.m or t == self.transient - 1 or t == self.n_steps - 1
-
-    def record(self, t: int, log_r_diag: torch.Tensor) -> None:
-        """Store the QR taken after step t and choose the next interval."""
-        if t >= self.transient:
-            self.logs.append(log_r_diag)
-            self.ends.append(t + 1 - self.transient)
-        if self.auto:
-            self.m = next_reorth_every(log_r_diag, self.since, self.m, log_r_diag.dtype,
-                                       self.ceiling)
-        self.since = 0
+def qr_schedule(n_steps, reorth_every, transient, dtype, ceiling: int = DEFAULT_CEILING):
+    """The QR schedule for frames of ``dtype`` (its round-off sets the automatic interval's budget)."""
+    name = "float32" if dtype == torch.float32 else "float64"
+    return QRSchedule(n_steps, reorth_every, transient, ceiling, spread=spread,
+                      budget=SPREAD_BUDGET[name])

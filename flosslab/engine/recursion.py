@@ -2,7 +2,7 @@
 
 Forward, for t = 1..T, from h_0 and the frame Q_0 (N x k), with drive d_t = U x_t + b::
 
-    h_t = tanh(a_t),  a_t = W h_{t-1} + d_t,   s_t = 1 - h_t^2 = sech^2(a_t) (computed from a_t),
+    h_t = tanh(a_t),  a_t = W h_{t-1} + d_t,   s_t = tanh'(a_t) (from a_t: :func:`.model.tanh_slope`),
     P_t = W Q_{t-1},   Q'_t = s_t * P_t (rows scaled),   Q_t = Q'_t, or at a QR step Q_t R_t = Q'_t
 
 and the output is the sum of log|diag R_t| over the QR steps after the transient (k). The frame is
@@ -12,43 +12,44 @@ one product, ``sum_t G_t^T F_{t-1}``. Autograd would record about eight small op
 here the whole loop is one ``torch.autograd.Function`` whose backward walks the steps in reverse::
 
     at a QR step:  Rb = diag(c / R_ii) (c = upstream gradient after the transient, else 0),
-                   M = R Rb^T - Qb^T Q,   Q'b = (Qb + Q copyltu(M)) R^{-T}   (as :mod:`flosslab.qr`;
+                   M = R Rb^T - Qb^T Q,   Q'b = (Qb + Q copyltu(M)) R^{-T}   (as
+                   :mod:`flosslab.reference.qr`;
                    the lower triangle of R Rb^T is diag(c), so R_ii is never divided by)
     frame:         G_t = s_t * Q'b_t,   Q_{t-1}b = W^T G_t
     slopes:        s_t * s_b,t = s_t * sum_i (Q'b_t * P_t)_i = sum_i (Q'b_t * Q'_t)_i =: u_t
-    state:         a_b,t = s_t * (h_b,t - 2 h_t s_b,t) = s_t * h_b,t - 2 h_t u_t,   h_b,t-1 = W^T a_b,t
+    state:         a_b,t = s_t * h_b,t + s'(a_t) s_b,t = s_t * h_b,t - 2 h_t u_t,   h_b,t-1 = W^T a_b,t
+                   (s'(a) = -2 tanh(a) s(a), so the slope's derivative needs no division by s)
     at the end:    Wb = sum_t (G_t Q_{t-1}^T + a_b,t h_{t-1}^T),   d_b,t = a_b,t
 
 (u_t uses the scaled frame Q'_t, which the forward pass keeps anyway, instead of the products P_t:
 one (T, E, k, N) array fewer, and no division by s_t, which underflows for saturated units.)
 
 Everything is batched over a leading member axis E (ensembles; E = 1 for one network). The QR
-schedule is a fixed interval m or "auto" (:func:`flosslab.engine.orthonormalize.next_reorth_every`),
-decided in the forward pass and replayed backward. Tested against torch autograd (the generic path
-of :mod:`flosslab.engine.lyapunov`) and the numpy reference.
+schedule is a fixed interval m or "auto" (:class:`flosslab.core.schedule.QRSchedule`), decided in
+the forward pass and replayed backward. Tested against torch autograd (the generic path of
+:mod:`flosslab.engine.lyapunov`) and the numpy reference.
 
-Speed (CPU): the per-step arrays come from a buffer pool (:mod:`flosslab.engine.workspace`; fresh
-14 MB arrays cost ~5 ms each in page faults at the paper's size), each step writes straight into
-them (no copies), the sums u_t are one operation after the loop, and the loops run on one thread
-for the frame sizes in :data:`SINGLE_THREAD_STEP`.
+Speed (CPU): the per-step arrays come from a buffer pool (:mod:`flosslab.engine.workspace`: a fresh
+CPU array of this size is page-faulted in on first write, a large part of a step), each step
+writes straight into them (no copies), the sums u_t are one operation after the loop, and the loops
+run on one thread for the frame sizes in :data:`SINGLE_THREAD_STEP`.
 """
 from __future__ import annotations
 
 import torch
 
-from ..config import NumericalError
+from ..core.errors import STATE_NOT_FINITE, NumericalError
+from ..core.schedule import DEFAULT_CEILING
 from .device import one_cpu_thread
-from .orthonormalize import DEFAULT_CEILING, QRSchedule, orthonormalize
+from .model import tanh_slope
+from .orthonormalize import orthonormalize, qr_schedule
 from .workspace import POOL
 
 
 #: On a CPU the per-step loops run on one thread while the frames of all members hold at most this
-#: many numbers (E * N * k); the large products (the gradient of W) stay multi-threaded. Measured on
-#: the 2-core CPU (benchmarks/engine_threads.py, ms per flossing step, loops on one thread vs on
-#: torch's two): N=k=128: 125-131 vs 170-200; N=256, k=64: 136-160 vs 155-200; N=80, k=75: 43-46
-#: vs 39-40 or 61-62 (two threads on this machine are fast or slow for minutes at a time, one
-#: thread is steady); larger frames and ensembles of 16 or more gain from two threads. Re-measure
-#: on other machines; 0 leaves torch's thread count alone.
+#: many numbers (E * N * k): their small products and QRs gain nothing from a second thread and
+#: lose much when another process shares the cores (``benchmarks/engine_threads.py`` measures it).
+#: The large products (the gradient of W) use torch's thread count. 0 leaves the count alone.
 SINGLE_THREAD_STEP = 20_000
 
 
@@ -61,13 +62,14 @@ def _copyltu(m):
 
 
 class RNNFrameRecursion(torch.autograd.Function):
-    """``total, logs, ends = RNNFrameRecursion.apply(W, drive, h0, frame, reorth_every, transient,
-    method, ceiling)``: W (E, N, N), drive (T, E, N), h0 (E, N), frame (E, N, k) -> total (E, k),
+    """``total, logs, ends = RNNFrameRecursion.apply(W, drive, h0, frame, schedule, method)``:
+    W (E, N, N), drive (T, E, N), h0 (E, N), frame (E, N, k), a fresh
+    :class:`~flosslab.core.schedule.QRSchedule` -> total (E, k),
     the summed log|R_ii| after the transient; logs (n_QR, E, k) and ends (n_QR,) (steps counted
     from the end of the transient) for the running estimate. Differentiable in W and drive."""
 
     @staticmethod
-    def forward(ctx, w, drive, h0, frame, reorth_every, transient, method, ceiling):
+    def forward(ctx, w, drive, h0, frame, schedule, method):
         n_steps, (e, n, k) = drive.shape[0], frame.shape
         kw = dict(dtype=frame.dtype, device=frame.device)
         with _step_threads(frame):   # see SINGLE_THREAD_STEP
@@ -80,14 +82,11 @@ class RNNFrameRecursion(torch.autograd.Function):
                 torch.baddbmm(drive[t].unsqueeze(1), hs[t], wt, out=pres[t])
                 torch.tanh(pres[t], out=hs[t + 1])
             if not bool(torch.isfinite(states).all()):
-                raise NumericalError("the network's state became NaN or infinite; check its weights")
-            # s_t = 1 - h_t^2 computed as sech^2(a_t): 1 - h^2 cancels catastrophically for
-            # saturated units (|h| near 1), which in float32 biases the smallest exponents by ~0.05
-            slopes = torch.cosh(pre).pow_(-2)             # (T, E, 1, N): scales the columns of F
+                raise NumericalError(STATE_NOT_FINITE)
+            slopes = tanh_slope(pre)                       # (T, E, 1, N): scales the columns of F
             frames = POOL.take((n_steps + 1, e, k, n), **kw)   # F_t = Q_t^T (after any QR)
             frames[0] = frame.mT
             fs, ss = frames.unbind(0), slopes.unbind(0)
-            schedule = QRSchedule(n_steps, reorth_every, transient, ceiling)
             rs, scaled = {}, {}                                # R_t and F'_t at the QR steps
             for t in range(n_steps):
                 torch.bmm(fs[t], wt, out=fs[t + 1])
@@ -100,7 +99,7 @@ class RNNFrameRecursion(torch.autograd.Function):
                     schedule.record(t, torch.log(torch.diagonal(r, dim1=-2, dim2=-1).abs()))
         logs = torch.stack(schedule.logs)
         ctx.save_for_backward(w, states, slopes)
-        ctx.frames, ctx.rs, ctx.scaled, ctx.transient = frames, rs, scaled, transient
+        ctx.frames, ctx.rs, ctx.scaled, ctx.transient = frames, rs, scaled, schedule.transient
         POOL.give_when_freed(ctx, frames)
         ctx.mark_non_differentiable(logs)
         return logs.sum(0), logs, torch.tensor(schedule.ends)
@@ -148,11 +147,12 @@ class RNNFrameRecursion(torch.autograd.Function):
             w_bar += torch.einsum("tei,tej->eij", a_bar[:, :, 0], states[:-1, :, 0])
         else:
             w_bar[0] += a_bar[:, 0, 0].mT @ states[:-1, 0, 0]
-        return w_bar, a_bar[:, :, 0], None, None, None, None, None, None
+        return w_bar, a_bar[:, :, 0], None, None, None, None
 
 
 def rnn_frame_recursion(w, drive, h0, frame, reorth_every=1, transient: int = 0,
                         method: str = "auto", ceiling: int = DEFAULT_CEILING):
     """Summed log|R_ii| after the transient (E, k), per-QR logs (n_QR, E, k) and QR end steps
     (n_QR,) of the RNN with drive d_t = U x_t + b (T, E, N). See :class:`RNNFrameRecursion`."""
-    return RNNFrameRecursion.apply(w, drive, h0, frame, reorth_every, transient, method, ceiling)
+    schedule = qr_schedule(drive.shape[0], reorth_every, transient, frame.dtype, ceiling)
+    return RNNFrameRecursion.apply(w, drive, h0, frame, schedule, method)

@@ -1,5 +1,6 @@
 """Training by backpropagation through time in torch, with flossing schedules (mirrors
-:mod:`flosslab.training`; the configuration :class:`~flosslab.trainconfig.TrainConfig` is shared).
+:mod:`flosslab.reference.training`; the configuration :class:`~flosslab.core.trainconfig.TrainConfig`
+is shared).
 
 Each epoch draws a fresh batch of the task from the run's own generator (the reference's draws),
 takes the binary cross-entropy on the scored steps, clips each parameter array's gradient to norm
@@ -20,24 +21,32 @@ import numpy as onp
 import torch
 from tqdm.auto import tqdm
 
-from ..config import FlosslabError, NumericalError
-from ..common import (FLOSS_SEQ_LEN, FLOSS_TRANSIENT, SPECTRUM_WINDOW, TrainHistory,
-                      effective_rank, random_bits)
-from ..tasks import accuracy, make_batch
-from ..trainconfig import TrainConfig
+from ..core.conventions import (DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, SPECTRUM_WINDOW,
+                                random_bits)
+from ..core.errors import FlosslabError, NumericalError, training_diverged
+from ..core.measures import effective_rank
+from ..core.records import TrainHistory
+from ..core.tasks import accuracy, make_batch
+from ..core.trainconfig import TrainConfig
 from .device import resolve_device, resolve_dtype
 from .flossing import floss, flossing_loss
 from .lyapunov import lyapunov_spectrum, member_frames
-from .model import DYNAMIC_PARAMS, init_rnn, readout, rnn_step, run_rnn, to_torch
+from .model import init_rnn, readout, rnn_step, run_rnn, to_torch
 
-__all__ = ["TrainHistory", "task_loss", "evaluate", "evaluate_members", "spectrum_snapshot", "train", "train_members"]
+__all__ = ["bce", "task_loss", "evaluate", "evaluate_members", "spectrum_snapshot", "train",
+           "train_members"]
+
+
+def bce(logits, targets):
+    """Binary cross-entropy of each output on its logit: ``log(1 + e^y) - z y``, computed as
+    ``logaddexp(0, y) - z y`` (stable for large |y|), elementwise."""
+    return torch.logaddexp(torch.zeros_like(logits), logits) - targets * logits
 
 
 def task_loss(logits, targets, mask):
-    """Binary cross-entropy on logits, mean over the scored steps (mask (T,)) and the batch:
-    ``log(1 + e^y) - z y``, computed as ``logaddexp(0, y) - z y`` (stable for large |y|)."""
-    per_step = torch.logaddexp(torch.zeros_like(logits), logits) - targets * logits
-    return per_step[torch.as_tensor(mask, device=logits.device)].mean()
+    """Binary cross-entropy averaged over the scored steps (mask (T,)) and the batch (as
+    :func:`flosslab.reference.training.task_loss`)."""
+    return bce(logits, targets)[torch.as_tensor(mask, device=logits.device)].mean()
 
 
 def evaluate(params: dict, config: TrainConfig, seed) -> float:
@@ -158,8 +167,7 @@ def train_members(configs, params_list=None, progress: bool = False, device=None
             stacked = {name: torch.stack([m[name] for m in members]) for name in names}
             logits = readout(stacked, run_rnn(stacked, inputs.to(device)))
             targets = targets.to(device)
-            per_step = torch.logaddexp(torch.zeros_like(logits), logits) - targets * logits
-            losses = torch.einsum("tebo,te->e", per_step, weights)
+            losses = torch.einsum("tebo,te->e", bce(logits, targets), weights)
             total = losses.sum()
             if bits:
                 pen = sorted(bits)
@@ -178,9 +186,7 @@ def train_members(configs, params_list=None, progress: bool = False, device=None
                 loss, norm = float(loss_values[i]), float(norms[i])
                 if not (onp.isfinite(loss) and onp.isfinite(norm)):
                     who = f" (member {i})" if e > 1 else ""
-                    raise NumericalError(f"training diverged at epoch {epoch}{who} (loss {loss}, "
-                                         f"gradient norm {norm}); lower the learning rate or the "
-                                         "gain")
+                    raise NumericalError(training_diverged(epoch, loss, norm, who))
                 histories[i].loss.append(loss)
                 histories[i].grad_norm.append(norm)
             _record(stacked, members, configs, histories, epoch + 1, n_epochs)

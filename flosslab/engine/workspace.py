@@ -2,9 +2,9 @@
 
 The fused recursion keeps every step's frame and product, (T, E, k, N) arrays of ~14 MB at the
 paper's size. A fresh CPU allocation of that size is a fresh ``mmap`` whose pages are faulted in on
-first write: ~4.7 ms per 14 MB on the 2-core CPU, about a third of a flossing step's time when four
-such arrays are made each step (measured; ``benchmarks/threads.py`` has the numbers). On a GPU
-torch's caching allocator already recycles memory, so the pool is only used on the CPU.
+first write, a large share of a flossing step's time when several such arrays are made each step
+(``benchmarks/engine_threads.py`` times the engine without the pool). On a GPU torch's caching
+allocator already recycles memory, so the pool is only used on the CPU.
 
 A buffer goes back to the pool only when nothing can read it any more: backward temporaries at the
 end of the backward pass, and the arrays the backward needs when the autograd node holding them is

@@ -30,8 +30,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-from ..config import FlosslabError, check_choice
-from ..trainconfig import TrainConfig
+from ..core.errors import FlosslabError
+from ..core.trainconfig import TrainConfig
+from ..core.validate import check_choice
 
 
 @dataclass(frozen=True)

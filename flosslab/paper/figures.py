@@ -1,31 +1,28 @@
-"""Figures of the reproduction (:mod:`flosslab.reproduce`): each takes the dict that goes into
-``results.json`` and writes one PNG, so a figure shows exactly the numbers that are stored."""
+"""Figures of the reproduction (:mod:`flosslab.paper.reproduce`): each takes the dict that goes into
+``results.json`` and writes one PNG, so a figure shows exactly the numbers that are stored. The look
+(colours and names of the schedules, figure construction) is the course's, from
+:mod:`flosslab.core.style`."""
 from __future__ import annotations
 
-import matplotlib
+import matplotlib as mpl
+import numpy as onp
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as onp  # noqa: E402
-
-COLORS = {"none": "0.35", "pre": "tab:blue", "inter": "tab:orange"}
-LABELS = {"none": "no flossing", "pre": "preflossing", "inter": "pre + periodic flossing"}
+from ..core.style import AFTER, BEFORE, SCHEDULE_COLOURS as COLORS, SCHEDULE_LABELS as LABELS
+from ..core.style import new_figure, save_png
 
 
 def _save(fig, path):
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def spectra(data: dict, path) -> None:
     gains = sorted({r["gain"] for r in data["runs"]})
-    fig, axes = plt.subplots(1, len(gains), figsize=(5 * len(gains), 3.8), squeeze=False)
-    for ax, g in zip(axes[0], gains):
+    fig, axes = new_figure(ncols=len(gains), width=5 * len(gains), height=3.8)
+    for ax, g in zip(axes, gains):
         runs = [r for r in data["runs"] if r["gain"] == g]
         i = onp.arange(1, data["n"] + 1)
-        ax.plot(i, runs[0]["before"], color="k", lw=2, label="before flossing")
-        for r, c in zip(runs, plt.cm.viridis(onp.linspace(0.15, 0.85, len(runs)))):
+        ax.plot(i, runs[0]["before"], color=BEFORE, lw=2, label="before flossing")
+        for r, c in zip(runs, mpl.colormaps["viridis"](onp.linspace(0.15, 0.85, len(runs)))):
             ax.plot(i, r["after"], color=c, label=f"after flossing k={r['k']}")
             ax.axvline(r["k"], color=c, ls=":", lw=1)
         ax.axhline(0, color="0.6", lw=0.8)
@@ -35,8 +32,8 @@ def spectra(data: dict, path) -> None:
 
 
 def condition(data: dict, path) -> None:
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for label, color in (("before", "k"), ("after", "tab:blue")):
+    fig, (a1, a2) = new_figure(ncols=2, width=10, height=3.8)
+    for label, color in (("before", BEFORE), ("after", AFTER)):
         d = data[label]
         a1.plot(d["times"], d["log10_condition"], "o-", color=color, label=f"{label} flossing")
         a2.semilogy(onp.arange(1, len(d["grad_norm"]) + 1), d["grad_norm"], color=color,
@@ -50,8 +47,8 @@ def condition(data: dict, path) -> None:
 
 
 def accuracy_vs_delay(sweeps: dict, path) -> None:
-    fig, axes = plt.subplots(1, len(sweeps), figsize=(5.5 * len(sweeps), 3.8), squeeze=False)
-    for ax, (task, sweep) in zip(axes[0], sweeps.items()):
+    fig, axes = new_figure(ncols=len(sweeps), width=5.5 * len(sweeps), height=3.8)
+    for ax, (task, sweep) in zip(axes, sweeps.items()):
         for s, summary in sweep["accuracy"].items():
             d = [int(x) for x in summary]
             med = [q["median"] for q in summary.values()]
@@ -69,20 +66,20 @@ def accuracy_vs_delay(sweeps: dict, path) -> None:
 
 
 def effective_rank(sweep: dict, path) -> None:
-    fig, axes = plt.subplots(1, len(sweep["delays"]), figsize=(3.2 * len(sweep["delays"]), 3.2),
-                             squeeze=False, sharey=True)
-    for ax, d in zip(axes[0], sweep["delays"]):
+    fig, axes = new_figure(ncols=len(sweep["delays"]), width=3.2 * len(sweep["delays"]),
+                           height=3.2, sharey=True)
+    for ax, d in zip(axes, sweep["delays"]):
         for s, by_delay in sweep["grad_rank"].items():
             ax.plot(sweep["eval_epochs"], by_delay[str(d)], "o-", ms=3, color=COLORS[s],
                     label=LABELS[s])
         ax.set(title=f"{sweep['task']} d={d}", xlabel="epoch")
-    axes[0][0].set_ylabel("effective rank of dL/dW (median)")
-    axes[0][0].legend(fontsize=7)
+    axes[0].set_ylabel("effective rank of dL/dW (median)")
+    axes[0].legend(fontsize=7)
     _save(fig, path)
 
 
 def accuracy_vs_k(data: dict, path) -> None:
-    fig, ax = plt.subplots(figsize=(5, 3.8))
+    fig, (ax,) = new_figure(width=5, height=3.8)
     ks = data["ks"]
     med = [data["accuracy"][str(k)]["median"] for k in ks]
     lo = [data["accuracy"][str(k)]["q25"] for k in ks]
@@ -102,7 +99,7 @@ def accuracy_vs_k(data: dict, path) -> None:
 
 
 def cost(data: dict, path) -> None:
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (a1, a2) = new_figure(ncols=2, width=10, height=3.6)
     n = [r["n"] for r in data["by_n"]]
     a1.loglog(n, [r["ms"] for r in data["by_n"]], "o-")
     a1.set(xlabel="N (k = N/2)", ylabel="ms per flossing step",

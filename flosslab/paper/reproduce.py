@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as onp
 import torch
 
-from ..config import FlosslabError, check_choice
-from ..common import random_bits
-from ..tasks import make_batch
+from ..core.conventions import random_bits
+from ..core.errors import FlosslabError
+from ..core.tasks import make_batch
+from ..core.validate import check_choice
 from .budgets import DEFAULT, Budget, budget_delays, get_budget
 from .stats import bootstrap_horizon, horizon, quartiles
 from .sweep import RunSpec, run_sweep
@@ -83,14 +84,14 @@ FAST_BUDGET = replace(DEFAULT, name="default-fast", n_units=32, n_exponents=16, 
 # --- a. spectra before and after flossing -----------------------------------------------------
 
 def spectra_before_after(sizes: Sizes, device, progress=False) -> dict:
-    from ..engine.ensemble import ensemble_spectrum, floss_ensemble, init_ensemble
+    from ..engine.ensemble import ensemble_spectrum, floss_in_chunks, init_ensemble
     members = [(g, k) for g in sizes.spec_gains for k in sizes.spec_ks]
     seeds = list(range(len(members)))
     params = init_ensemble(sizes.spec_units, [g for g, _ in members], [0] * len(members),
                            device=device)
     n = sizes.spec_units
     before = ensemble_spectrum(params, n_steps=500, n_exponents=n, seeds=seeds)
-    flossed, _ = floss_ensemble(params, sizes.spec_floss_steps, [k for _, k in members],
+    flossed, _ = floss_in_chunks(params, sizes.spec_floss_steps, [k for _, k in members],
                                 lr=sizes.lr, seeds=seeds, progress=progress)
     after = ensemble_spectrum(flossed, n_steps=500, n_exponents=n, seeds=seeds)
     return {"n": n, "floss_steps": sizes.spec_floss_steps,
@@ -103,9 +104,9 @@ def spectra_before_after(sizes: Sizes, device, progress=False) -> dict:
 # --- b. condition number and gradient norms against t -------------------------------------------
 
 def condition_and_gradients(sizes: Sizes, device, progress=False) -> dict:
-    from ..diagnostics import condition_number_curve, state_gradient_norms
+    from ..engine.diagnostics import condition_number_curve, state_gradient_norms
     from ..engine.flossing import floss
-    from ..engine.model import init_rnn, to_numpy
+    from ..engine.model import init_rnn
     n, k, window = sizes.cond_units, sizes.cond_k, sizes.cond_window
     params = init_rnn(n, 1.0, seed=0, device=device)
     flossed, history = floss(params, sizes.cond_floss_steps, k, lr=1e-3, seed=0,
@@ -115,7 +116,7 @@ def condition_and_gradients(sizes: Sizes, device, progress=False) -> dict:
     batch = make_batch("copy", 1, batch_size=8, seq_len=window, seed=12)
     out = {"n": n, "k": k, "window": window, "floss_steps": sizes.cond_floss_steps,
            "floss_loss": [float(x) for x in history.losses]}
-    for label, p in (("before", to_numpy(params)), ("after", to_numpy(flossed))):
+    for label, p in (("before", params), ("after", flossed)):
         times, kappa = condition_number_curve(p, inputs, n_values=k, transient=transient,
                                               times=onp.unique(onp.linspace(1, window, 16)
                                                                .astype(int)))
@@ -200,8 +201,8 @@ def k_sweep(sizes: Sizes, budget: Budget, out_dir, device, chunk: int = 16, jobs
 # --- f. cost ------------------------------------------------------------------------------------
 
 def flossing_cost(sizes: Sizes, device) -> dict:
-    from ..bench import engine_flossing_step, median_ms
-    from ..common import random_frame
+    from ..core.conventions import random_frame
+    from ..engine.bench import engine_flossing_step, median_ms
     from ..engine.model import init_rnn
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     bits = random_bits(sizes.cost_steps, 1, seed=0)

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as onp
 
-from .. import __version__
-from ..config import FlosslabError, check_int
+from ..core import __version__
+from ..core.errors import FlosslabError
+from ..core.validate import check_int
 from .budgets import Budget
 
 

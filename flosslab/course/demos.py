@@ -13,16 +13,21 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .config import FlosslabError, check_int, check_n_exponents, check_real, fast_or_full
-from .diagnostics import (condition_number_curve, effective_rank, log10_condition_number,
-                          log_singular_values, state_gradient_norms, weight_gradient)
-from .flossing import floss, random_bits
-from .identities import log_det_average
-from .lyapunov import SpectrumHistory, default_transient, lyapunov_spectrum
-from .model import autonomous, init_rnn, run_rnn
-from .tasks import make_batch
-from .trainconfig import TrainConfig
-from .training import TrainHistory, train
+from ..core.conventions import (autonomous, default_transient, init_rnn, random_bits,
+                                random_state)
+from ..core.errors import FlosslabError
+from ..core.measures import effective_rank, log10_condition_number
+from ..core.records import SpectrumHistory, TrainHistory
+from ..core.settings import fast_or_full
+from ..core.tasks import make_batch
+from ..core.trainconfig import TrainConfig
+from ..core.validate import check_int, check_n_exponents, check_real
+from ..reference.diagnostics import (condition_number_curve, log_singular_values,
+                                     state_gradient_norms, weight_gradient)
+from ..reference.flossing import floss
+from ..reference.lyapunov import log_det_average, lyapunov_spectrum
+from ..reference.model import run_rnn
+from ..reference.training import train
 
 
 def defaults() -> dict:
@@ -74,15 +79,15 @@ def autonomous_spectrum(gain: float, n_units: int = 50, n_exponents: int | None 
     """
     params = autonomous(init_rnn(n_units, gain, seed=seed))
     k = check_n_exponents(n_exponents, n_units)
-    h0 = np.random.default_rng([seed, 7]).uniform(-1.0, 1.0, size=n_units)
+    h0 = random_state(n_units, seed)
     inputs = np.zeros((n_steps, params["U"].shape[1]))
     transient = default_transient(n_steps)
     lam, hist = lyapunov_spectrum(params, inputs, n_exponents=k, reorth_every=reorth_every,
                                   transient=transient, seed=seed, h0=h0, return_history=True)
     rule = None
     if k == n_units:
-        states = run_rnn(params, inputs, h0=h0)[transient:]
-        rule = (float(np.sum(lam)), float(log_det_average(params, states)))
+        _, pre = run_rnn(params, inputs, h0=h0, return_preactivations=True)
+        rule = (float(np.sum(lam)), float(log_det_average(params, pre[transient:])))
     return SpectrumResult(np.asarray(lam), hist, rule)
 
 
@@ -105,7 +110,7 @@ class VJPCheck(NamedTuple):
 def qr_test_loss(a, weights):
     """sum_i log|R_ii| + sum(weights * Q): a scalar that depends on both QR factors."""
     import autograd.numpy as anp
-    from .qr import qr
+    from ..reference.qr import qr
     q, r = qr(a)
     return anp.sum(anp.log(anp.abs(anp.diagonal(r, axis1=-1, axis2=-2)))) + anp.sum(weights * q)
 
@@ -237,8 +242,8 @@ def flossing_checkpoints(gain: float = 1.0, n_exponents: int = 16, n_units: int 
     for c in range(n_checkpoints + 1):
         if c:
             params, _ = floss(params, steps_per_checkpoint, k, 0.0, 0.01, seed=seed + c)
-        states = run_rnn(params, bits)[40:]
-        sv = log_singular_values(params, states, n_values=k, n_passes=3, seed=seed)
+        _, pre = run_rnn(params, bits, return_preactivations=True)
+        sv = log_singular_values(params, pre[40:], n_values=k, n_passes=3, seed=seed)
         steps.append(c * steps_per_checkpoint)
         log_sv.append(sv)
         cond.append(log10_condition_number(sv))
@@ -254,7 +259,7 @@ def flossing_checkpoints(gain: float = 1.0, n_exponents: int = 16, n_units: int 
 def torch_vs_reference(gain: float = 1.5, n_units: int = 32, n_exponents: int = 8,
                        n_steps: int = 200, seed: int = 0, device="cpu"):
     """Exponents of one network on the same bits from the numpy reference and the torch engine."""
-    from . import engine
+    from .. import engine
     params = init_rnn(n_units, gain, seed=seed)
     bits = random_bits(n_steps, 1, seed)
     ref = np.asarray(lyapunov_spectrum(params, bits, n_exponents=n_exponents, seed=seed))
@@ -266,7 +271,7 @@ def torch_vs_reference(gain: float = 1.5, n_units: int = 32, n_exponents: int = 
 def ensemble_spectrum_vs_gain(gains, n_units: int = 32, n_exponents: int = 4, n_steps: int = 300,
                               seed: int = 0, device="cpu") -> np.ndarray:
     """One batched call for a whole ensemble: member e has gain ``gains[e]``; (E, k) exponents."""
-    from . import engine
+    from .. import engine
     params = engine.init_ensemble(n_units, list(gains), seeds=[seed] * len(gains), device=device)
     return np.asarray(engine.ensemble_spectrum(params, n_steps, n_exponents,
                                                seeds=[seed] * len(gains)))
@@ -278,7 +283,7 @@ def cell_spectra(n_units: int = 16, n_steps: int = 300, seed: int = 0) -> dict:
     The LSTM's state is (h, c), so it has 2N exponents.
     """
     import torch
-    from . import engine
+    from .. import engine
     bits = torch.as_tensor(random_bits(n_steps, 1, seed), dtype=torch.float64)
     out = {}
     for name, cls in (("RNN (tanh)", torch.nn.RNNCell), ("GRU", torch.nn.GRUCell),
@@ -296,7 +301,7 @@ def flossing_step_seconds(n_units: int, n_exponents: int, n_steps: int = 55, dev
     torch engine; synchronises the GPU so the time is real."""
     import time
     import torch
-    from . import engine
+    from .. import engine
     params = engine.to_torch(init_rnn(n_units, 1.0, seed=seed), device, requires_grad=True)
     bits = random_bits(n_steps, 1, seed)
     times = []
@@ -312,7 +317,7 @@ def flossing_step_seconds(n_units: int, n_exponents: int, n_steps: int = 55, dev
 def cost_sweep(sweep: str, n_units: int, n_exponents: int, device="cpu", n_points: int = 4):
     """Seconds per flossing step on a geometric grid of N (k fixed; from max(k, N/8) to N) or of
     k (N fixed; from k/8 to k). Returns (sizes, seconds)."""
-    from .config import check_choice
+    from ..core.validate import check_choice
     check_choice("the swept size", sweep, ("N", "k"))
     k = check_n_exponents(n_exponents, n_units)
     top, bottom = (n_units, max(k, n_units // 8)) if sweep == "N" else (k, max(1, k // 8))

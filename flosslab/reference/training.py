@@ -2,8 +2,8 @@
 
 Each epoch draws a fresh batch of the task, takes the BCE loss on the scored steps, clips each
 parameter array's gradient to norm <= ``clip`` and takes an Adam step
-(``autograd.misc.optimizers.adam``). Flossing episodes (:mod:`flosslab.flossing`) run before the
-epochs the schedule names (:class:`~flosslab.trainconfig.TrainConfig`); Adam's moment estimates start
+(``autograd.misc.optimizers.adam``). Flossing episodes (:mod:`flosslab.reference.flossing`) run before the
+epochs the schedule names (:class:`~flosslab.core.trainconfig.TrainConfig`); Adam's moment estimates start
 afresh after each episode, as each call of autograd's ``adam`` keeps its own state. Accuracy is
 measured on fresh sequences every ``eval_every`` epochs, with a spectrum snapshot and the effective
 rank of that epoch's recurrent-weight gradient dL/dW.
@@ -16,15 +16,30 @@ from autograd.misc.optimizers import adam
 from autograd.tracer import getval
 from tqdm.auto import tqdm
 
-from .config import NumericalError, single_blas_thread
-from .common import SPECTRUM_WINDOW, TrainHistory, effective_rank
-from .flossing import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, floss, flossing_loss, random_bits
+from ..core.conventions import (FLOSS_SEQ_LEN, FLOSS_TRANSIENT, SPECTRUM_WINDOW, init_rnn,
+                                random_bits)
+from ..core.errors import NumericalError, training_diverged
+from ..core.measures import effective_rank
+from ..core.records import TrainHistory
+from ..core.settings import single_blas_thread
+from ..core.tasks import accuracy, make_batch
+from ..core.trainconfig import TrainConfig
+from .flossing import floss, flossing_loss
 from .lyapunov import lyapunov_spectrum
-from .model import init_rnn, readout, run_rnn
-from .tasks import accuracy, make_batch, task_loss
-from .trainconfig import TrainConfig
+from .model import readout, run_rnn
 
-__all__ = ["SPECTRUM_WINDOW", "TrainHistory", "evaluate", "spectrum_snapshot", "train"]
+__all__ = ["task_loss", "evaluate", "spectrum_snapshot", "train"]
+
+
+def task_loss(logits, targets, mask):
+    """Binary cross-entropy on logits, averaged over the scored steps (mask) and the batch.
+
+    ``log(1 + e^y) - z y``, computed as ``logaddexp(0, y) - z y`` (stable for large |y|).
+    Shapes (T, B, 1), (T, B, 1), (T,).
+    """
+    import autograd.numpy as anp
+    per_step = anp.logaddexp(0.0, logits) - targets * logits
+    return anp.mean(per_step[onp.asarray(mask)])
 
 
 def evaluate(params: dict, config: TrainConfig, seed) -> float:
@@ -79,8 +94,7 @@ def train(config: TrainConfig | None = None, params: dict | None = None, progres
         loss = float(loss)
         norm = float(onp.sqrt(sum(onp.sum(v ** 2) for v in g.values())))
         if not (onp.isfinite(loss) and onp.isfinite(norm)):
-            raise NumericalError(f"training diverged at epoch {epoch} (loss {loss}, gradient norm "
-                                 f"{norm}); lower the learning rate or the gain")
+            raise NumericalError(training_diverged(epoch, loss, norm))
         history.loss.append(loss)
         history.grad_norm.append(norm)
         return _clip(g, config.clip)

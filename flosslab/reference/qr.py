@@ -18,7 +18,7 @@ import numpy as onp
 from autograd.extend import defvjp, primitive
 from scipy.linalg import solve_triangular
 
-from .config import FlosslabError
+from ..core.errors import FlosslabError
 
 
 @primitive

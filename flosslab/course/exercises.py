@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .diagnostics import effective_rank
-from .flossing import flossing_loss, random_bits
-from .lyapunov import random_frame, spectrum_from_jacobians
-from .model import init_rnn, jacobian, run_rnn
-from .qr import qr
-from .tasks import make_batch
+from ..core.conventions import init_rnn, random_bits, random_frame
+from ..core.measures import effective_rank
+from ..core.tasks import make_batch
+from ..reference.flossing import flossing_loss
+from ..reference.lyapunov import spectrum_from_jacobians
+from ..reference.model import jacobian, run_rnn
+from ..reference.qr import qr
 
 
 def _report(ok: bool, name: str, hint: str = "") -> bool:
@@ -44,28 +45,31 @@ def _close(a, b, rtol=1e-7, atol=1e-9) -> bool:
 
 # --- 01: backpropagation through time ---------------------------------------------------------------
 
-def reference_backprop_norms(params, states, g_last, transpose: bool = True):
-    """||g_t|| with g_T = g_last and g_{t-1} = D_t^T g_t, D_t = diag(1 - h_t^2) W (dense, slow).
+def reference_backprop_norms(params, pre, g_last, transpose: bool = True):
+    """||g_t|| with g_T = g_last and g_{t-1} = D_t^T g_t, D_t = diag(tanh'(a_t)) W (dense, slow);
+    ``pre`` (T, N) holds the pre-activations a_1..a_T.
 
     ``transpose=False`` gives the classic mistake (D_t instead of D_t^T), to recognise it.
     """
     g = np.asarray(g_last, dtype=float)
     norms = [np.linalg.norm(g)]
-    for t in range(len(states) - 1, 0, -1):
-        d = jacobian(params, states[t])
+    for t in range(len(pre) - 1, 0, -1):
+        d = jacobian(params, pre[t])
         g = (d.T if transpose else d) @ g
         norms.append(np.linalg.norm(g))
     return np.asarray(norms[::-1])
 
 
 def check_backprop_norms(func, n_cases: int = 3) -> bool:
-    """``func(params, states, g_last)`` -> (T,) norms of dL/dh_t for t = 1..T (states (T, N))."""
+    """``func(params, pre, g_last)`` -> (T,) norms of dL/dh_t for t = 1..T (pre-activations
+    (T, N))."""
     name = "backprop_norms"
     for case in range(n_cases):
         rng = np.random.default_rng(100 + case)
         n, t = int(rng.integers(3, 12)), int(rng.integers(4, 20))
         params = init_rnn(n, gain=float(rng.uniform(0.5, 2.5)), seed=case)
-        states = run_rnn(params, rng.integers(0, 2, size=(t, 1)).astype(float))
+        _, states = run_rnn(params, rng.integers(0, 2, size=(t, 1)).astype(float),
+                            return_preactivations=True)
         g_last = rng.standard_normal(n)
         got, err = _call(name, func, params, states, g_last)
         if err:
@@ -78,12 +82,13 @@ def check_backprop_norms(func, n_cases: int = 3) -> bool:
             wrong_t = reference_backprop_norms(params, states, g_last, transpose=False)
             if _close(got, wrong_t):
                 return _report(False, name, "the backward pass multiplies by the TRANSPOSE of "
-                                            "D_t: g_{t-1} = W^T (diag(1 - h_t^2) g_t).")
+                                            "D_t: g_{t-1} = W^T (diag(tanh'(a_t)) g_t).")
             if _close(got[::-1], want):
                 return _report(False, name, "the result is reversed: index 0 is t = 1 (furthest "
                                             "from the loss), the last entry is ||g_last||.")
-            return _report(False, name, "use D_t = diag(1 - h_t^2) W with h_t the state reached "
-                                        "at step t, and g_{t-1} = D_t^T g_t.")
+            return _report(False, name, "use D_t = diag(tanh'(a_t)) W = fl.jacobian(params, "
+                                        "pre[t-1]) with a_t the pre-activation of step t, and "
+                                        "g_{t-1} = D_t^T g_t.")
     return _report(True, name)
 
 

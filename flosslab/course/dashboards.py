@@ -18,9 +18,10 @@ from typing import Callable
 import ipywidgets as W
 import numpy as np
 
-from . import experiments as ex
-from . import plots
-from .config import FlosslabError, NumericalError, single_blas_thread
+from ..core.errors import FlosslabError, NumericalError
+from ..core.settings import single_blas_thread
+from . import demos as ex
+from . import figures as plots
 
 #: Exceptions that mean "this combination of settings is not valid": shown as a message.
 USER_ERRORS = (FlosslabError, NumericalError)
@@ -261,7 +262,7 @@ class TrainingDashboard(Dashboard):
                     floss_steps=self.floss_steps)
 
     def _validate(self, **values):
-        from .trainconfig import TrainConfig
+        from ..core.trainconfig import TrainConfig
         a = self._config_args(values)
         try:
             TrainConfig(task=a["task"], delay=a["delay"], n_units=a["n_units"],
@@ -370,7 +371,7 @@ def why_dashboard(n_exponents=16, gain=1.0, n_units=None, window=60):
 
 def device_control(value: str = "cpu") -> W.Dropdown:
     """CPU / CUDA choice; disabled (with a tooltip saying why) when torch sees no GPU."""
-    from .course import available_device
+    from .setup import available_device
     has_gpu = available_device() == "cuda"
     return W.Dropdown(options=["cpu", "cuda"] if has_gpu else ["cpu"],
                       value=value if has_gpu else "cpu", description="device",

@@ -5,13 +5,13 @@ import random
 
 import numpy as np
 
-from .config import FAST
+from ..core.settings import FAST
 
 
 def available_device() -> str:
     """"cuda" when torch sees a GPU, else "cpu" (also when torch is not installed)."""
     try:
-        from .engine.device import resolve_device
+        from ..engine.device import resolve_device
     except ImportError:
         return "cpu"
     return resolve_device("auto").type

@@ -4,7 +4,7 @@
 
 The exponents come from one trajectory driven by task-like random bits (batch 1, a short window,
 QR every step, as in the paper's code); the gradient flows back through the QR decompositions
-(:mod:`flosslab.qr`). Only the parameters that change the forward dynamics (W, U, b) are updated:
+(:mod:`flosslab.reference.qr`). Only the parameters that change the forward dynamics (W, U, b) are updated:
 the readout has no effect on the exponents. Each flossing episode has its own Adam state
 (``autograd.misc.optimizers.adam``).
 """
@@ -17,12 +17,15 @@ from autograd.misc.optimizers import adam
 from autograd.tracer import getval
 from tqdm.auto import tqdm
 
-from .common import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, FlossHistory, random_bits
-from .config import NumericalError, check_int, check_n_exponents, check_real, single_blas_thread
+from ..core.conventions import DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, random_bits
+from ..core.errors import NumericalError, flossing_diverged
+from ..core.records import FlossHistory
+from ..core.settings import single_blas_thread
+from ..core.validate import check_int, check_n_exponents, check_params, check_real
 from .lyapunov import lyapunov_spectrum
-from .model import DYNAMIC_PARAMS, n_units
+from .model import n_units
 
-__all__ = ["FLOSS_SEQ_LEN", "FLOSS_TRANSIENT", "FlossHistory", "random_bits", "flossing_loss", "floss"]
+__all__ = ["flossing_loss", "floss"]
 
 
 def flossing_loss(params: dict, inputs, n_exponents=None, target: float = 0.0,
@@ -43,10 +46,12 @@ def floss(params: dict, n_steps: int = 500, n_exponents=None, target: float = 0.
     Each step draws fresh input bits (from ``seed`` and the step number). W, U and b change; the
     readout V, c is returned unchanged. Raises :class:`NumericalError` if the loss becomes NaN.
     """
+    check_params(params)
     n_steps = check_int("the number of flossing steps", n_steps, minimum=0)
     k = check_n_exponents(n_exponents, n_units(params))
     target = check_real("the target exponent", target)
     lr = check_real("the learning rate", lr, minimum=0.0, strict_minimum=True)
+    transient = check_int("the flossing transient", transient, minimum=0)
     seq_len = check_int("the flossing window", seq_len, minimum=transient + 1)
     n_inputs = params["U"].shape[1]
     dynamic = {name: params[name] for name in DYNAMIC_PARAMS}
@@ -64,8 +69,7 @@ def floss(params: dict, n_steps: int = 500, n_exponents=None, target: float = 0.
         g, (loss, lam) = grad_and_aux(lambda d: objective(d, step))(dyn)
         loss = float(loss)
         if not onp.isfinite(loss):
-            raise NumericalError(f"the flossing loss became {loss} at step {step}; lower the "
-                                 "learning rate or check the network for saturation")
+            raise NumericalError(flossing_diverged(loss, step))
         losses.append(loss)
         spectra.append(onp.asarray(lam))
         bar.update(1)

@@ -17,14 +17,16 @@ import autograd.numpy as np
 import numpy as onp
 from autograd import grad
 
-from .common import effective_rank, log10_condition_number
-from .config import FlosslabError, check_int, check_n_exponents
-from .lyapunov import log_abs_diag, random_frame
-from .model import n_units, readout, rnn_step, run_rnn
-from .tasks import task_loss
+from ..core.conventions import random_frame
+from ..core.errors import FlosslabError
+from ..core.measures import log10_condition_number
+from ..core.validate import check_int, check_n_exponents, check_params
+from .lyapunov import log_abs_diag
+from .model import n_units, readout, rnn_step, run_rnn, tanh_slope
+from .training import task_loss
 
-__all__ = ["log_singular_values_from_jacobians", "log_singular_values", "log10_condition_number",
-           "condition_number_curve", "state_gradient_norms", "effective_rank", "weight_gradient"]
+__all__ = ["log_singular_values_from_jacobians", "log_singular_values", "condition_number_curve",
+           "state_gradient_norms", "weight_gradient"]
 
 
 def _log_sv_passes(apply: Callable, apply_t: Callable, n_steps: int, n: int, k: int,
@@ -52,20 +54,25 @@ def log_singular_values_from_jacobians(jacobians, n_values=None, n_passes: int =
                           jacobians.shape[0], n, k, n_passes, seed)
 
 
-def log_singular_values(params: dict, states, n_values=None, n_passes: int = 3,
+def log_singular_values(params: dict, preactivations, n_values=None, n_passes: int = 3,
                         seed: int = 0) -> onp.ndarray:
     """Natural logs of the k largest singular values of the RNN's long-term Jacobian.
 
-    ``states`` (t, N) are h_{s+1}..h_{s+t}: the window's Jacobians D_j = diag(1 - h_j^2) W.
+    ``preactivations`` (t, N) are a_{s+1}..a_{s+t} (``run_rnn(..., return_preactivations=True)``):
+    the window's Jacobians D_j = diag(tanh'(a_j)) W.
     """
-    states = onp.asarray(states, dtype=float)
+    check_params(params, needed=("W",))
+    pre = onp.asarray(preactivations, dtype=float)
     w = onp.asarray(params["W"])
     n = n_units(params)
     k = check_n_exponents(n_values, n)
-    slopes = 1.0 - states ** 2
+    if pre.ndim != 2 or pre.shape[1] != n or pre.shape[0] < 1:
+        raise FlosslabError(f"preactivations must have shape (t, N={n}) with t >= 1, "
+                            f"got {pre.shape}")
+    slopes = tanh_slope(pre)
     return _log_sv_passes(lambda j, q: slopes[j][:, None] * (w @ q),
                           lambda j, q: w.T @ (slopes[j][:, None] * q),
-                          states.shape[0], n, k, check_int("n_passes", n_passes, minimum=1), seed)
+                          pre.shape[0], n, k, check_int("n_passes", n_passes, minimum=1), seed)
 
 
 def condition_number_curve(params: dict, inputs, n_values=None, times=None, transient: int = 0,
@@ -75,8 +82,8 @@ def condition_number_curve(params: dict, inputs, n_values=None, times=None, tran
     The state runs from h0 = 0 over ``inputs`` (T, n_inputs); the window starts after ``transient``
     steps. ``times`` defaults to 12 lengths spread over the window. Returns (times, log10 kappa).
     """
-    states = run_rnn(params, inputs)
-    window = states[transient:]
+    _, pre = run_rnn(params, inputs, return_preactivations=True)
+    window = pre[transient:]
     if window.shape[0] < 1:
         raise FlosslabError("the transient leaves no steps; use longer inputs or a shorter transient")
     if times is None:

@@ -31,13 +31,14 @@ from datetime import date
 import numpy as onp
 import torch
 
-from .config import check_int
-from .common import default_transient, random_bits, random_frame
-from .engine.device import cpu_threads, describe_device, resolve_device
-from .engine.flossing import flossing_loss
-from .engine.lyapunov import lyapunov_spectrum, member_frames
-from .engine.model import DYNAMIC_PARAMS, init_rnn
-from .engine.ensemble import init_ensemble
+from ..core.conventions import (DYNAMIC_PARAMS, default_transient, random_bits, random_frame,
+                                random_state)
+from ..core.validate import check_int
+from .device import cpu_threads, describe_device, resolve_device
+from .ensemble import init_ensemble
+from .flossing import exponent_loss, flossing_loss
+from .lyapunov import lyapunov_spectrum, member_frames
+from .model import init_rnn
 
 
 def median_ms(step, repeats: int, sync) -> float:
@@ -82,13 +83,14 @@ def engine_flossing_step(params: dict, inputs, seeds, frame, transient: int, met
     opt = torch.optim.Adam(leaves, lr=1e-3)
 
     def step():
-        loss = flossing_loss(params, inputs, frame.shape[-1], 0.0, transient, reorth_every,
-                             seeds, method=method) if frame.ndim == 2 else None
-        if loss is None:   # ensemble: one frame per member
+        if frame.ndim == 2:
+            loss = flossing_loss(params, inputs, frame.shape[-1], 0.0, transient, reorth_every,
+                                 seeds, method=method)
+        else:              # ensemble: one frame per member
             lam = lyapunov_spectrum(params, inputs, n_exponents=frame.shape[-1],
                                     reorth_every=reorth_every, transient=transient, seed=seeds,
                                     method=method, frame=frame)
-            loss = (lam ** 2).mean(-1)
+            loss = exponent_loss(lam)
         opt.zero_grad()
         loss.sum().backward()
         opt.step()
@@ -116,7 +118,7 @@ def single_case(name, n, k, t, device, dtype, repeats, baseline=True, seed=0) ->
     transient = default_transient(t)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     bits = random_bits(t, 1, seed)
-    h0 = onp.random.default_rng(seed + 1).uniform(-1.0, 1.0, size=n)
+    h0 = random_state(n, seed)
     q0 = random_frame(n, k, seed)
     row = {"case": name, "n": n, "k": k, "steps": t, "dtype": str(dtype).split(".")[-1]}
     if baseline:

@@ -1,31 +1,22 @@
-"""Plotting helpers for the course: pure functions that take arrays and return figures and artists.
+"""Figures of the course: pure functions that take arrays and return figures and artists.
 
-No mathematics here: every number plotted is computed elsewhere (:mod:`flosslab.experiments` and the
-reference modules) and handed in. Figures are built with :class:`matplotlib.figure.Figure`, not
-pyplot, so creating one never shows it by itself (a notebook shows it by ending a cell with it, a
-dashboard by ``display(fig)``) and nothing accumulates in pyplot's figure registry.
+No mathematics here: every number plotted is computed elsewhere (:mod:`flosslab.course.demos` and
+the reference) and handed in. The look (colours, schedule names, figure construction, PNG output,
+presentation mode) is :mod:`flosslab.core.style`, shared with the reproduction's figures. A figure
+ending a notebook cell shows as a picture in every frontend (see
+:class:`flosslab.core.style.CourseFigure`).
 
 Each ``*_figure`` function returns ``(fig, artists)``; the matching ``update_*`` function changes
 the data of those artists in place (the dashboards never rebuild a figure).
 """
 from __future__ import annotations
 
+import matplotlib as mpl
 import numpy as np
 from matplotlib.colors import Normalize
-from matplotlib.figure import Figure
-import matplotlib as mpl
 
-#: Colours of "before" and "after" (flossing) and of the schedules, fixed across notebooks.
-BEFORE, AFTER = "tab:gray", "tab:red"
-SCHEDULE_COLOURS = {"none": "tab:gray", "pre": "tab:blue", "inter": "tab:red",
-                    "penalty": "tab:green"}
-
-
-def new_figure(ncols: int = 1, nrows: int = 1, width: float = 9.0, height: float = 3.4):
-    """A constrained-layout figure and its axes (a flat list)."""
-    fig = Figure(figsize=(width, height), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel().tolist()
-    return fig, axes
+from ..core.style import (AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, new_figure,
+                          render_png)
 
 
 def freeze_layout(fig, label_offset: float = -0.15):
@@ -40,14 +31,6 @@ def freeze_layout(fig, label_offset: float = -0.15):
     fig.draw_without_rendering()
     fig.set_layout_engine("none")
     return fig
-
-
-def render_png(fig, dpi: int = 100) -> bytes:
-    """The figure as PNG bytes (what a dashboard displays after each update)."""
-    import io
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
 
 
 def set_line(line, x, y):

@@ -22,7 +22,8 @@ from typing import NamedTuple
 
 import numpy as onp
 
-from .config import FlosslabError, check_choice, check_int
+from .errors import FlosslabError
+from .validate import check_choice, check_int
 
 TASKS = ("copy", "xor", "parity")
 
@@ -77,17 +78,6 @@ def make_batch(task: str, delay: int, batch_size: int = 16, seq_len: int | None 
         targets[d:] ^= bits[d - lag:seq_len - lag]
     mask = onp.arange(seq_len) >= d
     return TaskBatch(bits[..., None].astype(float), targets[..., None].astype(float), mask)
-
-
-def task_loss(logits, targets, mask):
-    """Binary cross-entropy on logits, averaged over the scored steps (mask) and the batch.
-
-    ``softplus(y) - z y`` is computed as ``logaddexp(0, y) - z y``, stable for large |y|.
-    Works on numpy and autograd arrays alike (shapes (T, B, 1), (T, B, 1), (T,)).
-    """
-    import autograd.numpy as anp
-    per_step = anp.logaddexp(0.0, logits) - targets * logits
-    return anp.mean(per_step[onp.asarray(mask)])
 
 
 def accuracy(logits, targets, mask) -> float:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .config import FlosslabError, check_choice, check_int, check_real
+from .errors import FlosslabError
+from .validate import check_choice, check_int, check_real
 from .tasks import TASKS, default_seq_len, task_lags
 
 SCHEDULES = ("none", "pre", "inter", "penalty")

@@ -1,0 +1,78 @@
+"""Conventions both implementations share (numpy only): the random network, frame, initial state and
+input bits, the transient, and the flossing and measurement windows.
+
+Both backends draw here, so the same seed gives the same numbers in the numpy reference and in the
+torch engine. Seeds: the network from ``seed``; the frame from ``seed``; the initial state from
+``seed + 1``; the bits from whatever seed the caller passes (an int, a list such as
+``[seed, step]``, or a ``numpy.random.Generator``).
+"""
+from __future__ import annotations
+
+import numpy as onp
+
+from .validate import check_int, check_real
+
+PARAM_NAMES = ("W", "U", "b", "V", "c")
+#: Parameters that change the forward dynamics, hence the Lyapunov exponents (the readout does not).
+DYNAMIC_PARAMS = ("W", "U", "b")
+
+#: Window of one flossing step, as in the paper's code: 55 steps of which 16 are discarded.
+FLOSS_SEQ_LEN = 55
+FLOSS_TRANSIENT = 16
+#: Length of the windows on which training measures the exponents.
+SPECTRUM_WINDOW = 200
+
+
+def init_rnn(n_units: int, gain: float = 1.0, n_inputs: int = 1, n_outputs: int = 1,
+             seed: int = 0, bias_scale: float = 0.1) -> dict:
+    """Random RNN parameters, as in the paper's code.
+
+    W ~ N(0, g^2/N) (N x N), U ~ N(0, 1) (N x n_inputs), b ~ U[0, bias_scale) (N),
+    V ~ N(0, 1/N) (n_outputs x N), c = 0. Float64, reproducible from ``seed``.
+    """
+    n = check_int("the number of units N", n_units, minimum=1)
+    gain = check_real("the gain g", gain, minimum=0.0)
+    n_inputs = check_int("the number of inputs", n_inputs, minimum=0)
+    n_outputs = check_int("the number of outputs", n_outputs, minimum=0)
+    bias_scale = check_real("bias_scale", bias_scale, minimum=0.0)
+    rng = onp.random.default_rng(check_int("seed", seed, minimum=0))
+    return {
+        "W": rng.normal(0.0, gain / onp.sqrt(n), size=(n, n)),
+        "U": rng.normal(0.0, 1.0, size=(n, n_inputs)),
+        "b": rng.uniform(0.0, bias_scale, size=n),
+        "V": rng.normal(0.0, 1.0 / onp.sqrt(n), size=(n_outputs, n)),
+        "c": onp.zeros(n_outputs),
+    }
+
+
+def autonomous(params: dict) -> dict:
+    """A copy of numpy ``params`` with zero bias: with no input this is the classic random network."""
+    out = dict(params)
+    out["b"] = onp.zeros_like(params["b"])
+    return out
+
+
+def default_transient(n_steps: int) -> int:
+    """Steps discarded before accumulating, as in the paper's code: 10 + T/10."""
+    return 10 + n_steps // 10
+
+
+def random_frame(n: int, k: int, seed: int = 0) -> onp.ndarray:
+    """An orthonormal N x k frame: the Q factor of a Gaussian matrix drawn from ``seed``."""
+    rng = onp.random.default_rng(seed)
+    q, _ = onp.linalg.qr(rng.standard_normal((n, k)))
+    return q
+
+
+def random_state(n: int, seed: int = 0) -> onp.ndarray:
+    """The initial state of a spectrum: uniform in [-1, 1]^N, drawn from ``seed + 1``.
+
+    A random start matters: with no input and zero bias, h = 0 is a fixed point.
+    """
+    return onp.random.default_rng(int(seed) + 1).uniform(-1.0, 1.0, size=n)
+
+
+def random_bits(n_steps: int, n_inputs: int, seed) -> onp.ndarray:
+    """Bernoulli(1/2) input bits of shape (n_steps, n_inputs), the task-like drive."""
+    rng = seed if isinstance(seed, onp.random.Generator) else onp.random.default_rng(seed)
+    return rng.integers(0, 2, size=(n_steps, n_inputs)).astype(float)

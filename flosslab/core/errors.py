@@ -1,0 +1,59 @@
+"""What can go wrong, in words a student can act on: the exception types and the messages both
+implementations raise (one text each, so the numpy reference and the torch engine say the same).
+"""
+from __future__ import annotations
+
+
+class FlosslabError(ValueError):
+    """Bad input, said in words a student can act on (what was wrong, what is valid)."""
+
+
+class NumericalError(FloatingPointError):
+    """Numerical trouble (NaN or inf where a finite number must be) caught before it spreads."""
+
+
+class FrameCollapseWarning(RuntimeWarning):
+    """An orthonormal frame lost rank (some |R_ii| = 0); the matching exponents are -inf."""
+
+
+# --- messages shared by the reference and the engine ------------------------------------------------
+
+NEED_INPUTS_OR_STEPS = "give either inputs (T, n_inputs) or n_steps for an input-free run"
+STATE_NOT_FINITE = ("the network's state became NaN or infinite; check its weights and biases "
+                    "for NaN/inf")
+INPUTS_NOT_FINITE = "the inputs contain NaN or inf; give finite inputs (task bits are 0 or 1)"
+JACOBIANS_NOT_FINITE = "the Jacobians contain NaN or inf; exponents are undefined"
+
+
+def frame_not_finite(where: str = "") -> str:
+    return (f"the frame became NaN or infinite{where}; check the Jacobians (or the network's "
+            "weights) for NaN/inf")
+
+
+def frame_collapsed(where: str = "") -> str:
+    return (f"the orthonormal frame collapsed{where} (some |R_ii| = 0): the matching exponents "
+            "are -inf. A singular weight matrix (a zero column) or an infinite pre-activation "
+            "causes this")
+
+
+def transient_too_long(transient: int, n_steps: int) -> str:
+    return (f"the transient ({transient} steps) must be shorter than the trajectory ({n_steps} "
+            "steps); lower the transient or raise T")
+
+
+def jacobians_shape(shape) -> str:
+    return f"jacobians must have shape (T, N, N) with T >= 1, got {tuple(shape)}"
+
+
+def frame_shape(n: int, k: int, shape) -> str:
+    return f"frame must have shape (N, k) = ({n}, {k}), got {tuple(shape)}"
+
+
+def flossing_diverged(value, step: int, who: str = "") -> str:
+    return (f"the flossing loss became {value}{who} at step {step}; lower the learning rate or "
+            "check the network for saturation")
+
+
+def training_diverged(epoch: int, loss, norm, who: str = "") -> str:
+    return (f"training diverged at epoch {epoch}{who} (loss {loss}, gradient norm {norm}); lower "
+            "the learning rate or the gain")

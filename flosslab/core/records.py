@@ -1,0 +1,51 @@
+"""What a spectrum, a flossing run and a training run record, the same in both implementations."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as onp
+
+
+class SpectrumHistory(NamedTuple):
+    """Running estimate of the exponents: ``estimates[j]`` after ``steps[j]`` accumulated steps."""
+    steps: onp.ndarray
+    estimates: onp.ndarray
+
+
+class FlossHistory(NamedTuple):
+    """Per flossing step: the loss and the k exponents it was computed from."""
+    losses: onp.ndarray
+    spectra: onp.ndarray
+
+
+@dataclass
+class TrainHistory:
+    """What a training run measured, epoch by epoch."""
+    loss: list = field(default_factory=list)            # task loss per epoch
+    grad_norm: list = field(default_factory=list)       # total gradient norm before clipping
+    eval_epochs: list = field(default_factory=list)
+    accuracy: list = field(default_factory=list)        # on fresh sequences, at eval_epochs
+    spectra: list = field(default_factory=list)         # k exponents at eval_epochs
+    grad_rank: list = field(default_factory=list)       # effective rank of dL/dW at eval_epochs
+    floss_epochs: list = field(default_factory=list)
+    floss_losses: list = field(default_factory=list)    # one array per flossing episode
+
+    @property
+    def final_accuracy(self) -> float | None:
+        """Accuracy at the last evaluation; None when the run was never evaluated (0 epochs)."""
+        return self.accuracy[-1] if self.accuracy else None
+
+    def as_dict(self) -> dict:
+        """Plain lists, strict-JSON safe: -inf exponents (collapsed frames) become None."""
+        finite = lambda v: float(v) if math.isfinite(float(v)) else None
+        out = {}
+        for name, value in self.__dict__.items():
+            if name in {"spectra", "floss_losses"}:
+                out[name] = [[finite(x) for x in onp.ravel(v)] for v in value]
+            elif name in {"eval_epochs", "floss_epochs"}:
+                out[name] = list(map(int, value))
+            else:
+                out[name] = [finite(v) for v in value]
+        return out

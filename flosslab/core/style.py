@@ -1,0 +1,72 @@
+"""The look of every figure, in the course and in the reproduction: colours and names of the
+flossing schedules, before/after colours, figure construction, PNG output and the presentation
+setting (larger type for a projector).
+
+Figures are :class:`matplotlib.figure.Figure` objects, never pyplot's: creating one shows nothing
+by itself and nothing accumulates in pyplot's registry; a notebook shows one through its
+``_repr_png_`` (see :func:`new_figure`), a script saves it with :func:`save_png`.
+"""
+from __future__ import annotations
+
+import io
+
+import matplotlib as mpl
+from matplotlib.figure import Figure
+
+#: Colours of "before" and "after" (flossing).
+BEFORE, AFTER = "tab:gray", "tab:red"
+#: One colour and one name per flossing schedule, everywhere.
+SCHEDULE_COLOURS = {"none": "tab:gray", "pre": "tab:blue", "inter": "tab:red",
+                    "penalty": "tab:green"}
+SCHEDULE_LABELS = {"none": "no flossing", "pre": "preflossing", "inter": "pre + periodic flossing",
+                   "penalty": "flossing as a penalty"}
+
+_PRESENTATION = {"font.size": 15, "axes.titlesize": 16, "axes.labelsize": 15,
+                 "legend.fontsize": 13, "xtick.labelsize": 13, "ytick.labelsize": 13,
+                 "lines.linewidth": 2.2, "lines.markersize": 7}
+_SCREEN = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
+           "xtick.labelsize": 9, "ytick.labelsize": 9, "lines.linewidth": 1.5,
+           "lines.markersize": 6}
+_state = {"presentation": False}
+
+
+def presentation(on: bool = True) -> None:
+    """Larger type and thicker lines for figures made from now on (for a projector)."""
+    _state["presentation"] = bool(on)
+    mpl.rcParams.update(_PRESENTATION if on else _SCREEN)
+
+
+def is_presentation() -> bool:
+    return _state["presentation"]
+
+
+class CourseFigure(Figure):
+    """A Figure that a notebook displays as a PNG whatever backend the kernel has loaded.
+
+    A bare :class:`~matplotlib.figure.Figure` ending a cell shows as the text
+    ``<Figure size ... with 1 Axes>`` until the inline backend has been loaded; this class gives
+    IPython a ``_repr_png_`` so the picture always appears (JupyterLab, the classic notebook,
+    nbconvert)."""
+
+    def _repr_png_(self):
+        return render_png(self)
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, width: float = 9.0, height: float = 3.4, **kw):
+    """A constrained-layout figure and its axes (a flat list); larger in presentation mode."""
+    scale = 1.25 if _state["presentation"] else 1.0
+    fig = CourseFigure(figsize=(width * scale, height * scale), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kw).ravel().tolist()
+    return fig, axes
+
+
+def render_png(fig, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def save_png(fig, path, dpi: int = 110) -> None:
+    """Write the figure to ``path`` as a PNG."""
+    fig.savefig(path, format="png", dpi=dpi)

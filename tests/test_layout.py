@@ -1,0 +1,97 @@
+"""The architecture as the import graph: each layer imports only from the layers below it, and the
+committed notebooks carry no outputs or widget state except the cells nbval checks."""
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "flosslab"
+#: Layer of each part of the package; a module may import from its own layer or lower ones.
+LAYERS = {"core": 0, "reference": 1, "engine": 1, "paper": 2, "course": 3, "front": 4}
+#: The two implementations mirror each other and must not import one another.
+SIBLINGS = {("reference", "engine"), ("engine", "reference")}
+
+
+def part_of(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) > 1 and parts[1] in LAYERS:
+        return parts[1]
+    return "front"                       # flosslab/__init__, cli, __main__
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def imports_of(path: Path):
+    """Every flosslab module imported by ``path`` (top-level and inside functions)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.startswith("flosslab"):
+                if node.module is None or target == "flosslab":    # from . import x
+                    for alias in node.names:
+                        yield f"{target}.{alias.name}", node.lineno
+                else:
+                    yield target, node.lineno
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("flosslab"):
+                    yield alias.name, node.lineno
+
+
+def test_no_module_imports_from_a_layer_above_it():
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = module_name(path)
+        here = part_of(source)
+        for target, line in imports_of(path):
+            there = part_of(target)
+            if target == "flosslab" and here != "front":
+                bad.append(f"{source}:{line} imports the front door 'flosslab'")
+            elif LAYERS[there] > LAYERS[here] or (here, there) in SIBLINGS:
+                bad.append(f"{source}:{line} ({here}) imports {target} ({there})")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_layer_check_catches_an_upward_import(tmp_path, monkeypatch):
+    """The checker itself: a core module importing the course is reported."""
+    fake = PACKAGE / "core" / "_layer_probe.py"
+    fake.write_text("from ..course import demos\n")
+    try:
+        with pytest.raises(AssertionError, match="core._layer_probe"):
+            test_no_module_imports_from_a_layer_above_it()
+    finally:
+        fake.unlink()
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_notebooks_are_committed_clean(path):
+    """No stored outputs except the cells nbval checks (marked keep_output for nbstripout), no
+    saved widget state: a lecturer's edit saved in JupyterLab goes through nbstripout."""
+    nb = json.loads(path.read_text())
+    assert "widgets" not in nb.get("metadata", {}), "saved widget state: run nbstripout"
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        checked = "NBVAL_CHECK_OUTPUT" in "".join(cell["source"])
+        assert bool(cell["metadata"].get("keep_output")) == checked, \
+            f"cell {i}: keep_output must mark exactly the NBVAL_CHECK_OUTPUT cells"
+        if not checked:
+            assert not cell.get("outputs"), f"cell {i} has stored outputs: run nbstripout"
+        else:
+            assert cell["outputs"] and cell["execution_count"], \
+                f"cell {i} is checked by nbval but has no stored output to compare"
