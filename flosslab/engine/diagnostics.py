@@ -13,7 +13,7 @@ import torch
 
 from ..core.conventions import random_frame
 from ..core.errors import FlosslabError
-from ..core.measures import log10_condition_number
+from ..core.measures import log10_condition_number, window_lengths
 from ..core.validate import check_int, check_n_exponents, check_params
 from .device import as_tensor
 from .lyapunov import log_abs_diag
@@ -60,11 +60,7 @@ def condition_number_curve(params: dict, inputs, n_values=None, times=None, tran
     with torch.no_grad():
         _, pre = run_rnn(params, inputs, return_preactivations=True)
     window = pre[transient:]
-    if window.shape[0] < 1:
-        raise FlosslabError("the transient leaves no steps; use longer inputs or a shorter transient")
-    if times is None:
-        times = onp.unique(onp.linspace(1, window.shape[0], 12).astype(int))
-    times = onp.asarray(times, dtype=int)
+    times = window_lengths(window.shape[0], times)
     kappa = [log10_condition_number(log_singular_values(params, window[:t], n_values, n_passes,
                                                         seed).cpu().numpy()) for t in times]
     return times, onp.asarray(kappa)
