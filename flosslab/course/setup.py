@@ -1,11 +1,13 @@
-"""The first code cell of every notebook: seed, device and fast flag, printed."""
+"""The first code cell of every notebook: seeds, device, fast mode, threads and presentation mode,
+set and printed in one line."""
 from __future__ import annotations
 
 import random
 
 import numpy as np
 
-from ..core.settings import FAST
+from ..core.settings import FAST, set_threads
+from ..core.style import presentation as set_presentation
 
 
 def available_device() -> str:
@@ -17,11 +19,13 @@ def available_device() -> str:
     return resolve_device("auto").type
 
 
-def setup_notebook(seed: int = 0) -> dict:
-    """Seed python, numpy (legacy global) and torch if present; print what was chosen.
+def setup_notebook(seed: int = 0, presentation: bool = False, threads: int | None = None) -> dict:
+    """Seed python, numpy (legacy global) and torch; set the thread count (one per process unless
+    ``threads`` or ``FLOSSLAB_THREADS`` says otherwise: see :mod:`flosslab.core.settings`); switch
+    the figures to large type for a projector with ``presentation=True``; print what was chosen.
 
-    The reference code takes explicit seeds everywhere; the global seeds only cover a student's own
-    experiments. Returns {"seed", "device", "fast"}.
+    The package takes explicit seeds everywhere; the global seeds only cover a student's own
+    experiments. Returns {"seed", "device", "fast", "threads", "presentation"}.
     """
     random.seed(seed)
     np.random.seed(seed)
@@ -30,7 +34,11 @@ def setup_notebook(seed: int = 0) -> dict:
         torch.manual_seed(seed)
     except ImportError:
         pass
+    n_threads = set_threads(threads)
+    set_presentation(presentation)
     device = available_device()
-    print(f"seed={seed}  device={device}  fast mode={FAST} "
-          f"({'FLOSSLAB_FAST=1: small sizes' if FAST else 'full sizes'})")
-    return {"seed": seed, "device": device, "fast": FAST}
+    mode = "FLOSSLAB_FAST=1: small sizes" if FAST else "full sizes"
+    print(f"seed={seed}  device={device}  fast mode={FAST} ({mode})  threads={n_threads}"
+          f"{'  presentation mode' if presentation else ''}")
+    return {"seed": seed, "device": device, "fast": FAST, "threads": n_threads,
+            "presentation": presentation}

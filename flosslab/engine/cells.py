@@ -17,12 +17,12 @@ from __future__ import annotations
 import numpy as onp
 import torch
 from torch.func import functional_call, jacrev, vmap
-from tqdm.auto import tqdm
 
 from ..core.conventions import (FLOSS_SEQ_LEN, FLOSS_TRANSIENT, default_transient, random_bits,
                                 random_frame, random_state)
 from ..core.errors import (INPUTS_NOT_FINITE, NEED_INPUTS_OR_STEPS, FlosslabError, NumericalError,
                            flossing_diverged)
+from ..core.progress import progress_bar
 from ..core.records import FlossHistory
 from ..core.validate import check_int, check_n_exponents, check_real
 from .flossing import exponent_loss
@@ -143,7 +143,7 @@ def cell_flossing_loss(cell_or_step, inputs, n_exponents=None, target: float = 0
 
 def floss_cell(cell, n_steps: int = 500, n_exponents=None, target: float = 0.0, lr: float = 1e-3,
                seq_len: int = FLOSS_SEQ_LEN, transient: int = FLOSS_TRANSIENT, reorth_every=1,
-               seed: int = 0, progress: bool = False):
+               seed: int = 0, progress=False):
     """Floss all parameters of a torch cell in place with ``torch.optim.Adam`` (the same draws as
     :func:`flosslab.engine.flossing.floss`); returns the cell and a :class:`FlossHistory`."""
     n_steps = check_int("the number of flossing steps", n_steps, minimum=0)
@@ -152,7 +152,8 @@ def floss_cell(cell, n_steps: int = 500, n_exponents=None, target: float = 0.0, 
     lr = check_real("the learning rate", lr, minimum=0.0, strict_minimum=True)
     opt = torch.optim.Adam(cell.parameters(), lr=lr)
     losses, spectra = [], []
-    for step in tqdm(range(n_steps), desc="flossing", disable=not progress, leave=False):
+    bar = progress_bar(progress, n_steps, "flossing", leave=False)
+    for step in range(n_steps):
         bits = random_bits(seq_len, cell.input_size, seed=[seed, step])
         loss, lam = cell_flossing_loss(cell, bits, k, target, transient, reorth_every,
                                        seed + step, True)
@@ -163,4 +164,6 @@ def floss_cell(cell, n_steps: int = 500, n_exponents=None, target: float = 0.0, 
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        bar.update(1)
+    bar.close()
     return cell, FlossHistory(onp.asarray(losses), onp.asarray(spectra).reshape(len(losses), k))

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import numpy as onp
 import torch
-from tqdm.auto import tqdm
 
 from ..core.conventions import DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, random_bits
 from ..core.errors import FlosslabError, NumericalError, flossing_diverged
+from ..core.progress import progress_bar
 from ..core.records import FlossHistory
 from ..core.validate import check_int, check_n_exponents, check_params, check_real
 from .lyapunov import lyapunov_spectrum, member_frames
@@ -83,7 +83,7 @@ def flossing_loss(params: dict, inputs, n_exponents=None, target=0.0,
 
 def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
           seq_len: int = FLOSS_SEQ_LEN, transient: int = FLOSS_TRANSIENT, reorth_every=1, seed=0,
-          progress: bool = False, method: str = "auto"):
+          progress=False, method: str = "auto"):
     """Run flossing steps with Adam; return (new params, :class:`FlossHistory`) for one network,
     (stacked params, list of E histories) for an ensemble.
 
@@ -109,7 +109,7 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
     opt = torch.optim.Adam([{"params": list(m.values()), "lr": lr_i}
                             for m, lr_i in zip(members, lrs)])
     losses, spectra = [[] for _ in range(e)], [[] for _ in range(e)]
-    bar = tqdm(total=max(steps, default=0), desc="flossing", disable=not progress, leave=False)
+    bar = progress_bar(progress, max(steps, default=0), "flossing", leave=False)
     try:
         for step in range(max(steps, default=0)):
             active = [i for i in range(e) if step < steps[i]]

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import numpy as onp
 import torch
-from tqdm.auto import tqdm
 
 from ..core.conventions import (DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, SPECTRUM_WINDOW,
                                 random_bits)
 from ..core.errors import FlosslabError, NumericalError, training_diverged
 from ..core.measures import effective_rank
+from ..core.progress import progress_bar
 from ..core.records import TrainHistory
 from ..core.tasks import accuracy, make_batch
 from ..core.trainconfig import TrainConfig
@@ -90,7 +90,7 @@ def spectrum_snapshot(params: dict, configs, seeds) -> list:
     return [lam[i, :ks[i]].cpu().double().numpy() for i in range(e)]
 
 
-def train(config: TrainConfig | None = None, params: dict | None = None, progress: bool = False,
+def train(config: TrainConfig | None = None, params: dict | None = None, progress=False,
           device=None, dtype=None):
     """Train one RNN on ``config.task``; return (params as tensors, :class:`TrainHistory`).
 
@@ -112,7 +112,7 @@ def _check_alike(configs):
                                 "Train such members in separate ensembles")
 
 
-def train_members(configs, params_list=None, progress: bool = False, device=None, dtype=None):
+def train_members(configs, params_list=None, progress=False, device=None, dtype=None):
     """Train E configurations together with batched weights; return (stacked params, histories).
 
     ``params_list`` defaults to each configuration's reference initialisation. Raises
@@ -137,9 +137,8 @@ def train_members(configs, params_list=None, progress: bool = False, device=None
     weights = torch.zeros((t_max, e), dtype=dtype, device=device)
     opt = torch.optim.Adam([{"params": list(m.values()), "lr": c.lr}
                             for m, c in zip(members, configs)])
-    bar = tqdm(total=n_epochs, desc=f"{configs[0].task} d={configs[0].delay} "
-               f"{configs[0].flossing}" + (f" (+{e - 1} members)" if e > 1 else ""),
-               disable=not progress)
+    bar = progress_bar(progress, n_epochs, f"{configs[0].task} d={configs[0].delay} "
+                       f"{configs[0].flossing}" + (f" (+{e - 1} members)" if e > 1 else ""))
     try:
         for epoch in range(n_epochs + 1):
             flossers = [i for i in range(e) if epoch in floss_at[i] and configs[i].floss_steps

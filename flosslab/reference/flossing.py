@@ -15,10 +15,10 @@ import numpy as onp
 from autograd.differential_operators import grad_and_aux
 from autograd.misc.optimizers import adam
 from autograd.tracer import getval
-from tqdm.auto import tqdm
 
 from ..core.conventions import DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, random_bits
 from ..core.errors import NumericalError, flossing_diverged
+from ..core.progress import progress_bar
 from ..core.records import FlossHistory
 from ..core.settings import single_blas_thread
 from ..core.validate import check_int, check_n_exponents, check_params, check_real
@@ -40,7 +40,7 @@ def flossing_loss(params: dict, inputs, n_exponents=None, target: float = 0.0,
 
 def floss(params: dict, n_steps: int = 500, n_exponents=None, target: float = 0.0,
           lr: float = 1e-3, seq_len: int = FLOSS_SEQ_LEN, transient: int = FLOSS_TRANSIENT,
-          reorth_every: int = 1, seed: int = 0, progress: bool = False):
+          reorth_every: int = 1, seed: int = 0, progress=False):
     """Run ``n_steps`` flossing steps with Adam; return (new params, :class:`FlossHistory`).
 
     Each step draws fresh input bits (from ``seed`` and the step number). W, U and b change; the
@@ -57,7 +57,7 @@ def floss(params: dict, n_steps: int = 500, n_exponents=None, target: float = 0.
     dynamic = {name: params[name] for name in DYNAMIC_PARAMS}
     frozen = {name: value for name, value in params.items() if name not in DYNAMIC_PARAMS}
     losses, spectra = [], []
-    bar = tqdm(total=n_steps, desc="flossing", disable=not progress, leave=False)
+    bar = progress_bar(progress, n_steps, "flossing", leave=False)
 
     def objective(dyn, step):
         inputs = random_bits(seq_len, n_inputs, seed=[seed, step])

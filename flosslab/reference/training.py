@@ -14,12 +14,12 @@ import numpy as onp
 from autograd.differential_operators import grad_and_aux
 from autograd.misc.optimizers import adam
 from autograd.tracer import getval
-from tqdm.auto import tqdm
 
 from ..core.conventions import (FLOSS_SEQ_LEN, FLOSS_TRANSIENT, SPECTRUM_WINDOW, init_rnn,
                                 random_bits)
 from ..core.errors import NumericalError, training_diverged
 from ..core.measures import effective_rank
+from ..core.progress import progress_bar
 from ..core.records import TrainHistory
 from ..core.settings import single_blas_thread
 from ..core.tasks import accuracy, make_batch
@@ -63,7 +63,7 @@ def _clip(g: dict, max_norm: float) -> dict:
     return out
 
 
-def train(config: TrainConfig | None = None, params: dict | None = None, progress: bool = False):
+def train(config: TrainConfig | None = None, params: dict | None = None, progress=False):
     """Train an RNN on ``config.task``; return (params, :class:`TrainHistory`).
 
     ``params`` defaults to ``init_rnn(config.n_units, config.gain, seed=config.seed)``.
@@ -73,8 +73,8 @@ def train(config: TrainConfig | None = None, params: dict | None = None, progres
     history = TrainHistory()
     rng = onp.random.default_rng([config.seed, 1])
     floss_at = set(config.floss_epochs())
-    bar = tqdm(total=config.n_epochs, desc=f"{config.task} d={config.delay} {config.flossing}",
-               disable=not progress)
+    bar = progress_bar(progress, config.n_epochs,
+                       f"{config.task} d={config.delay} {config.flossing}")
 
     def loss_and_aux(p, epoch):
         batch = make_batch(config.task, config.delay, config.batch_size, config.seq_len,

@@ -1,0 +1,210 @@
+"""The machinery of every dashboard: controls, a status line and a figure shown as a PNG image,
+recomputed off the kernel's main thread so that the plot never lags behind the controls.
+
+How an update goes:
+
+1. a control changes: the dashboard notes the request (a generation number) and shows
+   "computing ..." in its status line; the kernel is free again at once;
+2. one worker thread computes the newest request; requests that arrived meanwhile are skipped
+   (stale): after a fast series of slider moves only the last one is computed;
+3. if no newer request has arrived while it computed, the figure's artists are updated in place,
+   rendered to PNG and put into the image; the status line shows the result's note, a message for
+   an invalid combination of settings, or the error of a bug (with its traceback, never swallowed).
+
+Outside a live kernel (tests, scripts, ``nbconvert`` without widgets) and for the first figure,
+updates run synchronously; :meth:`Dashboard.wait` waits for the worker. Times of every update are
+kept in ``seconds`` (``benchmarks/dashboard_latency.py`` reads them).
+"""
+from __future__ import annotations
+
+import html
+import threading
+import time
+import traceback
+from typing import Callable
+
+import ipywidgets as W
+
+from ..core.errors import FlosslabError, NumericalError
+from ..core.settings import single_blas_thread
+from ..core.style import render_png
+
+#: Exceptions that mean "this combination of settings is not valid": shown as a message.
+USER_ERRORS = (FlosslabError, NumericalError)
+
+
+def in_live_kernel() -> bool:
+    """True inside a running Jupyter kernel (where widgets talk to a browser)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def slider(kind, description, value, lo, hi, step=None, live=False, **kw):
+    """A slider that reports on release (``continuous_update=False``) unless ``live``, with a
+    readout wide enough not to overlap the next control."""
+    args = dict(value=value, min=lo, max=hi, description=description, continuous_update=live,
+                style={"description_width": "initial"},
+                layout=W.Layout(width="auto", min_width="260px", margin="0 18px 0 0"), **kw)
+    if step is not None:
+        args["step"] = step
+    return kind(**args)
+
+
+def freeze_layout(fig, label_offset: float = -0.15):
+    """Lay the figure out once (constrained layout), then keep the axes where they are: later
+    redraws skip the layout solver (a third of a redraw's time). The y labels are pinned at
+    ``label_offset`` (axes fraction) so wider tick labels after an update cannot push them out."""
+    for ax in fig.axes:
+        ax.yaxis.set_label_coords(label_offset, 0.5)
+    fig.draw_without_rendering()
+    fig.set_layout_engine("none")
+    return fig
+
+
+class Dashboard:
+    """Controls, a status line and one figure whose artists ``draw`` updates.
+
+    ``compute(**values)`` returns the data for the control values (or raises one of
+    :data:`USER_ERRORS`); ``make_figure(data, values)`` builds ``(fig, artists)`` once;
+    ``draw(artists, data, values)`` updates the artists; ``note(data, values)`` (optional) returns
+    a line of HTML for the status line (for example "flossing did not converge: ..."). ``data``,
+    ``message``, ``note_text``, ``n_draws`` and ``seconds`` record what the updates did.
+    """
+
+    def __init__(self, controls: dict, compute: Callable, draw: Callable, make_figure: Callable,
+                 height: str = "400px", extra: list | None = None, note: Callable | None = None,
+                 background: bool | None = None):
+        self.controls = controls
+        self._compute, self._draw, self._make_figure, self._note = compute, draw, make_figure, note
+        self.fig = self.artists = None
+        self.data = self.values = self.message = None
+        self.note_text = ""
+        self.n_draws = 0
+        self.seconds: list[float] = []
+        self.background = in_live_kernel() if background is None else background
+        self.image = W.Image(format="png", layout=W.Layout(height=height, width="auto",
+                                                           object_fit="contain"))
+        self.status = W.HTML(layout=W.Layout(min_height="1.6em"))
+        rows = [W.HBox(list(controls.values())[i:i + 3]) for i in range(0, len(controls), 3)]
+        self.widget = W.VBox(rows + list(extra or []) + [self.status, self.image])
+        self._lock = threading.Condition()
+        self._requested = self._served = 0
+        self._pending = None
+        self._worker = None
+        for control in controls.values():
+            control.observe(lambda change: self.request(), names="value")
+        self._update(self.current_values(), generation=0)   # the first figure, synchronously
+
+    # --- requests ------------------------------------------------------------------------------
+    def current_values(self) -> dict:
+        return {name: control.value for name, control in self.controls.items()}
+
+    def request(self) -> None:
+        """Recompute for the controls' current values (in the background in a live kernel)."""
+        values = self.current_values()
+        with self._lock:
+            self._requested += 1
+            generation = self._requested
+            self._pending = (values, generation)
+            if not self.background:
+                self._pending = None
+            else:
+                self.status.value = f"<i>computing {html.escape(_describe(values))} ...</i>"
+                if self._worker is None or not self._worker.is_alive():
+                    self._worker = threading.Thread(target=self._work, daemon=True)
+                    self._worker.start()
+                self._lock.notify()
+        if not self.background:
+            self._update(values, generation)
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if self._pending is None:
+                    self._worker = None
+                    self._lock.notify_all()
+                    return
+                values, generation = self._pending
+                self._pending = None
+            self._update(values, generation)
+
+    def wait(self, timeout: float = 120.0) -> "Dashboard":
+        """Wait until every requested update has been served (or dropped as stale)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while (self._worker is not None or self._pending is not None) \
+                    and time.monotonic() < deadline:
+                self._lock.wait(0.05)
+        return self
+
+    def is_stale(self, generation: int) -> bool:
+        return generation < self._requested
+
+    # --- one update ----------------------------------------------------------------------------
+    def _update(self, values: dict, generation: int) -> None:
+        start = time.perf_counter()
+        try:
+            with single_blas_thread():      # small matrices: one BLAS thread is faster
+                data = self._compute(**values)
+        except USER_ERRORS as err:
+            if not self.is_stale(generation):
+                self.data, self.values, self.message = None, values, str(err)
+                self.status.value = (f"<span style='color:#a00'>Cannot show this combination: "
+                                     f"{html.escape(str(err))}</span>")
+            return
+        except Exception as err:            # a bug: show it with its traceback, never swallow it
+            self.message = f"{type(err).__name__}: {err}"
+            self.status.value = (f"<span style='color:#a00'><b>Error (a bug in flosslab, please "
+                                 f"report it):</b> {html.escape(self.message)}</span><details>"
+                                 f"<pre>{html.escape(traceback.format_exc())}</pre></details>")
+            if not self.background:
+                raise
+            return
+        if self.is_stale(generation):       # a newer request is waiting: do not draw this one
+            return
+        self.data, self.values, self.message = data, values, None
+        if self.fig is None:
+            self.fig, self.artists = self._make_figure(data, values)
+            freeze_layout(self.fig)
+        else:
+            self._draw(self.artists, data, values)
+        self.note_text = self._note(data, values) if self._note else ""
+        png = render_png(self.fig)
+        if self.is_stale(generation):
+            return
+        self.image.value = png
+        self.status.value = self.note_text
+        self.n_draws += 1
+        self._served = generation
+        self.seconds.append(time.perf_counter() - start)
+
+    # --- conveniences ----------------------------------------------------------------------------
+    def set(self, **values) -> "Dashboard":
+        """Set several controls (each change requests an update) and wait for the last one."""
+        for name, value in values.items():
+            self.controls[name].value = value
+        return self.wait()
+
+    def static_figure(self):
+        """A fresh figure of the current data (for pages without a live kernel)."""
+        if self.data is None:
+            raise FlosslabError(f"nothing to draw: {self.message}")
+        return self._make_figure(self.data, self.values)[0]
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def _describe(values: dict) -> str:
+    parts = []
+    for name, value in values.items():
+        if isinstance(value, float):
+            value = f"{value:.3g}"
+        elif isinstance(value, tuple):
+            value = "-".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in value)
+        parts.append(f"{name}={value}")
+    return ", ".join(parts)
