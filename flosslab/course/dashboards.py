@@ -1,112 +1,23 @@
-"""Interactive dashboards of the course, one function per dashboard.
+"""The course's dashboards, one function per dashboard (the machinery is
+:mod:`flosslab.course.dashboard`: controls, a status line, a PNG figure recomputed off the kernel's
+main thread, stale requests dropped).
 
-Every dashboard is a :class:`Dashboard`: controls, an ``Output`` filled by
-``ipywidgets.interactive_output`` (which runs once at creation with the default values), a figure
-built once whose artists are updated in place, and a fixed output height. Errors a student can cause
-(k > N, m < n, a delay shorter than the parity order, ...) are caught and printed in the output area
-as a message; anything else is a bug and is shown with its traceback by the ``Output`` widget.
-Sliders that trigger a recomputation update on release (``continuous_update=False``) and the
-computations are cached (:mod:`flosslab.experiments`); training runs sit behind a button.
-
-No mathematics here: numbers come from :mod:`flosslab.experiments`, figures from
-:mod:`flosslab.plots`.
+No mathematics here: numbers come from :mod:`flosslab.course.demos`, figures from
+:mod:`flosslab.course.figures`. Sliders that recompute update on release; computations are cached;
+training runs sit behind a button with a progress bar. Errors a student can cause (k > N, m < n, a
+delay shorter than the parity order, ...) are shown as a message in the status line.
 """
 from __future__ import annotations
 
-from typing import Callable
+import html
+import threading
 
 import ipywidgets as W
 import numpy as np
 
-from ..core.errors import FlosslabError, NumericalError
-from ..core.settings import single_blas_thread
 from . import demos as ex
 from . import figures as plots
-
-#: Exceptions that mean "this combination of settings is not valid": shown as a message.
-USER_ERRORS = (FlosslabError, NumericalError)
-
-
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
-def _show(fig):
-    """Display a figure as a PNG in a live kernel; a no-op elsewhere (tests, benchmarks)."""
-    if _in_notebook():
-        from IPython.display import Image, display
-        display(Image(data=plots.render_png(fig), format="png"))
-
-
-def _slider(kind, description, value, lo, hi, step=None, live=False, **kw):
-    style = {"description_width": "initial"}
-    args = dict(value=value, min=lo, max=hi, description=description, style=style,
-                continuous_update=live, **kw)
-    if step is not None:
-        args["step"] = step
-    return kind(**args)
-
-
-class Dashboard:
-    """Controls + output area + one figure whose artists ``draw`` updates.
-
-    ``compute(**values)`` returns the data for the current control values (or raises one of
-    :data:`USER_ERRORS`); ``draw(artists, data, values)`` updates the artists. ``data``, ``message``
-    and ``n_draws`` record what the last update did, for tests and for the curious.
-    """
-
-    def __init__(self, controls: dict, compute: Callable, draw: Callable, make_figure: Callable,
-                 height: str = "400px", extra: list | None = None):
-        self.controls = controls
-        self._compute = compute
-        self._draw = draw
-        self._make_figure = make_figure
-        self.fig = self.artists = None
-        self.data = None
-        self.message = None
-        self.n_draws = 0
-        self.output = W.interactive_output(self._update, controls)
-        self.output.layout = W.Layout(height=height, overflow="auto")
-        rows = [W.HBox(list(controls.values())[i:i + 3]) for i in range(0, len(controls), 3)]
-        self.widget = W.VBox(rows + list(extra or []) + [self.output])
-
-    def _update(self, **values):
-        self.values = values
-        try:
-            with single_blas_thread():     # small matrices: one BLAS thread is faster
-                data = self._compute(**values)
-        except USER_ERRORS as err:
-            self.data, self.message = None, str(err)
-            print(f"Cannot show this combination: {err}")
-            return
-        self.data, self.message = data, None
-        if self.fig is None:
-            self.fig, self.artists = self._make_figure(data, values)
-            plots.freeze_layout(self.fig)
-        else:
-            self._draw(self.artists, data, values)
-        self.n_draws += 1
-        _show(self.fig)
-
-    def static_figure(self):
-        """A fresh figure of the current data (for pages without a live kernel)."""
-        if self.data is None:
-            raise FlosslabError(f"nothing to draw: {self.message}")
-        return self._make_figure(self.data, self.values)[0]
-
-    def set(self, **values):
-        """Set several controls at once (each change triggers an update)."""
-        for name, value in values.items():
-            self.controls[name].value = value
-        return self
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+from .dashboard import USER_ERRORS, Dashboard, in_live_kernel, slider
 
 
 # --- 01 ---------------------------------------------------------------------------------------------
@@ -115,9 +26,9 @@ def gradient_norm_dashboard(gains=(0.5, 3.0), n_units=None, seq_len=None, n_curv
     """Gain range, N, T -> ||dL/dh_t|| against t for ``n_curves`` gains spread over the range."""
     d = ex.defaults()
     controls = {
-        "gains": _slider(W.FloatRangeSlider, "gain range g", gains, 0.1, 4.0, 0.05),
-        "n_units": _slider(W.IntSlider, "units N", n_units or d["grad_units"], 4, 128, 4),
-        "seq_len": _slider(W.IntSlider, "length T", seq_len or d["grad_seq_len"], 10, 300, 10),
+        "gains": slider(W.FloatRangeSlider, "gain range g", gains, 0.1, 4.0, 0.05),
+        "n_units": slider(W.IntSlider, "units N", n_units or d["grad_units"], 4, 128, 4),
+        "seq_len": slider(W.IntSlider, "length T", seq_len or d["grad_seq_len"], 10, 300, 10),
     }
 
     def compute(gains, n_units, seq_len):
@@ -145,10 +56,10 @@ def spectrum_dashboard(gain=2.0, n_units=None, n_exponents=None, reorth_every=1,
     d = ex.defaults()
     n = n_units or d["spec_units"]
     controls = {
-        "gain": _slider(W.FloatSlider, "gain g", gain, 0.1, 4.0, 0.05),
-        "n_units": _slider(W.IntSlider, "units N", n, 2, 100),
-        "n_exponents": _slider(W.IntSlider, "exponents k", n_exponents or n, 1, 100),
-        "reorth_every": _slider(W.IntSlider, "QR every m steps", reorth_every, 1, 40),
+        "gain": slider(W.FloatSlider, "gain g", gain, 0.1, 4.0, 0.05),
+        "n_units": slider(W.IntSlider, "units N", n, 2, 100),
+        "n_exponents": slider(W.IntSlider, "exponents k", n_exponents or n, 1, 100),
+        "reorth_every": slider(W.IntSlider, "QR every m steps", reorth_every, 1, 40),
     }
     steps = n_steps or d["spec_steps"]
 
@@ -173,9 +84,9 @@ def spectrum_dashboard(gain=2.0, n_units=None, n_exponents=None, reorth_every=1,
 def qr_gradient_dashboard(n_rows=6, n_cols=4, log10_eps=-6.0):
     """Shape of A and the finite-difference step -> VJP against central differences."""
     controls = {
-        "n_rows": _slider(W.IntSlider, "rows m", n_rows, 1, 12),
-        "n_cols": _slider(W.IntSlider, "columns n", n_cols, 1, 12),
-        "log10_eps": _slider(W.FloatSlider, "log10 step eps", log10_eps, -12.0, -1.0, 0.5,
+        "n_rows": slider(W.IntSlider, "rows m", n_rows, 1, 12),
+        "n_cols": slider(W.IntSlider, "columns n", n_cols, 1, 12),
+        "log10_eps": slider(W.FloatSlider, "log10 step eps", log10_eps, -12.0, -1.0, 0.5,
                              live=True),
     }
 
@@ -205,9 +116,9 @@ def flossing_dashboard(n_exponents=None, target=0.0, gain=1.0, n_units=None, n_s
     n = n_units or d["floss_units"]
     steps = n_steps or d["floss_steps"]
     controls = {
-        "n_exponents": _slider(W.IntSlider, "flossed k", n_exponents or d["floss_k"], 1, 40),
-        "target": _slider(W.FloatSlider, "target", target, -0.5, 0.2, 0.05),
-        "gain": _slider(W.FloatSlider, "gain g", gain, 0.5, 3.0, 0.1),
+        "n_exponents": slider(W.IntSlider, "flossed k", n_exponents or d["floss_k"], 1, 40),
+        "target": slider(W.FloatSlider, "target", target, -0.5, 0.2, 0.05),
+        "gain": slider(W.FloatSlider, "gain g", gain, 0.5, 3.0, 0.1),
     }
     note = W.HTML(f"N = {n} units, {steps} flossing steps (Adam, lr {d['floss_lr']}); "
                   "each new setting takes a few seconds, then it is cached.")
@@ -222,85 +133,116 @@ def flossing_dashboard(n_exponents=None, target=0.0, gain=1.0, n_units=None, n_s
 
 # --- 05 ---------------------------------------------------------------------------------------------
 
-class TrainingDashboard(Dashboard):
+class TrainingDashboard:
     """Task, delay, k, schedule -> learning curves; training starts with the button.
 
-    The controls are validated live (a bad combination disables the button and says why); each
-    run is added to the figure so that schedules can be compared; "Clear" empties it.
+    The controls are validated live (a bad combination disables the button and says why); a run
+    trains in a worker thread in a live kernel, with a progress bar, and its curves are added to the
+    figure so that schedules can be compared; "Clear curves" empties it.
     """
 
     def __init__(self, task="copy", delay=None, n_exponents=8, schedule="pre", n_units=None,
-                 n_epochs=None, floss_steps=None):
+                 n_epochs=None, floss_steps=None, background: bool | None = None):
         d = ex.defaults()
         self.n_units = n_units or d["train_units"]
         self.n_epochs = n_epochs or d["train_epochs"]
         self.floss_steps = floss_steps or d["train_floss_steps"]
-        controls = {
+        self.background = in_live_kernel() if background is None else background
+        self.controls = {
             "task": W.Dropdown(options=["copy", "xor", "parity"], value=task, description="task"),
-            "delay": _slider(W.IntSlider, "delay d", delay or d["train_delay"], 1, 60),
-            "n_exponents": _slider(W.IntSlider, "flossed k", n_exponents, 1, 48),
+            "delay": slider(W.IntSlider, "delay d", delay or d["train_delay"], 1, 60),
+            "n_exponents": slider(W.IntSlider, "flossed k", n_exponents, 1, 48),
             "schedule": W.Dropdown(options=["none", "pre", "inter", "penalty"], value=schedule,
                                    description="flossing"),
         }
         self.button = W.Button(description="Train", button_style="primary", icon="play")
         self.clear_button = W.Button(description="Clear curves")
-        self.progress = W.Output(layout=W.Layout(height="40px"))
-        self.runs = []
-        self.figure_output = W.Output(layout=W.Layout(height="380px", overflow="auto"))
+        self.bar = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width="300px"))
+        self.status = W.HTML()
+        self.image = W.Image(format="png", layout=W.Layout(height="380px", width="auto",
+                                                           object_fit="contain"))
+        self.runs, self.message, self.n_draws = [], None, 0
+        self._thread = None
         self.button.on_click(lambda _: self.train())
         self.clear_button.on_click(lambda _: self.clear())
-        super().__init__(controls, self._validate, lambda *a: None, lambda *a: (None, None),
-                         height="60px",
-                         extra=[W.HBox([self.button, self.clear_button]), self.progress,
-                                self.figure_output])
+        for control in self.controls.values():
+            control.observe(lambda change: self._validate(), names="value")
+        rows = [W.HBox(list(self.controls.values())[:3]), W.HBox(list(self.controls.values())[3:]),
+                W.HBox([self.button, self.clear_button, self.bar]), self.status, self.image]
+        self.widget = W.VBox(rows)
         self.fig, self.artists = plots.learning_curves_figure()
+        self._validate()
+        self._redraw()
 
-    def _config_args(self, values=None):
-        v = values or {name: c.value for name, c in self.controls.items()}
+    def _config_args(self):
+        v = {name: c.value for name, c in self.controls.items()}
         return dict(task=v["task"], delay=int(v["delay"]), n_exponents=int(v["n_exponents"]),
                     schedule=v["schedule"], n_units=self.n_units, n_epochs=self.n_epochs,
                     floss_steps=self.floss_steps)
 
-    def _validate(self, **values):
+    def _validate(self):
         from ..core.trainconfig import TrainConfig
-        a = self._config_args(values)
+        a = self._config_args()
         try:
             TrainConfig(task=a["task"], delay=a["delay"], n_units=a["n_units"],
                         n_exponents=a["n_exponents"], flossing=a["schedule"])
-        except USER_ERRORS:
-            self.button.disabled = True
-            raise
-        self.button.disabled = False
-        print(f"ready: {a['task']} task, delay {a['delay']}, N = {a['n_units']}, "
-              f"{a['n_epochs']} epochs, flossing '{a['schedule']}' with k = {a['n_exponents']}")
-        return a
-
-    def _update(self, **values):
-        self.values = values
-        try:
-            self.data, self.message = self._compute(**values), None
         except USER_ERRORS as err:
-            self.data, self.message = None, str(err)
-            print(f"Cannot train this combination: {err}")
+            self.button.disabled, self.message = True, str(err)
+            self.status.value = (f"<span style='color:#a00'>Cannot train this combination: "
+                                 f"{html.escape(str(err))}</span>")
+            return
+        self.button.disabled, self.message = False, None
+        self.status.value = (f"ready: {a['task']} task, delay {a['delay']}, N = {a['n_units']}, "
+                             f"{a['n_epochs']} epochs, flossing '{a['schedule']}'"
+                             + (f" with k = {a['n_exponents']}" if a["schedule"] != "none" else ""))
+
+    def _report(self, done, total, desc, postfix):
+        self.bar.max, self.bar.value = max(total, 1), done
+        self.bar.description = desc.split()[0] if desc == "flossing" else "training"
 
     def train(self):
-        """Train with the current settings (as the button does) and add the curves."""
+        """Train with the current settings (as the button does); in a live kernel in a worker
+        thread (returns at once), else synchronously (returns the history)."""
         if self.message is not None:
-            with self.progress:
-                print(f"Cannot train this combination: {self.message}")
             return None
         args = self._config_args()
-        self.progress.clear_output()
+        if self.background:
+            if self._thread is not None and self._thread.is_alive():
+                return None
+            self.button.disabled = True
+            self._thread = threading.Thread(target=self._train, args=(args,), daemon=True)
+            self._thread.start()
+            return None
+        return self._train(args)
+
+    def _train(self, args):
+        import time
+        start = time.perf_counter()
         try:
-            with self.progress:
-                config, history = ex.train_run(**args, progress=True)
+            self.status.value = "<i>training ...</i>"
+            config, history = ex.train_run(**args, progress=self._report)
         except USER_ERRORS as err:
             self.message = str(err)
-            with self.progress:
-                print(f"Training stopped: {err}")
+            self.status.value = (f"<span style='color:#a00'>Training stopped: "
+                                 f"{html.escape(str(err))}</span>")
             return None
+        finally:
+            self.button.disabled = self.message is not None
         self.add_run(args, history)
+        self.status.value = (f"trained in {time.perf_counter() - start:.1f} s: final accuracy "
+                             f"{history.final_accuracy:.3f} (chance 0.5)")
         return history
+
+    def set(self, **values) -> "TrainingDashboard":
+        """Set several controls at once (without training)."""
+        for name, value in values.items():
+            self.controls[name].value = value
+        return self
+
+    def wait(self, timeout: float = 300.0):
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self
 
     def add_run(self, args, history):
         label = f"{args['task']} d={args['delay']} {args['schedule']}" + (
@@ -319,9 +261,8 @@ class TrainingDashboard(Dashboard):
         self._redraw()
 
     def _redraw(self):
-        self.figure_output.clear_output(wait=True)
-        with self.figure_output:
-            _show(self.fig)
+        from ..core.style import render_png
+        self.image.value = render_png(self.fig)
 
     def static_figure(self):
         fig, art = plots.learning_curves_figure()
@@ -330,6 +271,9 @@ class TrainingDashboard(Dashboard):
                                      history.accuracy, history.loss,
                                      plots.SCHEDULE_COLOURS.get(args["schedule"]))
         return fig
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
 
 
 def training_dashboard(**kwargs) -> TrainingDashboard:
@@ -345,7 +289,7 @@ def why_dashboard(n_exponents=16, gain=1.0, n_units=None, window=60):
     n = n_units or d["train_units"]
     every, count = d["ckpt_every"], d["ckpt_count"]
     controls = {
-        "n_exponents": _slider(W.IntSlider, "flossed k", n_exponents, 1, 40),
+        "n_exponents": slider(W.IntSlider, "flossed k", n_exponents, 1, 40),
         "checkpoint": W.SelectionSlider(options=[(str(i * every), i) for i in range(count + 1)],
                                         value=0, description="flossing steps",
                                         style={"description_width": "initial"}),
@@ -384,8 +328,8 @@ def cost_dashboard(n_units=64, n_exponents=32, sweep="k"):
     controls = {
         "device": device_control(),
         "sweep": W.ToggleButtons(options=["N", "k"], value=sweep, description="sweep"),
-        "n_units": _slider(W.IntSlider, "units N", n_units, 8, 256, 8),
-        "n_exponents": _slider(W.IntSlider, "exponents k", n_exponents, 1, 256),
+        "n_units": slider(W.IntSlider, "units N", n_units, 8, 256, 8),
+        "n_exponents": slider(W.IntSlider, "exponents k", n_exponents, 1, 256),
     }
     note = W.HTML("Each setting is measured anew (median of 3 flossing steps, T = 55). "
                   "Slope 1 on the k sweep: linear in k at small k; up to 2 (N^2 k) on the N sweep.")

@@ -1,0 +1,78 @@
+"""The dashboard machinery in background mode (as in a live kernel): stale requests are dropped so
+the plot shows the last setting, invalid settings and bugs are shown in the status line."""
+import threading
+import time
+
+import ipywidgets as W
+import numpy as np
+
+from flosslab.core.errors import FlosslabError
+from flosslab.core.style import new_figure
+from flosslab.course.dashboard import Dashboard
+
+
+def make_dashboard(compute, **kw):
+    control = W.IntSlider(value=0, min=0, max=100)
+
+    def make(data, values):
+        fig, (ax,) = new_figure(width=3, height=2)
+        (line,) = ax.plot([0, 1], [data, data])
+        return fig, {"line": line}
+
+    def draw(art, data, values):
+        art["line"].set_ydata([data, data])
+
+    return Dashboard({"x": control}, compute, draw, make, **kw)
+
+
+def test_fast_moves_draw_only_the_last_setting():
+    seen = []
+    gate = threading.Event()
+
+    def compute(x):
+        seen.append(x)
+        if x:
+            gate.wait(5)          # the first background request blocks until the moves are done
+        return float(x)
+
+    dash = make_dashboard(compute, background=True)
+    for x in range(1, 8):
+        dash.controls["x"].value = x
+    gate.set()
+    dash.wait()
+    assert dash.data == 7.0 and dash.values == {"x": 7}
+    assert np.allclose(dash.artists["line"].get_ydata(), 7.0)
+    # computed: the creation (0), the first move, then only the newest request: nothing in between
+    assert seen[0] == 0 and seen[-1] == 7 and len(seen) <= 3
+    assert dash.n_draws == len(seen) - (1 if len(seen) == 3 else 0)
+    assert dash.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_invalid_settings_are_a_message_and_bugs_show_their_traceback():
+    def compute(x):
+        if x == 3:
+            raise FlosslabError("x=3 is not allowed; choose another x")
+        if x == 4:
+            return 1 / 0
+        return float(x)
+
+    dash = make_dashboard(compute, background=True)
+    dash.controls["x"].value = 3
+    dash.wait()
+    assert "x=3 is not allowed" in dash.status.value and dash.message.startswith("x=3")
+    dash.controls["x"].value = 4
+    dash.wait()
+    assert "ZeroDivisionError" in dash.status.value and "Traceback" in dash.status.value
+    dash.controls["x"].value = 5
+    dash.wait()
+    assert dash.data == 5.0 and dash.message is None
+
+
+def test_a_bug_raises_outside_a_live_kernel():
+    """In tests and scripts a bug must not hide in the status line: it propagates."""
+    import pytest
+    dash = make_dashboard(lambda x: 1 / (x - 1), background=False)
+    dash.controls["x"].value = 3
+    assert dash.data == 0.5
+    with pytest.raises(ZeroDivisionError):
+        dash.controls["x"].value = 1
