@@ -34,6 +34,7 @@ from ..core.errors import FlosslabError
 from ..core.tasks import make_batch
 from ..core.validate import check_choice
 from .budgets import DEFAULT, Budget, budget_delays, get_budget
+from .results import write_summary
 from .stats import bootstrap_horizon, horizon, quartiles
 from .sweep import RunSpec, run_sweep
 
@@ -308,4 +309,5 @@ def reproduce(out_dir="reproduce_out", fast: bool = False, device="auto", progre
     results["seconds"]["total"] = round(sum(v for key, v in results["seconds"].items()
                                             if key != "total"), 1)
     (out / "results.json").write_text(json.dumps(results, indent=1, allow_nan=False))
+    write_summary(results, out / "summary.json")
     return results
