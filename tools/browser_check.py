@@ -343,10 +343,13 @@ class LabServer:
                        f"--ServerApp.root_dir={ROOT}", "--allow-root",
                        "--LabApp.expose_app_in_browser=True",
                        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-                       "--ServerApp.terminals_enabled=False"]
+                       "--ServerApp.terminals_enabled=False",
+                       # checkpoints (written when a notebook is opened) go to the throw-away dir
+                       f"--FileCheckpoints.checkpoint_dir={Path(self.tmp) / 'checkpoints'}"]
                 self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log,
                                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                              start_new_session=True)
+                ACTIVE["lab"] = self
                 if self._wait_ready(90):
                     return self
                 self._stop()
@@ -419,7 +422,57 @@ class LabServer:
                 self.log.close()
             if self.tmp:
                 shutil.rmtree(self.tmp, ignore_errors=True)
+            ACTIVE["lab"] = None
         return False
+
+
+def descendants(pid: int) -> list[int]:
+    """Process ids below ``pid`` (children first), from /proc; empty where there is no /proc."""
+    children = {}
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(d.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+ACTIVE = {"lab": None}
+
+
+def stop_everything(signum, _frame):
+    """SIGTERM/SIGINT/SIGHUP: stop the server (it stops its kernels), then every process this
+    script started (playwright's driver, chromium, leftover kernels), by id; exit at once.
+
+    Raising an exception instead is not enough: it can land inside playwright's event loop, and
+    the process then ends with the server and chromium still running."""
+    try:
+        lab = ACTIVE["lab"]
+        if lab is not None:
+            lab._stop()
+            shutil.rmtree(lab.tmp, ignore_errors=True)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            pids = descendants(os.getpid())
+            for pid in reversed(pids):
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            if pids and sig == signal.SIGTERM:
+                time.sleep(1.0)
+        for path, data in ACTIVE.get("originals", {}).items():
+            if path.exists() and path.read_bytes() != data:
+                path.write_bytes(data)
+                print(f"{path}: was modified on disk, restored", file=sys.stderr)
+        print(f"stopped by signal {signum}", file=sys.stderr, flush=True)
+    finally:
+        os._exit(128 + signum)
 
 
 # --- one notebook -----------------------------------------------------------------------------------
@@ -890,10 +943,11 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     for old in list(out.glob("*.png")) + [out / "summary.json"]:
         old.unlink(missing_ok=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # so that the server is shut down
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):   # never leave a server behind
+        signal.signal(sig, stop_everything)
 
     digests = {n: file_digest(n) for n in notebooks}
-    originals = {n: n.read_bytes() for n in notebooks}
+    originals = ACTIVE["originals"] = {n: n.read_bytes() for n in notebooks}
     results, t_start = [], time.monotonic()
     mode_name = "fast" if opts.fast else "full"
     print(f"browser check: {len(notebooks)} notebook(s), {mode_name} mode, screenshots in {out}",
