@@ -97,7 +97,7 @@ JS_HELPERS = r"""
     return null;
   };
   const kernelOf = (p) => p && p.sessionContext.session ? p.sessionContext.session.kernel : null;
-  const bc = { hash, panel, kernelOf, messages: [], hooked: null };
+  const bc = { hash, panel, kernelOf, messages: [], hooked: null, executeInputs: 0 };
   // Record error / stderr messages of the kernel, with the type of the request that caused them:
   // errors in widget callbacks (comm_msg) never reach a cell; JupyterLab puts them in the log.
   bc.hook = (path) => {
@@ -112,6 +112,7 @@ JS_HELPERS = r"""
       const t = msg.header.msg_type;
       const ph = msg.parent_header || {};
       const parent = ph.msg_type || '', inOutput = captured.has(ph.msg_id);
+      if (t === 'execute_input') bc.executeInputs++;
       if (t === 'error') {
         bc.messages.push({type: 'error', parent, inOutput, text: (msg.content.ename || '') + ': ' +
                           (msg.content.evalue || '')});
@@ -529,10 +530,11 @@ class NotebookCheck:
         self.page.on("dialog", lambda d: d.dismiss())
         try:
             self.open()
-            self.run_all()
-            self.inspect()
+            finished = self.run_all()
+            self.inspect(30 if finished else 3)
             self.screenshot_notebook()
-            self.check_dashboards()
+            if finished:       # (after a timeout the kernel is busy: no dashboard would react)
+                self.check_dashboards()
             self.kernel_messages()
         except CheckError as err:
             self.problem("check failed", str(err))
@@ -566,7 +568,7 @@ class NotebookCheck:
                 "(path) => { const p = window.__bc.panel(path); return !!p && p.context.isReady &&"
                 " p.content.widgets.length > 0; }", arg=self.rel, timeout=60000)
         except Exception:
-            raise CheckError(f"the notebook did not open within 60 s")
+            raise CheckError("the notebook did not open within 60 s")
         self.page.evaluate("() => { const s = window.jupyterapp.shell;"
                            " s.collapseLeft && s.collapseLeft(); s.collapseRight && s.collapseRight(); }")
         # a fresh kernel, idle and connected
@@ -602,10 +604,10 @@ class NotebookCheck:
     def run_all(self):
         before = {c["i"]: c["count"] for c in self.state()["cells"]}
 
-        def started():
+        def started():     # a cell marked running, a new count, or the kernel got code
             st = self.state()
             return any(c["state"] == "running" or "*" in c["prompt"] or c["count"] != before[c["i"]]
-                       for c in st["cells"])
+                       for c in st["cells"]) or self.page.evaluate("() => window.__bc.executeInputs") > 0
 
         t0 = time.monotonic()
         method = "menu Run > Run All Cells"
@@ -650,13 +652,16 @@ class NotebookCheck:
                 break
             if time.monotonic() > deadline:
                 where = running[0]["i"] if running else None
-                raise CheckError(f"timeout after {self.opts.timeout:.0f} s: {len(missing)} of "
-                                 f"{len(st['cells'])} code cells without an execution count"
-                                 + (f", cell {where} still running" if where is not None else ""))
+                self.problem("timeout", f"Run All not finished after {self.opts.timeout:.0f} s: "
+                             f"{len(missing)} of {len(st['cells'])} code cells without an execution "
+                             "count" + (f", cell {where} still running" if where is not None else ""),
+                             where)
+                return False       # (its kernel is shut down with the session afterwards)
             time.sleep(0.5)
         self.result["run_seconds"] = round(time.monotonic() - t0, 1)
         self.result["cells_run"] = sum(c["count"] is not None for c in st["cells"])
         self.result["code_cells"] = len(st["cells"])
+        return True
 
     def wait_for(self, predicate, timeout, poll=0.25):
         deadline = time.monotonic() + timeout
@@ -666,10 +671,10 @@ class NotebookCheck:
             time.sleep(poll)
         return predicate()
 
-    def inspect(self):
+    def inspect(self, settle=30):
         # widgets render asynchronously: give "Loading widget..." time to go away
         self.wait_for(lambda: not any("Loading widget..." in c["visible"]
-                                      for c in self.page.evaluate(JS_INSPECT, self.rel)), 30, 0.5)
+                                      for c in self.page.evaluate(JS_INSPECT, self.rel)), settle, 0.5)
         time.sleep(1.0)
         cells = self.page.evaluate(JS_INSPECT, self.rel)
         figures = 0
@@ -986,7 +991,8 @@ def main(argv=None):
     n_changed = sum(bool(m.get("changed")) for r in results for d in r["dashboards"]
                     for m in d["moves"])
     total = time.monotonic() - t_start
-    summary = {"mode": mode_name, "notebooks": results, "problems": n_problems,
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    summary = {"load_average_1min_at_end": load, "cpus": os.cpu_count(),"mode": mode_name, "notebooks": results, "problems": n_problems,
                "notebooks_with_problems": bad, "dashboards": n_dash, "moves": n_moves,
                "moves_changed": n_changed, "seconds": round(total, 1), "setup_error": setup_error}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
@@ -994,7 +1000,8 @@ def main(argv=None):
     print(f"SUMMARY {status}: {len(results)}/{len(notebooks)} notebooks checked ({mode_name}), "
           f"{n_problems} problem(s)" + (f" in {', '.join(bad)}" if bad else "")
           + f"; {n_dash} dashboards, {n_changed}/{n_moves} moves changed the output; "
-          f"{total:.0f} s; details in {out / 'summary.json'}", flush=True)
+          f"{total:.0f} s" + (f" (load {load:.1f} on {os.cpu_count()} CPUs)" if load is not None else "")
+          + f"; details in {out / 'summary.json'}", flush=True)
     if setup_error:
         return 2
     return 1 if n_problems else 0
