@@ -23,15 +23,37 @@ def test_gradient_norm_dashboard_follows_the_controls():
     gains = (0.4, 1.2, 2.0)
     batch = fl.make_batch("copy", 1, 4, 30, 0)
     for line, g in zip(dash.artists["lines"], gains):
+        # the plotted exact log10 norms equal autograd's backpropagation (no underflow here)
         want = fl.state_gradient_norms(fl.init_rnn(16, g, seed=0), batch.inputs, batch.targets,
                                        batch.mask, loss_at="last")
-        np.testing.assert_allclose(ydata(line), want, rtol=1e-12)
+        np.testing.assert_allclose(ydata(line), np.log10(want), atol=1e-10)
         assert line.get_label() == f"g = {g:.2f}"
     assert not np.allclose(before, ydata(dash.artists["lines"][0]))
     # the physics shows in the plotted data: at small gain the signal vanishes backwards, and it
     # decays less the larger the gain
-    ratios = [ydata(line)[0] / ydata(line)[-1] for line in dash.artists["lines"]]
-    assert ratios[0] < 1e-3 and ratios[0] < ratios[1] < ratios[2]
+    drops = [ydata(line)[0] - ydata(line)[-1] for line in dash.artists["lines"]]
+    assert drops[0] < -3 and drops[0] < drops[1] < drops[2]
+    assert "never" not in dash.status.value and "No curve reaches" in dash.status.value
+
+
+def test_gradient_norm_dashboard_shows_where_float64_underflows():
+    """g = 0.1, T = 300: plain float64 norms read 0 (autograd's too); the plot does not stop there
+    and the status line and a marker say where."""
+    dash = widgets.gradient_norm_dashboard(n_units=64, seq_len=300, n_curves=2)
+    dash.controls["gains"].value = (0.1, 0.5)
+    data = dash.data
+    t0 = data.norm_reads_zero[0]
+    assert t0 is not None and data.norm_reads_zero[1] is None
+    batch = fl.make_batch("copy", 1, 4, 300, 0)
+    auto = fl.state_gradient_norms(fl.init_rnn(64, 0.1, seed=0), batch.inputs, batch.targets,
+                                   batch.mask, loss_at="last")
+    assert np.all(auto[:t0] == 0.0) and auto[t0] > 0.0      # autograd reads 0 exactly there
+    line = ydata(dash.artists["lines"][0])
+    assert np.all(np.isfinite(line)) and line[0] < -300       # the exact curve goes on, below 1e-300
+    normal = auto > 1e-150                  # squares of smaller norms are subnormal: digits lost
+    np.testing.assert_allclose(line[normal], np.log10(auto[normal]), atol=1e-8)
+    assert ydata(dash.artists["marks"][0])[0] == pytest.approx(line[t0 - 1])
+    assert f"t &le; {t0}" in dash.status.value
 
 
 # --- 02 ---------------------------------------------------------------------------------------------

@@ -22,27 +22,135 @@ from .dashboard import USER_ERRORS, Dashboard, in_live_kernel, slider
 
 # --- 01 ---------------------------------------------------------------------------------------------
 
-def gradient_norm_dashboard(gains=(0.5, 3.0), n_units=None, seq_len=None, n_curves: int = 5):
-    """Gain range, N, T -> ||dL/dh_t|| against t for ``n_curves`` gains spread over the range."""
-    d = ex.defaults()
+from ..core.errors import FlosslabError  # noqa: E402 (this section's import)
+
+
+def _underflow_note(data) -> str:
+    """Where plain float64 backpropagation reads 0, per gain (HTML)."""
+    parts = []
+    for g, t_norm, t_vec in zip(data.gains, data.norm_reads_zero, data.vector_is_zero):
+        if t_norm:
+            where = f"g = {g:.2f}: plain float64 gives ||&delta;<sub>t</sub>|| = 0 for t &le; {t_norm}"
+            if t_vec:
+                where += f" (and &delta;<sub>t</sub> = 0 exactly for t &le; {t_vec})"
+            parts.append(where)
+    if not parts:
+        return ("No curve reaches the float64 limits: plain backpropagation would show these "
+                "values too.")
+    return ("Exact logarithms (rescaled recursion); " + "; ".join(parts)
+            + ". A log plot of the plain norms would silently stop there.")
+
+
+def gradient_norm_dashboard(gains=None, n_units=None, seq_len=None, n_curves: int = 5):
+    """Gain range, N, T -> log10 ||delta_t|| against t for ``n_curves`` gains spread over the
+    range, with where plain float64 backpropagation underflows."""
+    d = ex.GRADIENT_DEFAULTS
     controls = {
-        "gains": slider(W.FloatRangeSlider, "gain range g", gains, 0.1, 4.0, 0.05),
-        "n_units": slider(W.IntSlider, "units N", n_units or d["grad_units"], 4, 128, 4),
-        "seq_len": slider(W.IntSlider, "length T", seq_len or d["grad_seq_len"], 10, 300, 10),
+        "gains": slider(W.FloatRangeSlider, "gain range g", gains or d["gains"], 0.1, 4.0, 0.05),
+        "n_units": slider(W.IntSlider, "units N", n_units or d["n_units"], 4, 128, 4),
+        "seq_len": slider(W.IntSlider, "length T", seq_len or d["seq_len"], 10, 300, 10),
     }
 
     def compute(gains, n_units, seq_len):
         gs = tuple(float(g) for g in np.round(np.linspace(gains[0], gains[1], n_curves), 4))
-        times, norms = ex.gradient_norms_vs_gain(gs, n_units, seq_len)
-        return gs, times, norms
+        return ex.gradient_norms_vs_gain(gs, n_units, seq_len)
 
     return Dashboard(controls, compute,
-                     lambda art, data, v: plots.update_gradient_norms(art, data[1], data[2], data[0]),
-                     lambda data, v: plots.gradient_norm_figure(data[1], data[2], data[0]),
-                     height="400px")
+                     lambda art, data, v: plots.update_gradient_norms(art, data),
+                     lambda data, v: plots.gradient_norm_figure(data),
+                     note=lambda data, v: _underflow_note(data), height="420px")
+
+
+def growth_rate_dashboard(backprop_norms, growth_rate, gain=1.0, seq_len=None, skip=None,
+                          background_result=None):
+    """Gain, T, steps skipped -> ln||delta_t|| of every seed with the student's ``backprop_norms``,
+    the fits of the student's ``growth_rate``, and rate against lambda_1 (grey: every gain of
+    ``background_result``, a :class:`demos.RateVsExponent`)."""
+    from ..core.conventions import default_transient
+    n = ex.GRADIENT_DEFAULTS["n_units"]
+    t_default = seq_len or ex.GRADIENT_DEFAULTS["seq_len"]
+    controls = {
+        "gain": slider(W.FloatSlider, "gain g", gain, 0.5, 3.0, 0.25),
+        "seq_len": slider(W.IntSlider, "length T", t_default, 50, 300, 25),
+        "skip": slider(W.IntSlider, "steps not fitted", default_transient(t_default)
+                       if skip is None else skip, 0, 100, 5),
+    }
+
+    def compute(gain, seq_len, skip):
+        if skip > seq_len - 10:
+            raise FlosslabError(f"skipping {skip} of T = {seq_len} steps leaves fewer than 10 "
+                                   "to fit; skip fewer or lengthen T")
+        return ex.rate_vs_exponent(backprop_norms, growth_rate, (round(float(gain), 4),), n,
+                                   seq_len, skip=skip)
+
+    def merged(result):
+        if background_result is None:
+            return result
+        b = background_result
+        return result._replace(rates=np.vstack([result.rates, b.rates]),
+                               exponents=np.vstack([result.exponents, b.exponents]))
+
+    def note(result, values):
+        gap = np.abs(result.rates[0] - result.exponents[0])
+        return (f"g = {values['gain']:.2f}, N = {n}: fitted rate - &lambda;<sub>1</sub> over the "
+                f"{len(result.seeds)} seeds: median |difference| {np.median(gap):.3f}, largest "
+                f"{gap.max():.3f} per step")
+
+    return Dashboard(controls, compute,
+                     lambda art, r, v: plots.update_rate(art, merged(r), 0),
+                     lambda r, v: plots.rate_figure(merged(r), 0), note=note, height="420px")
+
+
+def _crossing_text(result) -> str:
+    c = result.crossing
+    ok = np.isfinite(c)
+    if not ok.any():
+        return f"&lambda;<sub>1</sub> stays below 0 up to g = {result.gains[-1]:.1f} for every seed"
+    text = (f"g = {np.median(c[ok]):.2f} (median of {ok.sum()} seeds, range "
+            f"{c[ok].min():.2f}-{c[ok].max():.2f})")
+    if not ok.all():
+        text += f"; {np.sum(~ok)} seed(s) never reach 0 up to g = {result.gains[-1]:.1f}"
+    return text
+
+
+def driven_dashboard(input_scale=1.0, bias_scale=0.1, n_units=None):
+    """Input scale, bias scale, N -> lambda_1 against g (median and range over seeds 0-4) and the
+    mean slope tanh'(a), for the driven network and the autonomous one (no input, no bias)."""
+    controls = {
+        "input_scale": slider(W.FloatSlider, "input weights x", input_scale, 0.0, 2.0, 0.25),
+        "bias_scale": slider(W.FloatSlider, "bias scale", bias_scale, 0.0, 1.0, 0.1),
+        "n_units": slider(W.IntSlider, "units N", n_units or ex.GRADIENT_DEFAULTS["n_units"], 16,
+                          80, 16),
+    }
+
+    def compute(input_scale, bias_scale, n_units):
+        driven = ex.driven_vs_autonomous(round(float(input_scale), 4), round(float(bias_scale), 4),
+                                         n_units)
+        return driven, ex.driven_vs_autonomous(0.0, 0.0, n_units)
+
+    def labels(values):
+        if values["input_scale"] == 0 and values["bias_scale"] == 0:
+            return ("this setting (= autonomous)", "autonomous")
+        return (f"U x {values['input_scale']:.2f}, b ~ U[0, {values['bias_scale']:.1f})",
+                "autonomous")
+
+    def note(data, values):
+        driven, auto = data
+        return (f"N = {values['n_units']}, T = 300: &lambda;<sub>1</sub> &ge; "
+                f"{driven.level:g} (our reading of 'reaches 0') from {_crossing_text(driven)} "
+                f"with this drive; autonomous: from {_crossing_text(auto)}.")
+
+    return Dashboard(controls, compute,
+                     lambda art, d, v: plots.update_driven(art, d[0], d[1], labels(v)),
+                     lambda d, v: plots.driven_figure(d[0], d[1], labels(v)), note=note,
+                     height="420px")
 
 
 # --- 02 ---------------------------------------------------------------------------------------------
+
+#: Rule of thumb for the QR interval in float64: keep m (lambda_1 - lambda_k) below this.
+ROUND_OFF_RULE = 15.0
+
 
 def _sum_rule_note(result):
     if result.sum_rule is None:
@@ -51,8 +159,24 @@ def _sum_rule_note(result):
     return f"sum rule: $\\Sigma\\lambda_i$ = {lhs:.4f}\n$\\langle\\log|\\det D_t|\\rangle$ = {rhs:.4f}"
 
 
+def _spectrum_status(result, values) -> str:
+    lam = result.exponents
+    m, k = values["reorth_every"], lam.size
+    head = (f"&lambda;<sub>1</sub> = {lam[0]:+.3f} per step "
+            f"({'chaotic' if lam[0] > 0.01 else 'not chaotic'} at g = {values['gain']:.2f})")
+    if k < 2:
+        return head + "; with k = 1 there is no spread &lambda;<sub>1</sub> - &lambda;<sub>k</sub>"
+    exposure = m * (lam[0] - lam[-1])
+    if m > 1 and exposure > ROUND_OFF_RULE:
+        return (head + f". <span style='color:#a00'>m(&lambda;<sub>1</sub> - &lambda;<sub>k</sub>)"
+                f" = {exposure:.0f} &gt; {ROUND_OFF_RULE:g}: the last exponents are likely wrong by "
+                "round-off (compare with m = 1, or lower m or k)</span>")
+    return head + f"; m(&lambda;<sub>1</sub> - &lambda;<sub>k</sub>) = {exposure:.1f}"
+
+
 def spectrum_dashboard(gain=2.0, n_units=None, n_exponents=None, reorth_every=1, n_steps=None):
-    """Gain, N, k, QR interval m -> Lyapunov spectrum and its convergence (autonomous network)."""
+    """Gain, N, k, QR interval m -> Lyapunov spectrum and its convergence (autonomous network);
+    the status line warns when m (lambda_1 - lambda_k) exceeds the round-off rule of thumb."""
     d = ex.defaults()
     n = n_units or d["spec_units"]
     controls = {
@@ -76,7 +200,77 @@ def spectrum_dashboard(gain=2.0, n_units=None, n_exponents=None, reorth_every=1,
         draw(art, r, values)
         return fig, art
 
-    return Dashboard(controls, compute, draw, make, height="380px")
+    return Dashboard(controls, compute, draw, make, note=_spectrum_status, height="400px")
+
+
+#: Gains of the spectrum-against-gain demo.
+GAIN_GRID = tuple(np.round(np.arange(0.25, 3.01, 0.25), 2))
+
+
+def spectrum_vs_gain_dashboard(n_units=None, n_shown=3, n_steps=300):
+    """N, number of exponents shown, T -> lambda_1..lambda_n of the autonomous network against g,
+    median and range over seeds 0-4 (torch engine, one ensemble per setting, cached)."""
+    d = ex.defaults()
+    controls = {
+        "n_units": slider(W.IntSlider, "units N", n_units or d["spec_units"], 10, 80, 10),
+        "n_shown": slider(W.IntSlider, "exponents shown", n_shown, 1, 5),
+        "n_steps": slider(W.IntSlider, "steps T", n_steps, 100, 500, 100),
+    }
+
+    def compute(n_units, n_shown, n_steps):
+        return ex.spectrum_vs_gain_seeds(GAIN_GRID, n_units, 5, n_steps)
+
+    def note(spectra, values):
+        med = np.median(spectra[:, :, 0], axis=1)
+        gains = np.asarray(GAIN_GRID)
+        below = gains < 1.0
+        return (f"N = {values['n_units']}, T = {values['n_steps']}, seeds 0-4: median "
+                f"&lambda;<sub>1</sub> &lt; 0 for every g &lt; 1 on the grid: "
+                f"{bool(np.all(med[below] < 0))}; median &lambda;<sub>1</sub> at g = 1: "
+                f"{med[gains == 1.0][0]:+.3f}; at g = 3: {med[-1]:+.3f}")
+
+    return Dashboard(controls, compute,
+                     lambda art, s, v: plots.update_spectrum_vs_gain_seeds(art, GAIN_GRID, s,
+                                                                           v["n_shown"]),
+                     lambda s, v: plots.spectrum_vs_gain_seeds_figure(GAIN_GRID, s, v["n_shown"]),
+                     note=note, height="420px")
+
+
+def qr_interval_dashboard(gain=2.0, n_units=None, interval=10):
+    """Gain, N, QR interval m -> the spectrum (k = N) with a QR every m steps against every step,
+    and every exponent's error against m (lambda_1 - lambda_i) (torch engine, float64)."""
+    d = ex.defaults()
+    options = [(str(m), i) for i, m in enumerate(ex.INTERVALS)]
+    controls = {
+        "gain": slider(W.FloatSlider, "gain g", gain, 0.5, 4.0, 0.25),
+        "n_units": slider(W.IntSlider, "units N = k", n_units or d["spec_units"], 10, 80, 10),
+        "selected": W.SelectionSlider(options=options, value=ex.INTERVALS.index(interval),
+                                      description="QR every m steps", continuous_update=False,
+                                      style={"description_width": "initial"},
+                                      layout=W.Layout(width="auto", min_width="260px")),
+    }
+
+    def compute(gain, n_units, selected):
+        return ex.qr_interval_errors(round(float(gain), 4), n_units, None, ex.INTERVALS,
+                                     d["spec_steps"]), selected
+
+    def note(data, values):
+        r, i = data
+        m = int(r.intervals[i])
+        bad = r.errors[i] > 1e-8
+        if not bad.any():
+            return (f"m = {m}: every exponent within 1e-8 of m = 1; largest m(&lambda;<sub>1</sub>"
+                    f" - &lambda;<sub>i</sub>) = {r.exposure[i].max():.1f}")
+        first = int(np.argmax(bad))
+        return (f"m = {m}: exponents from i = {first + 1} on are off by more than 1e-8 (largest "
+                f"error {r.errors[i].max():.2g}); there m(&lambda;<sub>1</sub> - "
+                f"&lambda;<sub>i</sub>) = {r.exposure[i][first]:.1f}")
+
+    return Dashboard(controls, compute,
+                     lambda art, data, v: plots.update_interval_errors(art, data[0], data[1]),
+                     lambda data, v: plots.interval_errors_figure(data[0], data[1],
+                                                                  ROUND_OFF_RULE),
+                     note=note, height="420px")
 
 
 # --- 03 ---------------------------------------------------------------------------------------------

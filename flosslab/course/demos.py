@@ -46,20 +46,276 @@ def defaults() -> dict:
     }
 
 
+# --- 00 ---------------------------------------------------------------------------------------------
+
+def key_results(name: str = "default") -> dict:
+    """The course's key result from the shipped reproduction (:func:`flosslab.paper.results.load`):
+    per task, the delays, the final accuracy of every seed per schedule (n_delays, n_seeds), and the
+    longest delay whose median accuracy is >= 0.9 (the "horizon")."""
+    from ..paper.results import load
+    summary = load(name)
+    out = {}
+    for task, sweep in summary["c_delay"].items():
+        delays = [int(d) for d in sweep["delays"]]
+        accuracy = {s: np.asarray([by_delay[str(d)] for d in delays])
+                    for s, by_delay in sweep["accuracy"].items()}
+        out[task] = {"delays": delays, "accuracy": accuracy, "n": sweep["n"], "k": sweep["k"],
+                     "n_seeds": len(sweep["seeds"]), "horizon": dict(sweep["horizon_0.9"]),
+                     "epochs": sweep["epochs"]}
+    return out
+
+
 # --- 01 ---------------------------------------------------------------------------------------------
+
+from ..core.conventions import random_frame  # noqa: E402 (imports of this notebook's section)
+from ..reference.model import tanh_slope  # noqa: E402
+
+
+#: The smallest positive normal float64 (2.2e-308) and the smallest subnormal (4.9e-324): below the
+#: first a number loses digits, below the second it is exactly 0.
+FLOAT64_TINY = float(np.finfo(np.float64).tiny)
+FLOAT64_SMALLEST = float(np.finfo(np.float64).smallest_subnormal)
+
+
+def last_step_error(params, states, targets) -> np.ndarray:
+    """delta_T = dL/dh_T for the loss at the last step only, L = mean over the batch of
+    BCE(y_T, z_T) with y_T = V h_T + c: delta_T = (sigmoid(y_T) - z_T) V / B. states (T, B, N),
+    targets (T, B, 1); returns (B, N)."""
+    h_last = np.asarray(states)[-1]
+    logits = h_last @ params["V"].T + params["c"]
+    error = (1.0 / (1.0 + np.exp(-logits)) - np.asarray(targets)[-1]) / h_last.shape[0]
+    return error @ params["V"]
+
+
+def backprop_log_norms(params, pre, delta_last) -> np.ndarray:
+    """Natural log of ||delta_t|| for t = 1..T, delta_{t-1} = D_t^T delta_t from delta_T =
+    ``delta_last``, with D_t = diag(tanh'(a_t)) W. pre (T, [B,] N) holds a_1..a_T; the norm is over
+    units and batch together.
+
+    delta is rescaled to norm 1 after every step and the logs of the scale factors are summed, so
+    the result is exact (to round-off) however small the norm gets: it never underflows.
+    """
+    w = np.asarray(params["W"])
+    slopes = tanh_slope(np.asarray(pre, dtype=float))
+    delta = np.array(delta_last, dtype=float)
+    out = np.empty(slopes.shape[0])
+    scale = np.abs(delta).max()
+    log_norm = np.log(scale) + np.log(np.linalg.norm(delta / scale)) if scale > 0 else -np.inf
+    out[-1] = log_norm
+    delta = delta / np.exp(log_norm) if scale > 0 else delta
+    for t in range(slopes.shape[0] - 1, 0, -1):       # slopes[t] belongs to a_{t+1}
+        delta = (delta * slopes[t]) @ w                # D^T delta = W^T (s * delta), row form
+        norm = np.linalg.norm(delta)
+        if norm == 0.0 or not np.isfinite(log_norm):
+            out[:t] = -np.inf
+            break
+        log_norm += np.log(norm)
+        delta = delta / norm
+        out[t - 1] = log_norm
+    return out
+
+
+def backprop_float64(params, pre, delta_last):
+    """Plain float64 backpropagation, as autograd or torch would run it (no rescaling).
+
+    Returns (norms (T,), zero_vector (T,) bool): ``norms`` computed as sqrt(sum delta^2) (what
+    ``fl.state_gradient_norms`` does): it reads 0 as soon as the SQUARES underflow, below
+    ~1e-154 = sqrt(2.2e-308); ``zero_vector[t-1]`` is True where every entry of delta_t itself has
+    underflowed to exactly 0 (below 4.9e-324).
+    """
+    w = np.asarray(params["W"])
+    slopes = tanh_slope(np.asarray(pre, dtype=float))
+    delta = np.array(delta_last, dtype=float)
+    norms = np.empty(slopes.shape[0])
+    zero = np.zeros(slopes.shape[0], dtype=bool)
+    norms[-1], zero[-1] = np.sqrt(np.sum(delta ** 2)), not delta.any()
+    with np.errstate(under="ignore"):
+        for t in range(slopes.shape[0] - 1, 0, -1):
+            delta = (delta * slopes[t]) @ w
+            norms[t - 1], zero[t - 1] = np.sqrt(np.sum(delta ** 2)), not delta.any()
+    return norms, zero
+
+
+class GradientNorms(NamedTuple):
+    gains: tuple
+    times: np.ndarray           # t = 1..T
+    log10_norms: np.ndarray     # (n_gains, T): log10 ||delta_t||, rescaled recursion (exact)
+    float64_norms: np.ndarray   # (n_gains, T): sqrt(sum delta^2) of plain float64 backprop
+    norm_reads_zero: tuple      # per gain: largest t where the plain norm reads 0 (else None)
+    vector_is_zero: tuple       # per gain: largest t where plain delta_t is exactly 0 (else None)
+
+
+def _last_true(flags) -> int | None:
+    idx = np.flatnonzero(flags)
+    return int(idx[-1] + 1) if idx.size else None
+
 
 @lru_cache(maxsize=64)
 def gradient_norms_vs_gain(gains: tuple, n_units: int = 64, seq_len: int = 100,
-                           batch_size: int = 4, seed: int = 0):
-    """||dL/dh_t|| (loss at the last step of a copy-task batch) for each gain.
-
-    Returns (times (T,), norms (n_gains, T)); one network per gain, same seed, same inputs.
-    """
+                           batch_size: int = 4, seed: int = 0) -> GradientNorms:
+    """||dL/dh_t|| (loss at the last step of a copy-task batch, d = 1) for each gain, one network
+    per gain (same seed, same inputs, h_0 = 0): exact logs, and what plain float64 gives."""
     seq_len = check_int("the sequence length T", seq_len, minimum=2, maximum=2000)
+    n_units = check_int("the number of units N", n_units, minimum=1, maximum=512)
+    for g in gains:
+        check_real("the gain g", g, minimum=0.0, maximum=10.0)
     batch = make_batch("copy", 1, batch_size, seq_len, seed)
-    norms = [state_gradient_norms(init_rnn(n_units, g, seed=seed), batch.inputs, batch.targets,
-                                  batch.mask, loss_at="last") for g in gains]
-    return np.arange(1, seq_len + 1), np.asarray(norms)
+    logs, plain, reads_zero, is_zero = [], [], [], []
+    for g in gains:
+        params = init_rnn(n_units, g, seed=seed)
+        states, pre = run_rnn(params, batch.inputs, return_preactivations=True)
+        delta_last = last_step_error(params, states, batch.targets)
+        logs.append(backprop_log_norms(params, pre, delta_last) / np.log(10.0))
+        norms, zero = backprop_float64(params, pre, delta_last)
+        plain.append(norms)
+        reads_zero.append(_last_true(norms == 0.0))
+        is_zero.append(_last_true(zero))
+    return GradientNorms(tuple(gains), np.arange(1, seq_len + 1), np.asarray(logs),
+                         np.asarray(plain), tuple(reads_zero), tuple(is_zero))
+
+
+class RateVsExponent(NamedTuple):
+    gains: np.ndarray           # (n_gains,)
+    seeds: tuple
+    rates: np.ndarray           # (n_gains, n_seeds): fitted growth rate of ln||delta_t|| per step
+    exponents: np.ndarray       # (n_gains, n_seeds): lambda_1 on the same trajectory
+    log_norms: np.ndarray       # (n_gains, n_seeds, T): natural log ||delta_t||
+    skip: int
+
+
+#: Defaults of notebook 01's demos (cheap: the same in fast and full mode).
+GRADIENT_DEFAULTS = {"n_units": 64, "seq_len": 300, "gains": (0.1, 3.0)}
+
+
+def driven_trajectory(n_units: int, gain: float, seq_len: int, seed: int):
+    """The network ``init_rnn(N, g, seed)`` driven by random bits (seed [seed, 1]) from
+    ``random_state(N, seed)``: (params, bits, pre-activations (T, N)), as a spectrum sees it."""
+    params = init_rnn(n_units, gain, seed=seed)
+    bits = random_bits(seq_len, 1, [seed, 1])
+    _, pre = run_rnn(params, bits, h0=random_state(n_units, seed), return_preactivations=True)
+    return params, bits, pre
+
+
+@lru_cache(maxsize=512)
+def _seed_logs_and_exponent(backprop_norms, n_units: int, gain: float, seq_len: int, seed: int):
+    """ln||delta_t|| by the given ``backprop_norms`` from a random unit delta_T (seed [seed, 2]),
+    and lambda_1 by QR, on the same driven trajectory."""
+    params, bits, pre = driven_trajectory(n_units, gain, seq_len, seed)
+    delta = np.random.default_rng([seed, 2]).standard_normal(n_units)
+    norms = np.asarray(backprop_norms(params, pre, delta / np.linalg.norm(delta)), dtype=float)
+    if np.any(norms <= 0.0):
+        raise FlosslabError(
+            f"at g = {gain:.2f}, T = {seq_len} the gradient norm underflows to 0 in float64: its "
+            "logarithm is -inf and no rate can be fitted; choose a larger g or a shorter T")
+    lam1 = float(lyapunov_spectrum(params, bits, n_exponents=1, seed=seed)[0])
+    return norms, lam1
+
+
+def rate_vs_exponent(backprop_norms, growth_rate, gains=(0.5, 1.0, 1.5, 2.0, 2.5, 3.0),
+                     n_units: int = 64, seq_len: int = 300, seeds=(0, 1, 2, 3, 4),
+                     skip: int | None = None) -> RateVsExponent:
+    """For each gain and seed: backpropagate a random unit error delta_T with
+    ``backprop_norms(params, pre, delta_last)``, fit its rate with ``growth_rate(norms, skip)`` and
+    compute lambda_1 by QR on the same trajectory (skip defaults to the QR's transient,
+    10 + T/10). Cached per function, gain, T and seed: changing ``skip`` costs only the fits."""
+    seq_len = check_int("the sequence length T", seq_len, minimum=20, maximum=2000)
+    skip = default_transient(seq_len) if skip is None else check_int(
+        "the number of steps skipped", skip, minimum=0, maximum=seq_len - 3)
+    rates, lams, logs = [], [], []
+    for g in gains:
+        check_real("the gain g", g, minimum=0.0, maximum=10.0)
+        pairs = [_seed_logs_and_exponent(backprop_norms, n_units, float(g), seq_len, int(s))
+                 for s in seeds]
+        logs.append([np.log(p[0]) for p in pairs])
+        lams.append([p[1] for p in pairs])
+        rates.append([float(growth_rate(p[0].copy(), skip)) for p in pairs])
+    return RateVsExponent(np.asarray(gains, float), tuple(seeds), np.asarray(rates),
+                          np.asarray(lams), np.asarray(logs), skip)
+
+
+class DrivenVsAutonomous(NamedTuple):
+    gains: np.ndarray           # (n_gains,)
+    seeds: tuple
+    lam1: np.ndarray            # (n_gains, n_seeds) lambda_1 with this drive
+    slope: np.ndarray           # (n_gains, n_seeds) mean tanh'(a) over units and counted steps
+    crossing: np.ndarray        # (n_seeds,) first gain where lambda_1 >= level (nan: none)
+    level: float
+
+
+#: lambda_1 of a periodic orbit is 0, but a 300-step estimate of it is off by up to ~0.01, so
+#: "lambda_1 has reached 0" is read as lambda_1 >= -0.01.
+CROSSING_LEVEL = -0.01
+
+
+def first_crossing(gains, values, level: float = CROSSING_LEVEL) -> float:
+    """The first gain at which ``values`` (one per gain, ascending gains) reaches ``level``,
+    linearly interpolated between grid points; nan if it never does; gains[0] if it starts there."""
+    gains, values = np.asarray(gains, float), np.asarray(values, float)
+    above = np.flatnonzero(values >= level)
+    if not above.size:
+        return float("nan")
+    i = int(above[0])
+    if i == 0:
+        return float(gains[0])
+    g0, g1, v0, v1 = gains[i - 1], gains[i], values[i - 1], values[i]
+    return float(g0 + (level - v0) * (g1 - g0) / (v1 - v0))
+
+
+@lru_cache(maxsize=64)
+def driven_vs_autonomous(input_scale: float = 1.0, bias_scale: float = 0.1, n_units: int = 64,
+                         gains: tuple = tuple(np.round(np.arange(0.5, 3.01, 0.25), 2)),
+                         seeds: tuple = (0, 1, 2, 3, 4), n_steps: int = 300) -> DrivenVsAutonomous:
+    """lambda_1 against the gain for networks ``init_rnn(N, g, seed, bias_scale)`` whose input
+    weights are multiplied by ``input_scale``, driven by random bits from ``random_state``: the
+    torch engine, all gains and seeds as one ensemble. ``input_scale = bias_scale = 0`` is the
+    autonomous network of notebook 02 (no input, no bias)."""
+    import torch
+    from .. import engine
+    input_scale = check_real("the input scale", input_scale, minimum=0.0, maximum=10.0)
+    bias_scale = check_real("the bias scale", bias_scale, minimum=0.0, maximum=10.0)
+    n_units = check_int("the number of units N", n_units, minimum=2, maximum=256)
+    members = [(g, s) for g in gains for s in seeds]
+    params = engine.stack_params([init_rnn(n_units, g, seed=s, bias_scale=bias_scale)
+                                  for g, s in members])
+    params["U"] = params["U"] * input_scale
+    member_seeds = [s for _, s in members]
+    lam = np.asarray(engine.ensemble_spectrum(params, n_steps, 1, seeds=member_seeds,
+                                              chunk=None))[:, 0]
+    inputs = np.stack([random_bits(n_steps, 1, s) for s in member_seeds], axis=1)
+    h0 = torch.as_tensor(np.stack([random_state(n_units, s) for s in member_seeds]))
+    with torch.no_grad():
+        _, pre = engine.run_rnn(params, inputs, h0=h0, return_preactivations=True)
+    counted = pre[default_transient(n_steps):]
+    slope = engine.tanh_slope(counted).mean(dim=(0, 2)).numpy()
+    shape = (len(gains), len(seeds))
+    lam, slope = lam.reshape(shape), slope.reshape(shape)
+    crossing = np.asarray([first_crossing(gains, lam[:, j]) for j in range(len(seeds))])
+    return DrivenVsAutonomous(np.asarray(gains, float), tuple(seeds), lam, slope, crossing,
+                              CROSSING_LEVEL)
+
+
+def random_product_norms(gain: float = 1.0, n_units: int = 64, seq_len: int = 300,
+                         seed: int = 0) -> np.ndarray:
+    """||delta_t|| for delta_{t-1} = M_t^T delta_t from a unit delta_T, with M_t fresh Gaussian
+    matrices N(0, g^2/N) at every step (no tanh): the backward pass of a "network" whose Jacobians
+    are pure random matrices. Rescaled each step, so it never underflows (returns norms, (T,))."""
+    rng = np.random.default_rng([seed, 11])
+    delta = rng.standard_normal(n_units)
+    delta /= np.linalg.norm(delta)
+    logs = np.zeros(seq_len)
+    for t in range(seq_len - 1, 0, -1):
+        delta = rng.normal(0.0, gain / np.sqrt(n_units), (n_units, n_units)).T @ delta
+        norm = np.linalg.norm(delta)
+        logs[t - 1] = logs[t] + np.log(norm)
+        delta /= norm
+    return np.exp(logs)
+
+
+def gaussian_product_rate(gain: float, n_units: int) -> float:
+    """The exact top exponent of products of N x N Gaussian matrices with variance g^2/N
+    (Cohen & Newman 1984): log g + (psi(N/2) - log(N/2)) / 2, psi the digamma function."""
+    from scipy.special import digamma
+    return float(np.log(gain) + 0.5 * (digamma(n_units / 2) - np.log(n_units / 2)))
 
 
 # --- 02 ---------------------------------------------------------------------------------------------
@@ -77,8 +333,11 @@ def autonomous_spectrum(gain: float, n_units: int = 50, n_exponents: int | None 
 
     With k = N also returns both sides of the sum rule over the accumulated steps.
     """
+    gain = check_real("the gain g", gain, minimum=0.0, maximum=10.0)
+    n_units = check_int("the number of units N", n_units, minimum=1, maximum=512)
     params = autonomous(init_rnn(n_units, gain, seed=seed))
     k = check_n_exponents(n_exponents, n_units)
+    reorth_every = check_int("the QR interval m", reorth_every, minimum=1, maximum=n_steps)
     h0 = random_state(n_units, seed)
     inputs = np.zeros((n_steps, params["U"].shape[1]))
     transient = default_transient(n_steps)
@@ -96,6 +355,114 @@ def spectrum_vs_gain(gains, n_units: int = 50, n_exponents: int = 5, n_steps: in
     """First ``n_exponents`` exponents for each gain: (n_gains, n_exponents)."""
     return np.asarray([autonomous_spectrum(float(g), n_units, n_exponents, 1, n_steps,
                                            seed).exponents for g in gains])
+
+
+def _autonomous_ensemble(n_units, gains, seeds):
+    """Stacked autonomous networks (U = 0, b = 0), one per (gain, seed), gain-major."""
+    from .. import engine
+    params = engine.stack_params([autonomous(init_rnn(n_units, g, seed=s))
+                                  for g in gains for s in seeds])
+    params["U"] = params["U"] * 0.0
+    return params
+
+
+@lru_cache(maxsize=64)
+def spectrum_vs_gain_seeds(gains: tuple = tuple(np.round(np.arange(0.25, 3.01, 0.25), 2)),
+                           n_units: int = 50, n_exponents: int = 5, n_steps: int = 300,
+                           seeds: tuple = (0, 1, 2, 3, 4)) -> np.ndarray:
+    """First k exponents of the autonomous network for every gain and seed, (n_gains, n_seeds, k):
+    the torch engine, one ensemble (the same networks, start states and frames as
+    :func:`autonomous_spectrum`)."""
+    from .. import engine
+    n_units = check_int("the number of units N", n_units, minimum=1, maximum=256)
+    k = check_n_exponents(n_exponents, n_units)
+    n_steps = check_int("the number of steps T", n_steps, minimum=20, maximum=5000)
+    params = _autonomous_ensemble(n_units, gains, seeds)
+    member_seeds = [s for _ in gains for s in seeds]
+    lam = np.asarray(engine.ensemble_spectrum(params, n_steps, k, seeds=member_seeds))
+    return lam.reshape(len(gains), len(seeds), k)
+
+
+class IntervalErrors(NamedTuple):
+    intervals: np.ndarray       # (n_m,) QR intervals m
+    exponents: np.ndarray       # (n_m, k) exponents with a QR every m steps
+    reference: np.ndarray       # (k,) exponents with a QR every step
+    errors: np.ndarray          # (n_m, k) |lambda_i(m) - lambda_i(1)|
+    exposure: np.ndarray        # (n_m, k) m (lambda_1 - lambda_i), from the reference exponents
+
+
+#: The QR intervals whose exponents the round-off demo compares with m = 1.
+INTERVALS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 40)
+
+
+@lru_cache(maxsize=64)
+def qr_interval_errors(gain: float = 2.0, n_units: int = 50, n_exponents: int | None = None,
+                       intervals: tuple = INTERVALS, n_steps: int = 300,
+                       seed: int = 0) -> IntervalErrors:
+    """Exponents of one autonomous network with a QR every m steps, for each m of ``intervals``,
+    against a QR every step (torch engine, float64, same trajectory and frame)."""
+    from .. import engine
+    gain = check_real("the gain g", gain, minimum=0.0, maximum=10.0)
+    n_units = check_int("the number of units N", n_units, minimum=1, maximum=256)
+    k = check_n_exponents(n_exponents, n_units)
+    params = engine.to_torch(autonomous(init_rnn(n_units, gain, seed=seed)))
+    ref = engine.lyapunov_spectrum(params, n_steps=n_steps, n_exponents=k, seed=seed).numpy()
+    lams = np.asarray([ref if m == 1 else
+                       engine.lyapunov_spectrum(params, n_steps=n_steps, n_exponents=k,
+                                                reorth_every=int(m), seed=seed).numpy()
+                       for m in intervals])
+    intervals = np.asarray(intervals)
+    return IntervalErrors(intervals, lams, ref, np.abs(lams - ref),
+                          intervals[:, None] * (ref[0] - ref)[None, :])
+
+
+def example_matrices(seed: int = 0) -> dict:
+    """Two 4 x 4 maps whose exponents are known: A = P diag(1.5, -0.9, 0.6, 0.2) P^-1 (real
+    eigenvalues, one negative) and a rotation by 0.7 rad scaled by 0.8 next to diag(1.1, 0.3)
+    (a complex pair of modulus 0.8)."""
+    rng = np.random.default_rng(seed)
+    p = np.linalg.qr(rng.standard_normal((4, 4)))[0] + 0.3 * rng.standard_normal((4, 4))
+    real = p @ np.diag([1.5, -0.9, 0.6, 0.2]) @ np.linalg.inv(p)
+    c, s = np.cos(0.7), np.sin(0.7)
+    rotation = np.zeros((4, 4))
+    rotation[:2, :2] = 0.8 * np.array([[c, -s], [s, c]])
+    rotation[2, 2], rotation[3, 3] = 1.1, 0.3
+    return {"real eigenvalues": real, "rotation x 0.8": rotation}
+
+
+def linear_map_check(spectrum_function, matrix, n_steps: int = 200, transient: int = 20,
+                     seed: int = 0):
+    """The exponents of the constant map ``matrix`` (D_t = A for every t) by
+    ``spectrum_function(jacobians, frame, transient)``, and log|eigenvalues of A| sorted
+    descending: they must agree, up to the alignment error of the frame (~(ratio of moduli)^T).
+
+    Returns (computed (n,), expected (n,)).
+    """
+    a = np.asarray(matrix, dtype=float)
+    n = a.shape[0]
+    jacobians = np.broadcast_to(a, (n_steps, n, n)).copy()
+    computed = np.asarray(spectrum_function(jacobians, random_frame(n, n, seed), transient),
+                          dtype=float)
+    return computed, np.sort(np.log(np.abs(np.linalg.eigvals(a))))[::-1]
+
+
+def preactivation_form_spectrum(gain: float = 2.0, n_units: int = 50, n_steps: int = 300,
+                                seed: int = 0):
+    """Exponents of the same autonomous trajectory with the h-form Jacobians diag(s_t) W (ours)
+    and with the pre-activation form W diag(s_t) (the author's code), both by
+    :func:`flosslab.spectrum_from_jacobians` with the same frame and transient. (k = N each.)"""
+    from .. import reference
+    params = autonomous(init_rnn(n_units, gain, seed=seed))
+    _, pre = run_rnn(params, np.zeros((n_steps, 1)), h0=random_state(n_units, seed),
+                     return_preactivations=True)
+    slopes = tanh_slope(pre)
+    w = params["W"]
+    transient = default_transient(n_steps)
+    ours = reference.lyapunov.spectrum_from_jacobians(slopes[:, :, None] * w[None], None,
+                                                      transient=transient, seed=seed)
+    theirs = reference.lyapunov.spectrum_from_jacobians(w[None] * slopes[:, None, :], None,
+                                                        transient=transient, seed=seed)
+    return np.asarray(ours), np.asarray(theirs)
 
 
 # --- 03 ---------------------------------------------------------------------------------------------

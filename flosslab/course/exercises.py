@@ -22,24 +22,58 @@ from .checking import Answer, call, close, run, to_array
 
 # --- 01: backpropagation through time ---------------------------------------------------------------
 
-def reference_backprop_norms(params, pre, g_last, transpose: bool = True):
-    """||g_t|| with g_T = g_last and g_{t-1} = D_t^T g_t, D_t = diag(tanh'(a_t)) W (dense, slow);
-    ``pre`` (T, N) holds the pre-activations a_1..a_T.
+def check_one_step_jacobian(func, n_cases: int = 4) -> bool:
+    """``func(params, a)`` -> D = diag(tanh'(a)) W (N x N), the one-step Jacobian dh_t/dh_{t-1}
+    from the pre-activation a = a_t (N,)."""
+    name = "one_step_jacobian"
+
+    def cases():
+        for case in range(n_cases):
+            rng = np.random.default_rng(90 + case)
+            n = int(rng.integers(3, 10))
+            params = init_rnn(n, gain=float(rng.uniform(0.5, 2.5)), seed=case)
+            a = rng.normal(0.0, 1.5, size=n)
+            want = jacobian(params, a)
+            got = to_array(name, call(name, func, params, a), want.shape,
+                           "D (an N x N matrix)")
+            if close(got, want):
+                continue
+            w, slope = params["W"], 1.0 - np.tanh(a) ** 2
+            if close(got, w * slope[None, :]):
+                raise Answer("scale the ROWS of W (diag(tanh'(a)) W, i.e. slope[:, None] * W), not "
+                             "its columns: W diag(tanh'(a)) is the Jacobian of the pre-activation "
+                             "form a_t -> a_{t+1}.")
+            if close(got, want.T):
+                raise Answer("D is transposed: D_ij = dh_i/dh_j = tanh'(a_i) W_ij.")
+            if close(got, (1.0 - np.tanh(np.tanh(a)) ** 2)[:, None] * w):
+                raise Answer("tanh' is evaluated at the pre-activation a, not at h = tanh(a) (a "
+                             "known bug of a public example: it biases the exponents upward).")
+            if close(got, (1.0 - a ** 2)[:, None] * w):
+                raise Answer("tanh'(a) = 1 - tanh(a)^2, not 1 - a^2.")
+            if close(got, np.tanh(a)[:, None] * w) or close(got, w):
+                raise Answer("multiply the rows by the SLOPE tanh'(a) = 1 - tanh(a)^2.")
+            raise Answer("D = diag(1 - tanh(a)^2) W: row i of W times tanh'(a_i).")
+    return run(name, cases)
+
+
+def reference_backprop_norms(params, pre, delta_last, transpose: bool = True):
+    """||delta_t|| with delta_T = delta_last and delta_{t-1} = D_t^T delta_t, D_t =
+    diag(tanh'(a_t)) W (dense, slow); ``pre`` (T, N) holds the pre-activations a_1..a_T.
 
     ``transpose=False`` gives the classic mistake (D_t instead of D_t^T), to recognise it.
     """
-    g = np.asarray(g_last, dtype=float)
-    norms = [np.linalg.norm(g)]
+    delta = np.asarray(delta_last, dtype=float)
+    norms = [np.linalg.norm(delta)]
     for t in range(len(pre) - 1, 0, -1):
         d = jacobian(params, pre[t])
-        g = (d.T if transpose else d) @ g
-        norms.append(np.linalg.norm(g))
+        delta = (d.T if transpose else d) @ delta
+        norms.append(np.linalg.norm(delta))
     return np.asarray(norms[::-1])
 
 
 def check_backprop_norms(func, n_cases: int = 3) -> bool:
-    """``func(params, pre, g_last)`` -> (T,) norms of dL/dh_t for t = 1..T (pre-activations
-    (T, N))."""
+    """``func(params, pre, delta_last)`` -> (T,) norms of delta_t = dL/dh_t for t = 1..T
+    (pre-activations (T, N))."""
     name = "backprop_norms"
 
     def cases():
@@ -49,20 +83,80 @@ def check_backprop_norms(func, n_cases: int = 3) -> bool:
             params = init_rnn(n, gain=float(rng.uniform(0.5, 2.5)), seed=case)
             _, pre = run_rnn(params, rng.integers(0, 2, size=(t, 1)).astype(float),
                              return_preactivations=True)
-            g_last = rng.standard_normal(n)
-            want = reference_backprop_norms(params, pre, g_last)
-            got = to_array(name, call(name, func, params, pre, g_last), want.shape,
+            delta_last = rng.standard_normal(n)
+            want = reference_backprop_norms(params, pre, delta_last)
+            got = to_array(name, call(name, func, params, pre, delta_last), want.shape,
                            "the norms (one per time step, index 0 is t = 1)")
             if close(got, want):
                 continue
-            if close(got, reference_backprop_norms(params, pre, g_last, transpose=False)):
+            if close(got, reference_backprop_norms(params, pre, delta_last, transpose=False)):
                 raise Answer("the backward pass multiplies by the TRANSPOSE of D_t: "
-                             "g_{t-1} = W^T (diag(tanh'(a_t)) g_t).")
+                             "delta_{t-1} = D_t^T delta_t = W^T (tanh'(a_t) * delta_t).")
             if close(got[::-1], want):
                 raise Answer("the result is reversed: index 0 is t = 1 (furthest from the loss), "
-                             "the last entry is ||g_last||.")
-            raise Answer("use D_t = diag(tanh'(a_t)) W = fl.jacobian(params, pre[t-1]) with a_t "
-                         "the pre-activation of step t, and g_{t-1} = D_t^T g_t.")
+                             "the last entry is ||delta_last||.")
+            shifted = [reference_backprop_norms(params, np.roll(pre, s, axis=0), delta_last)
+                       for s in (1, -1)]
+            if any(close(got, s) for s in shifted):
+                raise Answer("off by one step: delta_{t-1} = D_t^T delta_t uses a_t, the "
+                             "pre-activation of step t, which is pre[t-1] (0-indexed).")
+            raise Answer("use D_t = one_step_jacobian(params, a_t) with a_t = pre[t-1] and "
+                         "delta_{t-1} = D_t^T delta_t.")
+    return run(name, cases)
+
+
+def reference_growth_rate(norms, skip: int) -> float:
+    """Least-squares slope of ln ||delta_t|| against the number of steps back from the loss, T - t,
+    over the steps with T - t >= skip (independent of the student's version: lstsq, not polyfit)."""
+    norms = np.asarray(norms, dtype=float)
+    back = np.arange(norms.size)[::-1]                 # T - t for t = 1..T
+    keep = back >= skip
+    design = np.stack([back[keep], np.ones(keep.sum())], axis=1)
+    return float(np.linalg.lstsq(design, np.log(norms[keep]), rcond=None)[0][0])
+
+
+def check_growth_rate(func, n_cases: int = 4) -> bool:
+    """``func(norms, skip)`` -> the growth rate per step of ||delta_t|| going back from the loss:
+    the least-squares slope of ln ||delta_t|| against T - t, ignoring the ``skip`` steps nearest
+    the loss."""
+    name = "growth_rate"
+
+    def cases():
+        for case in range(n_cases):
+            rng = np.random.default_rng(130 + case)
+            t = int(rng.integers(40, 120))
+            skip = int(rng.integers(3, 15))
+            rate = float(rng.uniform(-1.0, 0.4))
+            back = np.arange(t)[::-1]
+            log_norms = rate * back + rng.normal(0.0, 0.3, t) + rng.uniform(-2, 2)
+            log_norms[back < skip] += rng.uniform(1.0, 4.0, size=skip)   # the transient
+            norms = np.exp(log_norms)
+            want = reference_growth_rate(norms, skip)
+            got = to_array(name, call(name, func, norms.copy(), skip), (),
+                           "the rate (one number)")
+            if close(got, want, rtol=1e-6, atol=1e-9):
+                continue
+            if close(got, -want, rtol=1e-6, atol=1e-9):
+                raise Answer("the sign is flipped: fit against T - t (steps BACK from the loss), "
+                             "so a gradient that shrinks going back has a negative rate.")
+            if close(got, want / np.log(10.0), rtol=1e-6, atol=1e-9):
+                raise Answer("use the natural log (np.log), not log10: exponents are in natural "
+                             "log per step.")
+            if close(got, reference_growth_rate(norms, 0), rtol=1e-6, atol=1e-9):
+                raise Answer("leave out the `skip` steps nearest the loss (T - t < skip): the "
+                             "error signal has not settled onto its growth direction there.")
+            if any(close(got, reference_growth_rate(norms, s), rtol=1e-6, atol=1e-9)
+                   for s in (skip - 1, skip + 1)):
+                raise Answer("off by one in the skipped steps: keep exactly the steps with "
+                             "T - t >= skip (the last entry has T - t = 0).")
+            reversed_fit = reference_growth_rate(norms[::-1], skip)
+            if close(got, reversed_fit, rtol=1e-6, atol=1e-9) or close(
+                    got, -reversed_fit, rtol=1e-6, atol=1e-9):
+                raise Answer("the skipped steps are at the END of the array (nearest the loss, "
+                             "t close to T), not at its start.")
+            raise Answer("fit a straight line to ln(norms) against T - t (np.polyfit(x, y, 1)[0]) "
+                         "over the steps with T - t >= skip; use every such step, not only the "
+                         "two ends.")
     return run(name, cases)
 
 
@@ -129,6 +223,46 @@ def check_spectrum(func, n_cases: int = 3) -> bool:
                 raise Answer("divide by the number of steps accumulated, T - transient, not T.")
             raise Answer("advance Q <- D_t Q at every step, QR, add log|R_ii| after the "
                          "transient, divide by the steps counted.")
+    return run(name, cases)
+
+
+def reference_log_det_average(jacobians, transient: int) -> float:
+    """mean over t >= transient of log|det D_t| (natural log), by LU (slogdet)."""
+    counted = np.asarray(jacobians, dtype=float)[transient:]
+    return float(np.mean(np.linalg.slogdet(counted)[1]))
+
+
+def check_log_det_average(func, n_cases: int = 4) -> bool:
+    """``func(jacobians, transient)`` -> the time average of log|det D_t| over the steps after the
+    transient: the right-hand side of the sum rule."""
+    name = "log_det_average"
+
+    def cases():
+        for case in range(n_cases):
+            rng = np.random.default_rng(320 + case)
+            n, t = int(rng.integers(2, 7)), int(rng.integers(20, 50))
+            transient = int(rng.integers(2, 10))
+            jacs = rng.standard_normal((t, n, n)) * rng.uniform(0.3, 1.5, size=(t, 1, 1))
+            if case == 0:
+                jacs[transient] = np.diag(np.r_[-1.0, np.arange(2.0, n + 1)])   # det < 0
+            want = reference_log_det_average(jacs, transient)
+            raw = call(name, func, jacs.copy(), transient)
+            if isinstance(raw, (float, np.floating)) and np.isnan(raw):
+                raise Answer("the result is NaN: a determinant can be negative; take "
+                             "log|det D_t| (np.linalg.slogdet returns the log of the absolute "
+                             "value).")
+            got = to_array(name, raw, (), "the average (one number)")
+            if close(got, want):
+                continue
+            if close(got, np.mean(np.linalg.slogdet(jacs)[1])):
+                raise Answer("average only over the steps after the transient (t >= transient), "
+                             "like the exponents.")
+            if close(got, want * (t - transient)):
+                raise Answer("take the MEAN over the counted steps, not the sum.")
+            if close(got, want / np.log(10.0)):
+                raise Answer("use the natural log: exponents are in natural log per step.")
+            raise Answer("np.linalg.slogdet(D)[1] is log|det D|; average it over "
+                         "jacobians[transient:].")
     return run(name, cases)
 
 
