@@ -156,60 +156,10 @@ def test_flossing_dashboard():
 
 
 # --- 05 ---------------------------------------------------------------------------------------------
-
-def test_training_dashboard_button_trains_and_bad_combinations_disable_it(capsys):
-    dash = widgets.training_dashboard(task="copy", delay=3, n_exponents=2, schedule="pre",
-                                      n_units=6, n_epochs=8, floss_steps=3)
-    assert not dash.button.disabled
-    dash.button.click()
-    assert len(dash.runs) == 1
-    acc_line, loss_line = dash.artists["runs"][0]
-    config = fl.TrainConfig(task="copy", delay=3, n_units=6, n_epochs=8, flossing="pre",
-                            n_exponents=2, floss_steps=3, floss_lr=0.01, eval_every=1,
-                            eval_batch=128)
-    _, hist = fl.train(config)
-    np.testing.assert_allclose(ydata(acc_line), hist.accuracy)
-    np.testing.assert_allclose(np.asarray(acc_line.get_xdata()), hist.eval_epochs)
-    dash.controls["schedule"].value = "none"
-    dash.button.click()
-    assert len(dash.artists["runs"]) == 2
-    dash.controls["n_exponents"].value = 20           # k > N = 6
-    assert dash.button.disabled and "choose k <= N" in dash.message
-    dash.train()                                       # even if called directly: a message
-    assert len(dash.runs) == 2
-    dash.controls["n_exponents"].value = 2
-    dash.controls["task"].value = "parity"
-    dash.controls["delay"].value = 2                   # parity of order 3 needs d >= 3
-    assert dash.button.disabled and "delay >= 3" in dash.message
-    assert "Traceback" not in dash.status.value + capsys.readouterr().out
-    assert "delay &gt;= 3" in dash.status.value          # HTML-escaped
-    dash.clear()
-    assert dash.runs == [] and dash.artists["runs"] == []
+# The dashboards of notebooks 05, 06 and 08 are tested in tests/test_course_05_06_08.py.
 
 
 # --- 06 ---------------------------------------------------------------------------------------------
-
-def test_why_dashboard():
-    dash = widgets.why_dashboard(n_exponents=4, n_units=10, window=60)
-    c, _ = dash.data
-    assert ydata(dash.artists["cond_marker"])[0] == c.cond[0]
-    dash.controls["checkpoint"].value = len(c.steps) - 1
-    assert ydata(dash.artists["cond_marker"])[0] == c.cond[-1]
-    # the singular values plotted are those of the long-term Jacobian of the flossed network at
-    # that checkpoint; check the condition number against an SVD of the multiplied-out product
-    # of the first checkpoint (a 60-step window at g = 1 spans ~1e10, well within float64). The
-    # subspace iteration (3 passes) converges like (sigma_5/sigma_4)^6 per pass pair: 1e-4 is loose.
-    params = fl.init_rnn(10, 1.0, seed=0)
-    states = fl.run_rnn(params, fl.random_bits(100, 1, [0, 8]))[40:]
-    prod = np.eye(10)
-    for h in states:
-        prod = ((1 - h ** 2)[:, None] * params["W"]) @ prod
-    s = np.linalg.svd(prod, compute_uv=False)[:4]
-    assert c.cond[0] == pytest.approx(np.log10(s[0] / s[-1]), abs=1e-4)
-    np.testing.assert_allclose(ydata(dash.artists["sv"]), c.log_sv[-1] / np.log(10.0))
-    dash.controls["n_exponents"].value = 30
-    assert "choose k <= N" in dash.message
-
 
 def test_device_helper_reports_cpu_without_gpu():
     torch = pytest.importorskip("torch")

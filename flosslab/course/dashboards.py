@@ -327,147 +327,326 @@ def flossing_dashboard(n_exponents=None, target=0.0, gain=1.0, n_units=None, n_s
 
 # --- 05 ---------------------------------------------------------------------------------------------
 
-class TrainingDashboard:
-    """Task, delay, k, schedule -> learning curves; training starts with the button.
+def task_dashboard(task="xor", delay=6, order=3, t_selected=14, seq_len=24):
+    """Task, delay d, parity order p and a time step t -> one sequence's inputs and targets, with
+    the inputs the target at t depends on (cheap: updates live)."""
+    controls = {
+        "task": W.Dropdown(options=["copy", "xor", "parity"], value=task, description="task"),
+        "delay": slider(W.IntSlider, "delay d", delay, 1, seq_len - 2, live=True),
+        "order": slider(W.IntSlider, "parity order p", order, 1, 6, live=True,
+                        disabled=task != "parity"),
+        "t_selected": slider(W.IntSlider, "time step t", t_selected, 0, seq_len - 1, live=True),
+    }
+    controls["task"].observe(lambda ch: setattr(controls["order"], "disabled", ch["new"] != "parity"),
+                             names="value")
 
-    The controls are validated live (a bad combination disables the button and says why); a run
-    trains in a worker thread in a live kernel, with a progress bar, and its curves are added to the
-    figure so that schedules can be compared; "Clear curves" empties it.
-    """
+    def compute(task, delay, order, t_selected):
+        return ex.task_example(task, delay, order if task == "parity" else None, seq_len), t_selected
 
-    def __init__(self, task="copy", delay=None, n_exponents=8, schedule="pre", n_units=None,
-                 n_epochs=None, floss_steps=None, background: bool | None = None):
-        d = ex.defaults()
-        self.n_units = n_units or d["train_units"]
-        self.n_epochs = n_epochs or d["train_epochs"]
-        self.floss_steps = floss_steps or d["train_floss_steps"]
+    def title(data, values):
+        example, t = data
+        return (f"{values['task']}, d = {values['delay']}: lags " + ", ".join(map(str, example.lags)))
+
+    def draw(art, data, values):
+        example, t = data
+        plots.update_task(art, example.bits, example.targets, example.scored, example.lags, t,
+                          title(data, values))
+
+    def make(data, values):
+        example, t = data
+        return plots.task_figure(example.bits, example.targets, example.scored, example.lags, t,
+                                 title(data, values))
+
+    def note(data, values):
+        example, t = data
+        if not example.scored[t]:
+            return (f"t = {t} &lt; d = {values['delay']}: not scored (an input the target needs "
+                    "has not arrived yet)")
+        terms = " &oplus; ".join(f"x<sub>{t - lag}</sub>" for lag in example.lags)
+        bits = " &oplus; ".join(str(example.bits[t - lag]) for lag in example.lags)
+        return f"z<sub>{t}</sub> = {terms} = {bits} = <b>{example.targets[t]}</b>"
+
+    return Dashboard(controls, compute, draw, make, height="230px", note=note)
+
+
+def delay_gradient_dashboard(delay=20, n_exponents=24, ks=(1, 8, 24), n_units=32,
+                             floss_steps=60, seq_len=80):
+    """Delay d and flossed k -> how much of the error signal reaches d steps back, before and after
+    preflossing (the flossing for every k of ``ks`` runs once, as one ensemble)."""
+    from ..core.errors import FlosslabError
+    if n_exponents not in ks:
+        raise FlosslabError(f"k={n_exponents} is not among the precomputed choices {ks}")
+    results = ex.delay_gradients(tuple(ks), n_units, floss_steps, 0.01, seq_len)
+    lags = next(iter(results.values())).lags
+    controls = {
+        "delay": slider(W.IntSlider, "delay d", delay, 1, int(lags[-1]), live=True),
+        "n_exponents": W.ToggleButtons(options=list(ks), value=n_exponents,
+                                       description="flossed k", style={"button_width": "50px"}),
+    }
+
+    def compute(delay, n_exponents):
+        return results[n_exponents], delay
+
+    def note(data, values):
+        r, d = data
+        return (f"at d = {d}: before flossing {r.before[d]:.1e} of the signal at the loss "
+                f"(&lambda;<sub>1</sub> = {r.lam1_before:.3f}, e<sup>&lambda;<sub>1</sub>d</sup> = "
+                f"{np.exp(r.lam1_before * d):.1e}); after preflossing k = {r.n_exponents}: "
+                f"{r.after[d]:.2f} (&lambda;<sub>1</sub> = {r.lam1_after:.3f})")
+
+    return Dashboard(controls, compute,
+                     lambda art, data, v: plots.update_delay_gradient(art, *data),
+                     lambda data, v: plots.delay_gradient_figure(*data), height="360px", note=note)
+
+
+class RunDashboard:
+    """Controls, a button, a progress bar, a status line and a figure, for computations that take
+    seconds (training): a click runs ``run(values, progress)`` in a worker thread in a live kernel
+    (synchronously elsewhere) while the bar moves, then ``draw(art, data, values)`` updates the
+    figure and ``note(data, values)`` the status line. ``validate(values)`` raising one of
+    :data:`USER_ERRORS` disables the button and says why. ``seconds`` keeps each run's time."""
+
+    def __init__(self, controls: dict, run, make_figure, draw, note=None, validate=None,
+                 ready=None, label: str = "Run", height: str = "380px", extra_buttons=(),
+                 background: bool | None = None):
+        self.controls = controls
+        self._run, self._draw, self._note = run, draw, note
+        self._validate_values, self._ready = validate, ready
         self.background = in_live_kernel() if background is None else background
-        self.controls = {
-            "task": W.Dropdown(options=["copy", "xor", "parity"], value=task, description="task"),
-            "delay": slider(W.IntSlider, "delay d", delay or d["train_delay"], 1, 60),
-            "n_exponents": slider(W.IntSlider, "flossed k", n_exponents, 1, 48),
-            "schedule": W.Dropdown(options=["none", "pre", "inter", "penalty"], value=schedule,
-                                   description="flossing"),
-        }
-        self.button = W.Button(description="Train", button_style="primary", icon="play")
-        self.clear_button = W.Button(description="Clear curves")
-        self.bar = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width="300px"))
-        self.status = W.HTML()
-        self.image = W.Image(format="png", layout=W.Layout(height="380px", width="auto",
+        self.button = W.Button(description=label, button_style="primary", icon="play")
+        self.bar = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width="260px"))
+        self.bar_text = W.HTML()
+        self.status = W.HTML(layout=W.Layout(min_height="1.6em"))
+        self.image = W.Image(format="png", layout=W.Layout(height=height, width="auto",
                                                            object_fit="contain"))
-        self.runs, self.message, self.n_draws = [], None, 0
+        self.message, self.data, self.n_draws = None, None, 0
+        self.seconds: list[float] = []
         self._thread = None
-        self.button.on_click(lambda _: self.train())
-        self.clear_button.on_click(lambda _: self.clear())
-        for control in self.controls.values():
-            control.observe(lambda change: self._validate(), names="value")
-        rows = [W.HBox(list(self.controls.values())[:3]), W.HBox(list(self.controls.values())[3:]),
-                W.HBox([self.button, self.clear_button, self.bar]), self.status, self.image]
-        self.widget = W.VBox(rows)
-        self.fig, self.artists = plots.learning_curves_figure()
-        self._validate()
+        self.button.on_click(lambda _: self.run())
+        for control in controls.values():
+            control.observe(lambda change: self.validate(), names="value")
+        items = list(controls.values())
+        rows = [W.HBox(items[i:i + 3]) for i in range(0, len(items), 3)]
+        rows.append(W.HBox([self.button, *extra_buttons, self.bar, self.bar_text]))
+        self.widget = W.VBox(rows + [self.status, self.image])
+        self.fig, self.artists = make_figure()
+        self.validate()
         self._redraw()
 
-    def _config_args(self):
-        v = {name: c.value for name, c in self.controls.items()}
-        return dict(task=v["task"], delay=int(v["delay"]), n_exponents=int(v["n_exponents"]),
-                    schedule=v["schedule"], n_units=self.n_units, n_epochs=self.n_epochs,
-                    floss_steps=self.floss_steps)
+    def values(self) -> dict:
+        return {name: control.value for name, control in self.controls.items()}
 
-    def _validate(self):
-        from ..core.trainconfig import TrainConfig
-        a = self._config_args()
+    def validate(self) -> bool:
+        values = self.values()
         try:
-            TrainConfig(task=a["task"], delay=a["delay"], n_units=a["n_units"],
-                        n_exponents=a["n_exponents"], flossing=a["schedule"])
+            if self._validate_values is not None:
+                self._validate_values(values)
         except USER_ERRORS as err:
             self.button.disabled, self.message = True, str(err)
-            self.status.value = (f"<span style='color:#a00'>Cannot train this combination: "
+            self.status.value = (f"<span style='color:#a00'>Cannot run this combination: "
                                  f"{html.escape(str(err))}</span>")
-            return
+            return False
         self.button.disabled, self.message = False, None
-        self.status.value = (f"ready: {a['task']} task, delay {a['delay']}, N = {a['n_units']}, "
-                             f"{a['n_epochs']} epochs, flossing '{a['schedule']}'"
-                             + (f" with k = {a['n_exponents']}" if a["schedule"] != "none" else ""))
+        self.status.value = self._ready(values) if self._ready else "ready: press the button"
+        return True
 
     def _report(self, done, total, desc, postfix):
-        self.bar.max, self.bar.value = max(total, 1), done
-        self.bar.description = desc.split()[0] if desc == "flossing" else "training"
+        self.bar.max, self.bar.value = max(total, 1), min(done, max(total, 1))
+        what = "flossing" if desc.startswith("floss") else "training"
+        self.bar_text.value = f"{what} {done}/{total}"
 
-    def train(self):
-        """Train with the current settings (as the button does); in a live kernel in a worker
-        thread (returns at once), else synchronously (returns the history)."""
-        if self.message is not None:
+    def run(self):
+        """Run with the current settings (as the button does): in a live kernel in a worker thread
+        (returns at once), else synchronously (returns the data)."""
+        if not self.validate():
             return None
-        args = self._config_args()
+        values = self.values()
         if self.background:
             if self._thread is not None and self._thread.is_alive():
                 return None
             self.button.disabled = True
-            self._thread = threading.Thread(target=self._train, args=(args,), daemon=True)
+            self._thread = threading.Thread(target=self._work, args=(values,), daemon=True)
             self._thread.start()
             return None
-        return self._train(args)
+        return self._work(values)
 
-    def _train(self, args):
+    def _work(self, values):
         import time
+        import traceback
         start = time.perf_counter()
         try:
-            self.status.value = "<i>training ...</i>"
-            config, history = ex.train_run(**args, progress=self._report)
+            self.status.value = "<i>running ...</i>"
+            data = self._run(values, self._report)
+            self.seconds.append(time.perf_counter() - start)
+            self.data = data
+            self._draw(self.artists, data, values)
+            self.n_draws += 1
+            self._redraw()
+            self.status.value = (f"done in {self.seconds[-1]:.1f} s. "
+                                 + (self._note(data, values) if self._note else ""))
+            return data
         except USER_ERRORS as err:
             self.message = str(err)
-            self.status.value = (f"<span style='color:#a00'>Training stopped: "
-                                 f"{html.escape(str(err))}</span>")
+            self.status.value = (f"<span style='color:#a00'>Stopped: {html.escape(str(err))}"
+                                 "</span>")
+            return None
+        except Exception as err:            # a bug: show it, never swallow it
+            self.message = f"{type(err).__name__}: {err}"
+            self.status.value = (f"<span style='color:#a00'><b>Error (a bug in flosslab, please "
+                                 f"report it):</b> {html.escape(self.message)}</span><details>"
+                                 f"<pre>{html.escape(traceback.format_exc())}</pre></details>")
+            if not self.background:
+                raise
             return None
         finally:
             self.button.disabled = self.message is not None
-        self.add_run(args, history)
-        self.status.value = (f"trained in {time.perf_counter() - start:.1f} s: final accuracy "
-                             f"{history.final_accuracy:.3f} (chance 0.5)")
-        return history
 
-    def set(self, **values) -> "TrainingDashboard":
-        """Set several controls at once (without training)."""
-        for name, value in values.items():
-            self.controls[name].value = value
-        return self
-
-    def wait(self, timeout: float = 300.0):
+    def wait(self, timeout: float = 600.0):
         if self._thread is not None:
             self._thread.join(timeout)
         return self
 
-    def add_run(self, args, history):
-        label = f"{args['task']} d={args['delay']} {args['schedule']}" + (
-            f" k={args['n_exponents']}" if args["schedule"] != "none" else "")
-        colour = plots.SCHEDULE_COLOURS.get(args["schedule"]) if not any(
-            r[0]["schedule"] == args["schedule"] for r in self.runs) else None
-        plots.add_learning_curve(self.artists, label, history.eval_epochs, history.accuracy,
-                                 history.loss, colour)
-        self.runs.append((args, history))
+    def show(self, data, values: dict | None = None):
+        """Draw data computed elsewhere (e.g. with a progress bar in a notebook cell) as if the
+        button had computed it for ``values`` (default: the current controls)."""
+        values = self.values() if values is None else values
+        self.data = data
+        self._draw(self.artists, data, values)
         self.n_draws += 1
         self._redraw()
+        self.status.value = self._note(data, values) if self._note else ""
+        return self
 
-    def clear(self):
-        plots.clear_learning_curves(self.artists)
-        self.runs.clear()
-        self._redraw()
+    def static_figure(self):
+        """The current figure (for pages without a live kernel)."""
+        return self.fig
+
+    def set(self, **values):
+        """Set several controls at once (without running)."""
+        for name, value in values.items():
+            self.controls[name].value = value
+        return self
 
     def _redraw(self):
         from ..core.style import render_png
         self.image.value = render_png(self.fig)
 
-    def static_figure(self):
-        fig, art = plots.learning_curves_figure()
-        for args, history in self.runs:
-            plots.add_learning_curve(art, args["schedule"], history.eval_epochs,
-                                     history.accuracy, history.loss,
-                                     plots.SCHEDULE_COLOURS.get(args["schedule"]))
-        return fig
-
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
+
+
+class TrainingDashboard(RunDashboard):
+    """Task, delay d, parity order p, k, schedule and size -> learning curves over several seeds;
+    training starts with the button (all seeds as one ensemble on the torch engine, in a worker
+    thread with a progress bar). Runs accumulate so that schedules can be compared; "Clear curves"
+    empties the figure. The status line says how the run went in words (at chance, loss still
+    falling, flossing that did not converge)."""
+
+    def __init__(self, task="copy", delay=20, order=3, n_exponents=None, schedule="pre",
+                 size="small", background: bool | None = None):
+        d = ex.TRAIN_SIZES["small"]
+        controls = {
+            "task": W.Dropdown(options=["copy", "xor", "parity"], value=task, description="task"),
+            "delay": slider(W.IntSlider, "delay d", delay, 1, 60),
+            "order": slider(W.IntSlider, "parity order p", order, 1, 6, disabled=task != "parity"),
+            "n_exponents": slider(W.IntSlider, "flossed k", n_exponents or d["n_exponents"], 1, 64),
+            "schedule": W.Dropdown(options=[(plots.SCHEDULE_LABELS[s], s) for s in
+                                            ("none", "pre", "inter", "penalty")],
+                                   value=schedule, description="flossing"),
+            "size": W.ToggleButtons(options=["small", "larger"], value=size, description="size",
+                                    tooltips=["N = 32, 3 seeds: a few seconds",
+                                              "N = 64, 5 seeds: tens of seconds"]),
+        }
+        controls["task"].observe(
+            lambda ch: setattr(controls["order"], "disabled", ch["new"] != "parity"), names="value")
+        self.clear_button = W.Button(description="Clear curves")
+        self.clear_button.on_click(lambda _: self.clear())
+        self.runs = []
+        super().__init__(controls, self._train, plots.seed_curves_figure, self._add, self._verdict,
+                         self._check, self._ready_line, label="Train", height="390px",
+                         extra_buttons=[self.clear_button], background=background)
+
+    @staticmethod
+    def _args(values) -> dict:
+        return dict(task=values["task"], delay=int(values["delay"]),
+                    order=int(values["order"]) if values["task"] == "parity" else None,
+                    n_exponents=int(values["n_exponents"]), schedules=(values["schedule"],),
+                    size=values["size"])
+
+    def _check(self, values):
+        a = self._args(values)
+        ex.training_configs(a["task"], a["delay"], a["schedules"][0], a["n_exponents"], a["size"],
+                            a["order"], seeds=[0])
+
+    def _ready_line(self, values):
+        s = ex.TRAIN_SIZES[values["size"]]
+        what = "a few seconds" if values["size"] == "small" else "tens of seconds"
+        if values["schedule"] == "penalty":
+            what += "; the penalty computes a spectrum every epoch, so it takes ~3x longer"
+        return (f"ready: {s['n_seeds']} seeds at once, N = {s['n_units']}, {s['n_epochs']} epochs "
+                f"({what})")
+
+    def _train(self, values, progress):
+        a = self._args(values)
+        return ex.train_seeds(**a, progress=progress)[values["schedule"]]
+
+    def _add(self, art, runs, values):
+        a = self._args(values)
+        s = values["schedule"]
+        label = (f"{a['task']}{'' if a['order'] is None else ' p=' + str(a['order'])} "
+                 f"d={a['delay']} {s}" + (f" k={a['n_exponents']}" if s != "none" else "")
+                 + ("" if values["size"] == "small" else " (larger)"))
+        colour = None if any(r[0]["schedule"] == s for r in self.runs) \
+            else plots.SCHEDULE_COLOURS.get(s)
+        plots.add_seed_runs(art, runs, label, colour)
+        self.runs.append(({**values}, runs))
+
+    def _verdict(self, runs, values):
+        return training_verdict(runs, values["schedule"])
+
+    def add(self, runs, values):
+        """Add finished runs (e.g. from :func:`flosslab.course.demos.train_seeds`) to the figure."""
+        self._add(self.artists, runs, values)
+        self.n_draws += 1
+        self._redraw()
+
+    def clear(self):
+        plots.clear_seed_runs(self.artists)
+        self.runs.clear()
+        self._redraw()
+
+    def static_figure(self):
+        fig, art = plots.seed_curves_figure()
+        for values, runs in self.runs:
+            plots.add_seed_runs(art, runs, f"{values['task']} d={values['delay']} "
+                                f"{values['schedule']}", plots.SCHEDULE_COLOURS.get(values["schedule"]))
+        return fig
+
+
+def training_verdict(runs, schedule: str) -> str:
+    """How a run on several seeds went, in words: the final accuracy (median, quartiles, each
+    seed) and what went wrong, if anything."""
+    final = runs.final
+    parts = [f"final accuracy {ex.describe_spread(final)}"]
+    med = float(np.median(final))
+    if med < 0.6:
+        parts.append("<b>at chance on most seeds</b>: not learned in this many epochs")
+    elif med < 0.9:
+        parts.append("partly learned")
+    loss = np.median(np.asarray(runs.loss), axis=0)
+    tail = max(loss.size // 10, 1)
+    if loss.size >= 4 * tail and loss[-tail:].mean() < 0.95 * loss[-2 * tail:-tail].mean():
+        parts.append("the loss is still falling: more epochs (size 'larger') may help")
+    if schedule != "none" and np.isfinite(runs.floss_end).all():
+        start, end = float(np.median(runs.floss_start)), float(np.median(runs.floss_end))
+        if end > 0.01:
+            parts.append(f"flossing did not converge: L<sub>floss</sub> {start:.3f} &rarr; "
+                         f"{end:.3f} (median) in its episode; try more flossing steps or a smaller k")
+    lam1 = np.median(runs.lam1, axis=0)
+    if lam1[0] > 0.05:
+        parts.append(f"&lambda;<sub>1</sub> = {lam1[0]:+.2f} &gt; 0 at the first evaluation: "
+                     "chaotic, gradients may explode")
+    return "; ".join(parts)
 
 
 def training_dashboard(**kwargs) -> TrainingDashboard:
@@ -477,32 +656,87 @@ def training_dashboard(**kwargs) -> TrainingDashboard:
 
 # --- 06 ---------------------------------------------------------------------------------------------
 
-def why_dashboard(n_exponents=16, gain=1.0, n_units=None, window=60):
-    """k and the number of flossing steps -> condition number, gradient rank and singular values."""
-    d = ex.defaults()
-    n = n_units or d["train_units"]
-    every, count = d["ckpt_every"], d["ckpt_count"]
+def condition_dashboard(gain=1.0, n_exponents=16, n_units=32, max_window=120):
+    """Gain g and k -> log10 kappa(J_t) against the window t, measured and predicted from the
+    exponents (one network, torch engine; each setting computed once, then cached)."""
     controls = {
-        "n_exponents": slider(W.IntSlider, "flossed k", n_exponents, 1, 40),
-        "checkpoint": W.SelectionSlider(options=[(str(i * every), i) for i in range(count + 1)],
+        "gain": slider(W.FloatSlider, "gain g", gain, 0.5, 2.0, 0.1),
+        "n_exponents": slider(W.IntSlider, "k (singular values compared)", n_exponents, 1,
+                              n_units),
+    }
+
+    def compute(gain, n_exponents):
+        return (ex.condition_vs_window(round(float(gain), 2), n_exponents, n_units, max_window),
+                round(gain, 2))
+
+    def note(data, values):
+        c, g = data
+        slope = np.polyfit(c.times, c.measured, 1)[0]
+        spread = c.exponents[0] - c.exponents[-1]
+        return (f"measured slope {slope:.3f} decades per step; (&lambda;<sub>1</sub> - "
+                f"&lambda;<sub>k</sub>) / ln 10 = {spread / np.log(10):.3f}")
+
+    return Dashboard(controls, compute, lambda art, d, v: plots.update_condition_window(art, *d),
+                     lambda d, v: plots.condition_window_figure(*d), height="350px", note=note)
+
+
+def checkpoint_note(c, i: int) -> str:
+    """The status line of the flossing-checkpoint dashboard: medians over seeds, and how steady."""
+    cond, rank = np.median(c.cond, axis=0), np.median(c.eff_rank, axis=0)
+    ups = int(np.sum(np.diff(rank) > 0))
+    downs = int(np.sum(np.diff(cond) < 0))
+    return (f"median over {len(c.seeds)} seeds after {c.steps[i]} steps: log<sub>10</sub>&kappa; "
+            f"{cond[0]:.1f} &rarr; {cond[i]:.1f}, effective rank {rank[0]:.1f} &rarr; "
+            f"{rank[i]:.1f}. Between checkpoints the median &kappa; fell {downs} of "
+            f"{len(cond) - 1} times and the rank rose {ups} of {len(rank) - 1} times"
+            + (": not monotone, the single steps are noisy" if min(ups, downs) < len(cond) - 1
+               else ""))
+
+
+def why_dashboard(n_exponents=16, checkpoints: dict | None = None):
+    """k and the number of flossing steps -> condition number, gradient effective rank and
+    singular values over several seeds. Everything is precomputed (one ensemble for all k and
+    seeds, :func:`flosslab.course.demos.flossing_checkpoints_seeds`): a change only redraws."""
+    if checkpoints is None:
+        checkpoints = ex.flossing_checkpoints_seeds(ex.CHECKPOINT_KS, **ex.checkpoint_sizes())
+    first = next(iter(checkpoints.values()))
+    controls = {
+        "n_exponents": W.ToggleButtons(options=list(checkpoints), value=n_exponents,
+                                       description="flossed k", style={"button_width": "50px"}),
+        "checkpoint": W.SelectionSlider(options=[(str(s), i) for i, s in enumerate(first.steps)],
                                         value=0, description="flossing steps",
+                                        continuous_update=True,
                                         style={"description_width": "initial"}),
     }
-    note = W.HTML(f"N = {n}, gain {gain}, window t = {window} steps; flossing in episodes of "
-                  f"{every} steps.")
+    info = W.HTML(f"N = 32, gain 1, window t = {first.window} steps, seeds "
+                  f"{', '.join(map(str, first.seeds))}; flossing in episodes of "
+                  f"{first.steps[1] - first.steps[0]} steps (a fresh Adam each).")
 
     def compute(n_exponents, checkpoint):
-        return ex.flossing_checkpoints(gain, n_exponents, n, every, count, window), checkpoint
+        return checkpoints[n_exponents], checkpoint
 
-    def draw(art, data, values):
-        c, i = data
-        plots.update_checkpoints(art, c.steps, c.cond, c.eff_rank, c.log_sv, i)
+    return Dashboard(controls, compute, lambda art, d, v: plots.update_seed_checkpoints(art, *d),
+                     lambda d, v: plots.seed_checkpoints_figure(*d), height="360px",
+                     extra=[info], note=lambda d, v: checkpoint_note(*d))
 
-    def make(data, values):
-        c, i = data
-        return plots.checkpoints_figure(c.steps, c.cond, c.eff_rank, c.log_sv, i)
 
-    return Dashboard(controls, compute, draw, make, height="370px", extra=[note])
+def schedules_dashboard(runs: dict):
+    """Which schedules, and whether every seed is drawn -> accuracy, lambda_1 and effective rank
+    over training (median and quartiles over seeds) from finished runs (redraw only)."""
+    options = [(plots.SCHEDULE_LABELS.get(s, s), s) for s in runs]
+    controls = {
+        "shown": W.SelectMultiple(options=options, value=tuple(runs), rows=len(runs),
+                                  description="schedules"),
+        "seeds": W.Checkbox(value=True, description="draw every seed"),
+    }
+
+    def note(data, values):
+        return "; ".join(f"{plots.SCHEDULE_LABELS.get(s, s)}: {ex.describe_spread(runs[s].final)}"
+                         for s in values["shown"])
+
+    return Dashboard(controls, lambda shown, seeds: (runs, shown, seeds),
+                     lambda art, d, v: plots.update_schedules(art, *d),
+                     lambda d, v: plots.schedules_figure(*d), height="560px", note=note)
 
 
 # --- 07 ---------------------------------------------------------------------------------------------
@@ -544,3 +778,218 @@ def cost_dashboard(n_units=64, n_exponents=32, sweep="k"):
         return fig, art
 
     return Dashboard(controls, compute, draw, make, height="380px", extra=[note])
+
+
+# --- 08 ---------------------------------------------------------------------------------------------
+
+def available_summaries() -> dict:
+    """{name: summary} of the shipped results that load here ("default", and "paper" once it is
+    shipped)."""
+    out = {}
+    for name in ("default", "paper"):
+        summary, _ = ex.paper_summary(name)
+        if summary is not None:
+            out[name] = summary
+    return out
+
+
+def _dataset_control(summaries: dict, value: str = "default"):
+    names = list(summaries)
+    return W.Dropdown(options=names, value=value if value in names else names[0],
+                      description="budget", disabled=len(names) < 2,
+                      tooltip="" if len(names) > 1 else "the paper budget is not shipped yet")
+
+
+def paper_delay_dashboard(task="xor", dataset="default", highlight=None):
+    """Budget, task, schedules and a delay -> the shipped final accuracies against delay (median,
+    quartiles, each seed) and every seed at the chosen delay."""
+    summaries = available_summaries()
+    sweeps = {name: {t: ex.shipped_accuracy(s, t) for t in s["c_delay"]}
+              for name, s in summaries.items()}
+    first = sweeps[next(iter(sweeps))][task]
+    delays = [int(d) for d in next(iter(first.values()))[0]]
+    controls = {
+        "dataset": _dataset_control(summaries, dataset),
+        "task": W.Dropdown(options=list(sweeps[next(iter(sweeps))]), value=task,
+                           description="task"),
+        "shown": W.SelectMultiple(options=[(plots.SCHEDULE_LABELS.get(s, s), s) for s in first],
+                                  value=tuple(first), rows=len(first), description="schedules"),
+        "delay": W.SelectionSlider(options=delays, value=highlight or delays[len(delays) // 2],
+                                   description="delay d", continuous_update=True,
+                                   style={"description_width": "initial"}),
+    }
+
+    def retarget(change):           # the swept delays differ between tasks and budgets
+        ds = [int(d) for d in next(iter(sweeps[controls["dataset"].value][
+            controls["task"].value].values()))[0]]
+        old = controls["delay"].value
+        controls["delay"].options = ds
+        controls["delay"].value = min(ds, key=lambda d: abs(d - old))
+
+    controls["task"].observe(retarget, names="value")
+    controls["dataset"].observe(retarget, names="value")
+
+    def compute(dataset, task, shown, delay):
+        by_schedule = sweeps[dataset][task]
+        title = f" ({dataset} budget, N={summaries[dataset]['c_delay'][task]['n']})"
+        return by_schedule, task, shown, delay, title
+
+    def note(data, values):
+        by_schedule, task, shown, delay, _ = data
+        parts = []
+        for s in shown:
+            delays, acc = by_schedule[s]
+            row = np.asarray(acc)[list(delays).index(delay)] if delay in delays else None
+            if row is not None:
+                med, lo, hi = ex.seed_spread(row)
+                parts.append(f"{plots.SCHEDULE_LABELS.get(s, s)}: median {med:.2f} "
+                             f"[{lo:.2f}-{hi:.2f}], {int(np.sum(row >= 0.9))} of {row.size} "
+                             "seeds &ge; 0.9")
+        return f"d = {delay}: " + "; ".join(parts)
+
+    return Dashboard(controls, compute, lambda art, d, v: plots.update_delay_explorer(art, *d),
+                     lambda d, v: plots.delay_explorer_figure(*d), height="380px", note=note)
+
+
+def horizon_dashboard(dataset="default", level=0.9, coverage=0.9):
+    """Budget, accuracy level and coverage -> the trainable horizon of each task and schedule with
+    its bootstrap interval over seeds (2000 resamples: milliseconds)."""
+    summaries = available_summaries()
+    controls = {
+        "dataset": _dataset_control(summaries, dataset),
+        "level": slider(W.FloatSlider, "accuracy level", level, 0.6, 0.99, 0.01),
+        "coverage": slider(W.FloatSlider, "interval coverage", coverage, 0.5, 0.95, 0.05),
+    }
+
+    def compute(dataset, level, coverage):
+        return (ex.shipped_horizons(summaries[dataset], round(level, 2), round(coverage, 2)),
+                round(level, 2), round(coverage, 2), f" ({dataset})")
+
+    def note(data, values):
+        h = data[0]
+        parts = []
+        for task in dict.fromkeys(t for t, _ in h):
+            for s in ("pre", "inter"):
+                if (task, s) in h:
+                    r = ex.horizon_ratio(h, task, s)
+                    parts.append(f"{task} {plots.SCHEDULE_LABELS[s]} / none: "
+                                 + ("undefined (a horizon below the swept range)" if r is None
+                                    else f"{r:.1f}x"))
+        return "; ".join(parts)
+
+    return Dashboard(controls, compute, lambda art, d, v: plots.update_horizons(art, *d),
+                     lambda d, v: plots.horizons_figure(*d), height="300px", note=note)
+
+
+def live_delay_dashboard(task="copy", size="small"):
+    """A button reruns the delay sweep small: no flossing and preflossing, three delays, the seeds
+    of ``LIVE``, all as one ensemble on the torch engine; the figure has the shipped figure's form."""
+    controls = {"task": W.Dropdown(options=["copy", "xor"], value=task, description="task")}
+
+    def run(values, progress):
+        return ex.live_delay_sweep(values["task"], progress=progress, size=size), values["task"]
+
+    def make():
+        fig, (ax,) = plots.new_figure(width=6.5, height=3.6)
+        ax.set(xlabel="delay d (longest lag, steps)", ylabel="final accuracy", ylim=(0.4, 1.03),
+               title="small rerun: press the button")
+        return fig, {"ax": ax, "lines": []}
+
+    def draw(art, data, values):
+        sweep, task = data
+        for a in art["lines"]:
+            a.remove()
+        art["lines"] = plots.accuracy_vs_delay_panel(art["ax"], sweep)
+        s = ex.TRAIN_SIZES[size]
+        art["ax"].set_title(f"small rerun: {task}, N = {s['n_units']}, {s['n_epochs']} epochs, "
+                            f"{len(ex.LIVE['seeds'])} seeds")
+        art["ax"].set_xticks(sweep["none"][0])
+
+    def note(data, values):
+        sweep, task = data
+        return "; ".join(f"{plots.SCHEDULE_LABELS[s]}: medians " + ", ".join(
+            f"d={d} {m:.2f}" for d, m in zip(dl, np.median(acc, axis=1)))
+            for s, (dl, acc) in sweep.items())
+
+    return RunDashboard(controls, run, make, draw, note, label="Rerun small", height="360px",
+                        ready=lambda v: f"ready: {_n_delay_members(v)} networks at once")
+
+
+def _n_delay_members(values) -> int:
+    return 2 * len(ex.LIVE["delays"][values["task"]]) * len(ex.LIVE["seeds"])
+
+
+def live_parity_dashboard(size="small"):
+    """A button reruns accuracy against k small: parity of order p at a short delay, no flossing
+    and preflossing with each k, on the seeds of ``LIVE``, all as one ensemble."""
+    controls = {"order": slider(W.IntSlider, "parity order p", ex.LIVE["parity_order"], 2, 4),
+                "delay": slider(W.IntSlider, "delay d", ex.LIVE["parity_delay"], 4, 16)}
+
+    def run(values, progress):
+        ks, acc = ex.live_parity_k(order=values["order"], delay=values["delay"], size=size,
+                                   progress=progress)
+        return ks, acc, values
+
+    def make():
+        fig, (ax,) = plots.new_figure(width=6.5, height=3.6)
+        ax.set(title="small rerun: press the button", xlabel="k", ylabel="final accuracy")
+        return fig, {"fig": fig, "ax": ax}
+
+    def draw(art, data, values):
+        ks, acc, v = data
+        art["ax"].clear()
+        plots.accuracy_vs_k_panel(art["ax"], ks, {k: acc[k] for k in ks}, acc["none"],
+                                  f"small rerun: parity p={v['order']}, d={v['delay']}, N=32")
+
+    def note(data, values):
+        ks, acc, _ = data
+        return "; ".join(f"{'no flossing' if k == 'none' else 'k=' + str(k)}: "
+                         f"{ex.describe_spread(acc[k])}" for k in ["none", *ks])
+
+    return RunDashboard(controls, run, make, draw, note, label="Rerun small", height="360px",
+                        ready=lambda v: f"ready: {(len(ex.LIVE['parity_ks']) + 1) * len(ex.LIVE['seeds'])}"
+                                        " networks at once")
+
+
+def live_condition_dashboard(n_exponents=16, floss_steps=80, grid: dict | None = None):
+    """k and the number of flossing steps -> log10 kappa(J_t) against t before and after flossing
+    a small network. Every choice is computed up front (one ensemble,
+    :func:`flosslab.course.demos.live_condition_grid`): a change only redraws."""
+    grid = ex.live_condition_grid() if grid is None else grid
+    ks = sorted({k for k, _ in grid})
+    steps = sorted({s for _, s in grid})
+    nearest = lambda options, v: min(options, key=lambda o: abs(o - v))      # noqa: E731
+    n_exponents, floss_steps = nearest(ks, n_exponents), nearest(steps, floss_steps)
+    controls = {
+        "n_exponents": W.ToggleButtons(options=ks, value=n_exponents, description="flossed k",
+                                       style={"button_width": "50px"}),
+        "floss_steps": W.ToggleButtons(options=steps, value=floss_steps,
+                                       description="flossing steps",
+                                       style={"button_width": "50px"}),
+    }
+
+    def compute(n_exponents, floss_steps):
+        return grid[n_exponents, floss_steps]
+
+    def make(c, values):
+        return plots.condition_collapse_figure(
+            {"times": c.times, "log10_condition": c.before},
+            {"times": c.times, "log10_condition": c.after}, _live_title(c))
+
+    def draw(art, c, values):
+        ax = art["axes"][0]
+        ax.lines[0].set_data(c.times, c.before)
+        ax.lines[1].set_data(c.times, c.after)
+        ax.set_title(_live_title(c))
+        plots.rescale(ax)
+
+    def note(c, values):
+        return (f"over t = {c.times[-1]} steps: log<sub>10</sub>&kappa; {c.before[-1]:.1f} before, "
+                f"{c.after[-1]:.1f} after {c.floss_steps} flossing steps "
+                f"({c.before[-1] - c.after[-1]:.1f} orders of magnitude less)")
+
+    return Dashboard(controls, compute, draw, make, height="330px", note=note)
+
+
+def _live_title(c):
+    return f"small rerun: N = {c.n_units}, k = {c.n_exponents}, {c.floss_steps} flossing steps"

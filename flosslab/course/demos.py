@@ -559,66 +559,371 @@ def flossing_run(gain: float = 1.0, n_exponents: int = 8, target: float = 0.0, n
 
 # --- 05 ---------------------------------------------------------------------------------------------
 
-_TRAIN_CACHE: dict = {}
+#: Sizes of one training click on the torch engine. "small" trains in a few seconds (3 seeds at once,
+#: as one ensemble); "larger" is closer to the reproduction's budget (5 seeds, N = 64; tens of
+#: seconds). Sequences hold the longest lag plus ``seq_extra`` scored steps.
+TRAIN_SIZES = {
+    "small": {"n_units": 32, "n_epochs": fast_or_full(100, 250), "n_seeds": 3, "seq_extra": 20,
+              "lr": 0.01, "n_exponents": 24, "floss_steps": 60, "floss_lr": 0.01,
+              "eval_every": 25, "eval_batch": 128},
+    "larger": {"n_units": 64, "n_epochs": fast_or_full(200, 500), "n_seeds": 5, "seq_extra": 50,
+               "lr": 3e-3, "n_exponents": 48, "floss_steps": 100, "floss_lr": 0.01,
+               "eval_every": 50, "eval_batch": 256},
+}
 
 
-def train_run(task: str = "copy", delay: int = 25, n_exponents: int = 8, schedule: str = "none",
-              n_units: int = 32, n_epochs: int = 400, floss_steps: int = 80, seed: int = 0,
-              progress: bool = False) -> tuple[TrainConfig, TrainHistory]:
-    """Train with a flossing schedule (flossing lr 0.01, evaluation on 128 fresh sequences).
+class TaskExample(NamedTuple):
+    bits: np.ndarray            # x_t, (T,)
+    targets: np.ndarray         # z_t, (T,) (0 on the steps t < d, which are not scored)
+    scored: np.ndarray          # (T,) bool: t >= d
+    lags: list                  # the lags the target depends on, ascending; the last is d
 
-    Cached on every argument but ``progress`` (a progress bar does not change the result).
-    """
-    key = (task, delay, n_exponents, schedule, n_units, n_epochs, floss_steps, seed)
-    if key in _TRAIN_CACHE:
-        return _TRAIN_CACHE[key]
-    config = TrainConfig(task=task, delay=delay, n_units=n_units, n_epochs=n_epochs,
-                         flossing=schedule, n_exponents=n_exponents, floss_steps=floss_steps,
-                         floss_lr=0.01, eval_every=max(n_epochs // 12, 1), eval_batch=128,
-                         seed=seed)
-    _, history = train(config, progress=progress)
-    _TRAIN_CACHE[key] = (config, history)
-    return config, history
+
+def task_example(task: str = "xor", delay: int = 6, order: int | None = None, seq_len: int = 24,
+                 seed: int = 0) -> TaskExample:
+    """One sequence of a task (from :func:`flosslab.core.tasks.make_batch`) and its lags."""
+    from ..core.tasks import task_lags
+    lags = task_lags(task, delay, order)
+    batch = make_batch(task, delay, 1, max(seq_len, lags[-1] + 2), seed, order)
+    return TaskExample(batch.inputs[:, 0, 0].astype(int), batch.targets[:, 0, 0].astype(int),
+                       batch.mask.copy(), lags)
+
+
+def untrained_logits(batch, n_units: int = 32, gain: float = 1.0, seed: int = 0) -> np.ndarray:
+    """Output logits y_t (T, B, 1) of a freshly initialised network on a batch (torch engine)."""
+    import torch
+    from .. import engine
+    params = engine.init_rnn(n_units, gain, seed=seed)
+    with torch.no_grad():
+        states = engine.run_rnn(params, batch.inputs)
+        return engine.readout(params, states).cpu().numpy()
+
+
+def training_configs(task: str, delay: int, schedule: str, n_exponents: int | None = None,
+                     size: str = "small", order: int | None = None, seeds=None) -> list:
+    """The :class:`TrainConfig` of each seed of one click (``seeds`` default 0..n_seeds-1)."""
+    from ..core.tasks import task_lags
+    from ..core.validate import check_choice
+    check_choice("the size", size, tuple(TRAIN_SIZES))
+    s = TRAIN_SIZES[size]
+    seeds = range(s["n_seeds"]) if seeds is None else seeds
+    longest = task_lags(task, delay, order)[-1]
+    return [TrainConfig(task=task, delay=delay, order=order if task == "parity" else None,
+                        n_units=s["n_units"], n_epochs=s["n_epochs"],
+                        seq_len=longest + s["seq_extra"], lr=s["lr"], flossing=schedule,
+                        n_exponents=s["n_exponents"] if n_exponents is None else n_exponents,
+                        floss_steps=s["floss_steps"], floss_lr=s["floss_lr"],
+                        eval_every=s["eval_every"], eval_batch=s["eval_batch"], seed=int(seed))
+            for seed in seeds]
+
+
+class SeedRuns(NamedTuple):
+    """One schedule trained on several seeds (arrays have one row per seed)."""
+    schedule: str
+    seeds: tuple
+    eval_epochs: np.ndarray     # (n_eval,)
+    accuracy: np.ndarray        # (E, n_eval) on fresh sequences
+    loss: np.ndarray            # (E, n_epochs) task loss per epoch
+    lam1: np.ndarray            # (E, n_eval) largest exponent at each evaluation
+    lamk: np.ndarray            # (E, n_eval) k-th exponent
+    grad_rank: np.ndarray       # (E, n_eval) effective rank of dL/dW
+    floss_start: np.ndarray     # (E,) flossing loss at the first and last step of the first
+    floss_end: np.ndarray       #      episode (NaN without episodes)
+    seconds: float              # wall time of the ensemble this schedule was trained in
+
+    @property
+    def final(self) -> np.ndarray:
+        """Final accuracy of each seed."""
+        return self.accuracy[:, -1]
+
+
+_RUNS: dict = {}
+
+
+def _seed_runs(schedule, configs, histories, seconds) -> SeedRuns:
+    def episode(h, i):
+        return h.floss_losses[0][i] if h.floss_losses and len(h.floss_losses[0]) else np.nan
+    spectra = [np.asarray(h.spectra) for h in histories]
+    return SeedRuns(schedule, tuple(c.seed for c in configs), np.asarray(histories[0].eval_epochs),
+                    np.asarray([h.accuracy for h in histories]),
+                    np.asarray([h.loss for h in histories]),
+                    np.asarray([s[:, 0] for s in spectra]), np.asarray([s[:, -1] for s in spectra]),
+                    np.asarray([h.grad_rank for h in histories]),
+                    np.asarray([episode(h, 0) for h in histories]),
+                    np.asarray([episode(h, -1) for h in histories]), seconds)
+
+
+def train_seeds(task: str = "copy", delay: int = 20, schedules=("none", "pre"),
+                n_exponents: int | None = None, size: str = "small", order: int | None = None,
+                seeds=None, progress=False) -> dict:
+    """Train every schedule on every seed as ONE ensemble on the torch engine; {schedule:
+    :class:`SeedRuns`}. Each member follows exactly its lone run, so results are cached per
+    schedule: only schedules not trained before with the same settings are trained."""
+    import time
+    from ..engine.training import train_members
+    schedules = (schedules,) if isinstance(schedules, str) else tuple(schedules)
+    per = {s: training_configs(task, delay, s, n_exponents, size, order, seeds) for s in schedules}
+    key = lambda s: (task, delay, order if task == "parity" else None, s,
+                     per[s][0].n_exponents, size, tuple(c.seed for c in per[s]))
+    todo = [s for s in schedules if key(s) not in _RUNS]
+    if todo:
+        configs = [c for s in todo for c in per[s]]
+        start = time.perf_counter()
+        _, histories = train_members(configs, progress=progress)
+        seconds = time.perf_counter() - start
+        for j, s in enumerate(todo):
+            e = len(per[s])
+            _RUNS[key(s)] = _seed_runs(s, per[s], histories[j * e:(j + 1) * e], seconds)
+    return {s: _RUNS[key(s)] for s in schedules}
+
+
+def seed_spread(values, axis: int = 0) -> tuple:
+    """(median, 25th percentile, 75th percentile) over seeds (rows by default)."""
+    values = np.asarray(values, dtype=float)
+    q25, q50, q75 = np.percentile(values, [25, 50, 75], axis=axis)
+    return q50, q25, q75
+
+
+def describe_spread(values) -> str:
+    """"0.98 [0.97-0.99] (3 seeds: 0.97, 0.98, 0.99)": median [quartiles] and every seed."""
+    values = np.asarray(values, dtype=float)
+    med, lo, hi = seed_spread(values)
+    return (f"{med:.2f} [{lo:.2f}-{hi:.2f}] ({values.size} seeds: "
+            + ", ".join(f"{v:.2f}" for v in values) + ")")
+
+
+class DelayGradient(NamedTuple):
+    """||dL/dh_{T-l}|| / ||dL/dh_T|| against the lag l (loss at the last step T), before and after
+    preflossing k exponents, and the largest exponent lambda_1 of each network."""
+    n_exponents: int
+    lags: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+    lam1_before: float
+    lam1_after: float
+    floss_loss: np.ndarray      # the flossing loss at each step
+
+
+@lru_cache(maxsize=8)
+def delay_gradients(ks: tuple = (1, 8, 24), n_units: int = 32, floss_steps: int = 60,
+                    lr: float = 0.01, seq_len: int = 80, seed: int = 0) -> dict:
+    """{k: :class:`DelayGradient`} for one network (seed) preflossed with each k of ``ks``; the
+    flossing runs as one ensemble (torch engine)."""
+    from .. import engine
+    ks = tuple(check_n_exponents(k, n_units) for k in ks)
+    before = engine.init_rnn(n_units, 1.0, seed=seed)
+    stacked = engine.init_ensemble(n_units, 1.0, seeds=[seed] * len(ks))
+    flossed, hists = engine.floss(stacked, floss_steps, list(ks), 0.0, lr,
+                                  seed=[seed] * len(ks))
+    batch = make_batch("copy", 1, 16, seq_len, [seed, 11])
+    bits = random_bits(300, 1, [seed, 12])
+
+    def measure(params):
+        g = engine.state_gradient_norms(params, batch.inputs, batch.targets, batch.mask)
+        lam = engine.lyapunov_spectrum(params, bits, n_exponents=1, seed=seed)
+        return (g / g[-1])[::-1], float(lam[0])
+
+    g0, lam0 = measure(before)
+    out = {}
+    for i, k in enumerate(ks):
+        g1, lam1 = measure({name: value[i] for name, value in flossed.items()})
+        out[k] = DelayGradient(k, np.arange(seq_len), g0, g1, lam0, lam1, hists[i].losses)
+    return out
 
 
 # --- 06 ---------------------------------------------------------------------------------------------
 
-class Checkpoints(NamedTuple):
-    steps: np.ndarray               # flossing steps done at each checkpoint
-    cond: np.ndarray                # log10 condition number of T_window (first k singular values)
-    eff_rank: np.ndarray            # effective rank of dL/dW on a fixed task batch
-    log_sv: np.ndarray              # natural-log singular values of T_window, (n_ckpt, k)
-    exponents: np.ndarray           # first k exponents, (n_ckpt, k)
+class ConditionCurve(NamedTuple):
+    """log10 kappa of the long-term Jacobian J_t over windows of t steps (first k singular values),
+    measured, and as the exponents predict it: (lambda_1 - lambda_k) t / ln 10."""
+    times: np.ndarray
+    measured: np.ndarray
+    predicted: np.ndarray
+    exponents: np.ndarray       # lambda_1..lambda_k (natural log per step)
 
 
-@lru_cache(maxsize=32)
-def flossing_checkpoints(gain: float = 1.0, n_exponents: int = 16, n_units: int = 32,
-                         steps_per_checkpoint: int = 20, n_checkpoints: int = 6,
-                         window: int = 60, task: str = "copy", delay: int = 25,
-                         seed: int = 0) -> Checkpoints:
-    """Floss in episodes of ``steps_per_checkpoint`` steps and measure after each.
+@lru_cache(maxsize=256)
+def condition_vs_window(gain: float = 1.0, n_exponents: int = 16, n_units: int = 32,
+                        max_window: int = 120, n_windows: int = 7, seed: int = 0) -> ConditionCurve:
+    """Measured and predicted log10 kappa(J_t) of one network driven by random bits (torch engine).
 
-    Each episode is a call of :func:`flosslab.floss` (fresh Adam state), as in interflossing.
-    """
+    The windows start after 40 transient steps; the exponents come from 300 further steps."""
+    from .. import engine
+    gain = check_real("the gain g", gain, minimum=0.05, maximum=5.0)
     k = check_n_exponents(n_exponents, n_units)
-    window = check_int("the window length t", window, minimum=1, maximum=1000)
-    params = init_rnn(n_units, gain, seed=seed)
-    batch = make_batch(task, delay, 16, None, [seed, 6])
-    bits = random_bits(40 + window, 1, [seed, 8])
-    steps, cond, rank, log_sv, exps = [], [], [], [], []
-    for c in range(n_checkpoints + 1):
-        if c:
-            params, _ = floss(params, steps_per_checkpoint, k, 0.0, 0.01, seed=seed + c)
-        _, pre = run_rnn(params, bits, return_preactivations=True)
-        sv = log_singular_values(params, pre[40:], n_values=k, n_passes=3, seed=seed)
-        steps.append(c * steps_per_checkpoint)
-        log_sv.append(sv)
-        cond.append(log10_condition_number(sv))
-        rank.append(effective_rank(weight_gradient(params, batch)))
-        exps.append(np.asarray(lyapunov_spectrum(params, random_bits(200, 1, [seed, 9]),
-                                                 n_exponents=k, seed=seed)))
-    return Checkpoints(np.asarray(steps), np.asarray(cond), np.asarray(rank), np.asarray(log_sv),
-                       np.asarray(exps))
+    if k < 2:
+        raise FlosslabError("a condition number compares sigma_1 with sigma_k: it needs k >= 2 "
+                            "(with k = 1 it is 1 by definition)")
+    params = engine.init_rnn(n_units, gain, seed=seed)
+    times = np.unique(np.linspace(max_window / n_windows, max_window, n_windows).astype(int))
+    bits = random_bits(40 + max_window, 1, [seed, 13])
+    times, measured = engine.condition_number_curve(params, bits, n_values=k, times=times,
+                                                    transient=40, n_passes=2, seed=seed)
+    lam = engine.lyapunov_spectrum(params, random_bits(340, 1, [seed, 14]), n_exponents=k,
+                                   transient=40, seed=seed).cpu().numpy()
+    return ConditionCurve(times, measured, (lam[0] - lam[-1]) * times / np.log(10.0), lam)
+
+
+def _ensemble_losses(params: dict, batch):
+    """Task loss of each member of an ensemble on the same batch: (E,) tensor."""
+    import torch
+    from .. import engine
+    from ..engine.training import bce
+    e = params["W"].shape[0]
+    w = params["W"]
+    inputs = torch.as_tensor(batch.inputs, dtype=w.dtype).unsqueeze(1).expand(-1, e, -1, -1)
+    targets = torch.as_tensor(batch.targets, dtype=w.dtype).unsqueeze(1).expand(-1, e, -1, -1)
+    logits = engine.readout(params, engine.run_rnn(params, inputs))
+    mask = torch.as_tensor(batch.mask)
+    return bce(logits, targets)[mask].mean(dim=(0, 2, 3))
+
+
+def weight_gradients(params: dict, batch) -> np.ndarray:
+    """dL/dW of the task loss on ``batch`` for every member of an ensemble: (E, N, N) (torch
+    autograd)."""
+    import torch
+    w = params["W"].detach().clone().requires_grad_(True)
+    losses = _ensemble_losses({**{n: v.detach() for n, v in params.items()}, "W": w}, batch)
+    (grad,) = torch.autograd.grad(losses.sum(), w)
+    return grad.cpu().numpy()
+
+
+class GradientPieces(NamedTuple):
+    """What dL/dW is made of, for one network on one batch (time-major, float64 numpy)."""
+    states: np.ndarray          # (T+1, B, N): h_0 (zeros), h_1, ..., h_T
+    pre: np.ndarray             # (T, B, N): a_1, ..., a_T
+    deltas: np.ndarray          # (T, B, N): delta_t = dL/dh_t (total derivative), t = 1..T
+    grad_w: np.ndarray          # (N, N): dL/dW by torch autograd
+
+
+def gradient_pieces(params: dict, batch) -> GradientPieces:
+    """States, pre-activations and backpropagated errors delta_t = dL/dh_t (by autograd: a zero
+    perturbation added to each state is differentiated), and dL/dW (torch engine)."""
+    import torch
+    from .. import engine
+    from ..engine.training import task_loss
+    p = engine.to_torch(params)
+    w = p["W"].detach().clone().requires_grad_(True)
+    p["W"] = w
+    inputs = torch.as_tensor(batch.inputs, dtype=w.dtype)
+    t_len, b = inputs.shape[:2]
+    n = w.shape[0]
+    eps = torch.zeros((t_len, b, n), dtype=w.dtype, requires_grad=True)
+    h = torch.zeros((b, n), dtype=w.dtype)
+    states, pre = [h], []
+    for t in range(t_len):
+        a = h @ w.mT + inputs[t] @ p["U"].mT + p["b"]
+        h = torch.tanh(a) + eps[t]
+        pre.append(a)
+        states.append(h)
+    loss = task_loss(engine.readout(p, torch.stack(states[1:])),
+                     torch.as_tensor(batch.targets, dtype=w.dtype), batch.mask)
+    deltas, grad_w = torch.autograd.grad(loss, (eps, w))
+    as_np = lambda x: x.detach().cpu().numpy()
+    return GradientPieces(as_np(torch.stack(states)), as_np(torch.stack(pre)), as_np(deltas),
+                          as_np(grad_w))
+
+
+@lru_cache(maxsize=4)
+def flossed_pair(n_units: int = 32, n_exponents: int = 16, floss_steps: int = 100,
+                 lr: float = 0.01, seed: int = 0) -> tuple:
+    """(before, after): a network (g = 1) and the same network flossed (numpy parameters)."""
+    from .. import engine
+    before = engine.init_rnn(n_units, 1.0, seed=seed)
+    after, _ = engine.floss(before, floss_steps, n_exponents, 0.0, lr, seed=seed)
+    return engine.to_numpy(before), engine.to_numpy(after)
+
+
+def jacobian_log_sv(params: dict, n_exponents: int, window: int = 60, seed: int = 0) -> np.ndarray:
+    """Natural logs of the k largest singular values of J_t over ``window`` steps of random bits
+    (after 40 transient steps), torch engine."""
+    from .. import engine
+    p = engine.to_torch(params)
+    _, pre = engine.run_rnn(p, random_bits(40 + window, 1, [seed, 8]), return_preactivations=True)
+    return engine.log_singular_values(p, pre[40:], n_values=n_exponents, seed=seed).cpu().numpy()
+
+
+class SeedCheckpoints(NamedTuple):
+    """Networks flossed in episodes, measured after each; one row per seed."""
+    n_exponents: int
+    seeds: tuple
+    steps: np.ndarray           # (C+1,) flossing steps done at each checkpoint
+    cond: np.ndarray            # (E, C+1) log10 kappa of J_t over the window (first k)
+    eff_rank: np.ndarray        # (E, C+1) effective rank of dL/dW on a fixed task batch
+    log_sv: np.ndarray          # (E, C+1, k) natural-log singular values of J_t
+    window: int
+
+
+#: Choices of k offered by the flossing-checkpoint dashboard (notebook 06); all precomputed at once.
+CHECKPOINT_KS = (2, 8, 16, 32)
+
+
+def checkpoint_sizes() -> dict:
+    return {"n_units": 32, "steps_per_checkpoint": fast_or_full(10, 20),
+            "n_checkpoints": fast_or_full(2, 5), "window": 60,
+            "seeds": tuple(range(fast_or_full(3, 5)))}
+
+
+@lru_cache(maxsize=8)
+def flossing_checkpoints_seeds(ks: tuple = CHECKPOINT_KS, n_units: int = 32,
+                               steps_per_checkpoint: int = 20, n_checkpoints: int = 5,
+                               window: int = 60, seeds: tuple = (0, 1, 2, 3, 4),
+                               task: str = "copy", delay: int = 20, lr: float = 0.01,
+                               progress=False) -> dict:
+    """{k: :class:`SeedCheckpoints`}: every (k, seed) network (g = 1) flossed in episodes of
+    ``steps_per_checkpoint`` steps (a fresh Adam each, as in interflossing), all as one ensemble on
+    the torch engine; after each episode log10 kappa of J_t over a ``window``-step stretch of
+    random bits (after 40 transient steps) and the effective rank of dL/dW on a fixed batch."""
+    from .. import engine
+    from ..core.progress import progress_bar
+    ks = tuple(check_n_exponents(k, n_units) for k in ks)
+    window = check_int("the window length t", window, minimum=2, maximum=1000)
+    members = [(k, s) for k in ks for s in seeds]
+    params = engine.init_ensemble(n_units, 1.0, seeds=[s for _, s in members])
+    batch = make_batch(task, delay, 16, None, [0, 6])
+    e = len(members)
+    bits = np.stack([random_bits(40 + window, 1, [s, 8]) for _, s in members], axis=1)
+    cond = np.zeros((e, n_checkpoints + 1))
+    rank = np.zeros((e, n_checkpoints + 1))
+    log_sv = [[None] * (n_checkpoints + 1) for _ in range(e)]
+    bar = progress_bar(progress, n_checkpoints + 1, "flossing in episodes")
+    try:
+        for c in range(n_checkpoints + 1):
+            if c:
+                params, _ = engine.floss_in_chunks(params, steps_per_checkpoint,
+                                                   [k for k, _ in members], 0.0, lr,
+                                                   seeds=[s + 100 * c for _, s in members])
+            _, pre = engine.run_rnn(params, bits, return_preactivations=True)
+            for i, (k, s) in enumerate(members):
+                one = {name: value[i] for name, value in params.items()}
+                sv = engine.log_singular_values(one, pre[40:, i], n_values=k, n_passes=3,
+                                                seed=s).cpu().numpy()
+                log_sv[i][c] = sv
+                cond[i, c] = log10_condition_number(sv)
+            for i, g in enumerate(weight_gradients(params, batch)):
+                rank[i, c] = effective_rank(g)
+            bar.update(1)
+    finally:
+        bar.close()
+    steps = np.arange(n_checkpoints + 1) * steps_per_checkpoint
+    out = {}
+    for k in ks:
+        rows = [i for i, (kk, _) in enumerate(members) if kk == k]
+        out[k] = SeedCheckpoints(k, tuple(seeds), steps, cond[rows], rank[rows],
+                                 np.asarray([log_sv[i] for i in rows]), window)
+    return out
+
+
+#: The comparison of flossing before and during training (notebook 06): delayed XOR where plain
+#: BPTT fails, the small size, five seeds.
+SCHEDULE_COMPARISON = {"task": "xor", "delay": 18, "schedules": ("none", "pre", "inter", "penalty"),
+                       "seeds": tuple(range(fast_or_full(3, 5)))}
+
+
+def schedule_comparison(progress=False) -> dict:
+    """{schedule: :class:`SeedRuns`} for :data:`SCHEDULE_COMPARISON` (one ensemble, cached)."""
+    c = SCHEDULE_COMPARISON
+    return train_seeds(c["task"], c["delay"], c["schedules"], seeds=c["seeds"], progress=progress)
 
 
 # --- 07 (torch engine) -------------------------------------------------------------------------
@@ -694,3 +999,143 @@ def cost_sweep(sweep: str, n_units: int, n_exponents: int, device="cpu", n_point
     else:
         secs = [flossing_step_seconds(n_units, s, device=device) for s in sizes]
     return np.asarray(sizes), np.asarray(secs)
+
+
+# --- 08 ---------------------------------------------------------------------------------------------
+
+def paper_summary(name: str = "default"):
+    """(summary dict, None) from the shipped results (:func:`flosslab.paper.results.load`), or
+    (None, the reason) when that summary is not shipped (yet)."""
+    from ..paper import results
+    try:
+        return results.load(name), None
+    except FlosslabError as err:
+        return None, str(err)
+
+
+def shipped_accuracy(summary: dict, task: str) -> dict:
+    """{schedule: (delays (n_d,), final accuracies (n_d, n_seeds))} of one task's delay sweep."""
+    from ..core.validate import check_choice
+    sweeps = summary["c_delay"]
+    check_choice("the task", task, tuple(sweeps))
+    out = {}
+    for schedule, by_delay in sweeps[task]["accuracy"].items():
+        delays = sorted(int(d) for d in by_delay)
+        out[schedule] = (np.asarray(delays), np.asarray([by_delay[str(d)] for d in delays]))
+    return out
+
+
+def shipped_horizons(summary: dict, level: float = 0.9, coverage: float = 0.9,
+                     n_boot: int = 2000) -> dict:
+    """{(task, schedule): {"horizon", "low", "high", "below_range", "shipped", "shipped_interval",
+    "delays"}}: the horizon at ``level`` with a ``coverage`` bootstrap interval over seeds
+    (:func:`flosslab.paper.stats.bootstrap_horizon` on the per-seed accuracies), next to the shipped
+    ``horizon_0.9`` and ``horizon_0.9_interval`` where the summary has them."""
+    from ..paper.stats import bootstrap_horizon
+    level = check_real("the accuracy level", level, minimum=0.5, maximum=1.0)
+    coverage = check_real("the coverage", coverage, minimum=0.5, maximum=0.99)
+    out = {}
+    for task, sweep in summary["c_delay"].items():
+        for schedule, by_delay in sweep["accuracy"].items():
+            boot = bootstrap_horizon(by_delay, level, n_boot, coverage)
+            boot["shipped"] = sweep.get("horizon_0.9", {}).get(schedule)
+            boot["shipped_interval"] = sweep.get("horizon_0.9_interval", {}).get(schedule)
+            boot["delays"] = sorted(int(d) for d in by_delay)
+            out[task, schedule] = boot
+    return out
+
+
+def horizon_ratio(horizons: dict, task: str, schedule: str):
+    """The horizon of ``schedule`` over that of no flossing (None when either is None)."""
+    a, b = horizons[task, schedule]["horizon"], horizons[task, "none"]["horizon"]
+    return None if a is None or b is None else a / b
+
+
+#: Sizes of the live small-scale reruns next to the paper's results (notebook 08).
+LIVE = {"delays": {"copy": (10, 20, 30), "xor": (8, 14, 20)},
+        "seeds": fast_or_full((0, 1), (0, 1, 2)), "parity_order": 3, "parity_delay": 12, "parity_ks": (1, 4, 24),
+        "condition_units": 32, "condition_window": 120}
+
+
+def live_delay_sweep(task: str = "copy", delays=None, schedules=("none", "pre"), seeds=None,
+                     size: str = "small", progress=False) -> dict:
+    """The small-scale version of the delay sweep: {schedule: (delays, accuracies (n_d, n_seeds))},
+    every (delay, schedule, seed) trained together as one ensemble on the torch engine."""
+    import time
+    from ..engine.training import train_members
+    delays = tuple(LIVE["delays"][task] if delays is None else delays)
+    seeds = tuple(LIVE["seeds"] if seeds is None else seeds)
+    key = ("sweep", task, delays, tuple(schedules), seeds, size)
+    if key not in _RUNS:
+        configs = [c for s in schedules for d in delays
+                   for c in training_configs(task, d, s, size=size, seeds=seeds)]
+        start = time.perf_counter()
+        _, hist = train_members(configs, progress=progress)
+        acc = np.asarray([h.final_accuracy for h in hist]).reshape(len(schedules), len(delays), -1)
+        _RUNS[key] = ({s: (np.asarray(delays), acc[i]) for i, s in enumerate(schedules)},
+                      time.perf_counter() - start)
+    return _RUNS[key][0]
+
+
+def live_parity_k(ks=None, order: int | None = None, delay: int | None = None, seeds=None,
+                  size: str = "small", progress=False):
+    """The small-scale version of accuracy against k on parity: (ks, {"none": (n_seeds,),
+    k: (n_seeds,) final accuracies}), all members as one ensemble (preflossing)."""
+    from ..engine.training import train_members
+    ks = tuple(LIVE["parity_ks"] if ks is None else ks)
+    order = LIVE["parity_order"] if order is None else order
+    delay = LIVE["parity_delay"] if delay is None else delay
+    seeds = tuple(LIVE["seeds"] if seeds is None else seeds)
+    key = ("parity", ks, order, delay, seeds, size)
+    if key not in _RUNS:
+        runs = [("none", None)] + [("pre", k) for k in ks]
+        configs = [c for s, k in runs for c in training_configs("parity", delay, s, k, size,
+                                                                   order, seeds)]
+        _, hist = train_members(configs, progress=progress)
+        acc = np.asarray([h.final_accuracy for h in hist]).reshape(len(runs), -1)
+        _RUNS[key] = {("none" if s == "none" else k): acc[i] for i, (s, k) in enumerate(runs)}
+    return ks, _RUNS[key]
+
+
+class ConditionCollapse(NamedTuple):
+    times: np.ndarray
+    before: np.ndarray          # log10 kappa(J_t), first k singular values
+    after: np.ndarray
+    n_units: int
+    n_exponents: int
+    floss_steps: int
+
+
+#: Choices of the small live condition-number demo (notebook 08), all computed at once.
+LIVE_CONDITION_KS = fast_or_full((8, 16), (8, 16, 32))
+LIVE_CONDITION_STEPS = fast_or_full((20, 80), (20, 40, 80))
+
+
+@lru_cache(maxsize=4)
+def live_condition_grid(ks: tuple = LIVE_CONDITION_KS, steps: tuple = LIVE_CONDITION_STEPS,
+                        n_units: int | None = None, window: int | None = None,
+                        seed: int = 0) -> dict:
+    """The small-scale version of the condition-number collapse for every (k, flossing steps):
+    {(k, steps): :class:`ConditionCollapse`}, log10 kappa(J_t) against t before and after flossing
+    k of N exponents of one network (g = 1). All flossing runs as one ensemble on the torch engine
+    (a member with fewer steps stops early and equals the shorter lone run)."""
+    from .. import engine
+    n = LIVE["condition_units"] if n_units is None else n_units
+    window = LIVE["condition_window"] if window is None else window
+    ks = tuple(check_n_exponents(k, n) for k in ks)
+    members = [(k, s) for k in ks for s in steps]
+    before = engine.init_rnn(n, 1.0, seed=seed)
+    stacked = engine.init_ensemble(n, 1.0, seeds=[seed] * len(members))
+    after, _ = engine.floss(stacked, [s for _, s in members], [k for k, _ in members], 0.0, 0.01,
+                            seed=[seed] * len(members))
+    bits = random_bits(40 + window, 1, [seed, 15])
+    times = np.unique(np.linspace(1, window, 7).astype(int))
+
+    def curve(params, k):
+        return engine.condition_number_curve(params, bits, n_values=k, times=times, transient=40,
+                                             n_passes=2, seed=seed)[1]
+
+    first = {k: curve(before, k) for k in ks}
+    return {(k, s): ConditionCollapse(times, first[k],
+                                      curve({name: v[i] for name, v in after.items()}, k), n, k, s)
+            for i, (k, s) in enumerate(members)}

@@ -366,6 +366,140 @@ def check_xor_targets(func, n_cases: int = 4) -> bool:
     return run(name, cases)
 
 
+def _parity_lags(delay, order, rule):
+    if rule == "floor":
+        return [j * delay // order for j in range(1, order + 1)]
+    if rule == "step":
+        return [j * (delay // order) for j in range(1, order + 1)]
+    if rule == "from0":
+        return [-(-j * delay // order) for j in range(order)]
+    raise ValueError(rule)
+
+
+def _xor_of_lags(bits, delay, lags):
+    y = np.zeros_like(bits)
+    for lag in lags:
+        y[delay:] ^= bits[delay - lag:len(bits) - lag]
+    return y
+
+
+def check_parity_targets(func, n_cases: int = 6) -> bool:
+    """``func(bits, delay, order)`` -> targets of temporal parity of order p for bits (T, B):
+    z_t = XOR over j = 1..p of x_{t - ceil(j d / p)} on the steps t >= d."""
+    name = "parity_targets"
+    settings = [(1, 5), (2, 7), (3, 7), (3, 9), (4, 10), (5, 13)][:n_cases]
+
+    def cases():
+        for case, (order, delay) in enumerate(settings):
+            batch = make_batch("parity", delay, 3, delay + 20, seed=610 + case, order=order)
+            bits = batch.inputs[..., 0].astype(int)
+            want = batch.targets[..., 0].astype(int)
+            got = to_array(name, call(name, func, bits, delay, order), want.shape,
+                           "the targets (shaped like bits)")
+            got_scored = got[batch.mask]
+            if np.array_equal(got_scored, want[batch.mask]):
+                continue
+            if got_scored.max() > 1 or got_scored.min() < 0:
+                raise Answer("targets are bits: XOR the inputs (^, or the sum modulo 2), do not "
+                             "add them.")
+            for rule, hint in (("floor", "the lags are ceil(j d / p), not floor(j d / p) (they "
+                                         "differ when p does not divide j d)"),
+                               ("step", "spread the lags as ceil(j d / p); j (d // p) loses the "
+                                        "remainder, so the longest lag is not d"),
+                               ("from0", "j runs from 1 to p: the lags are ceil(d/p), ..., d "
+                                         "(j = 0 would XOR in x_t itself)")):
+                lags = _parity_lags(delay, order, rule)
+                if min(lags) >= 0 and np.array_equal(_xor_of_lags(bits, delay, lags)[batch.mask],
+                                                     got_scored):
+                    raise Answer(hint + f"; with p={order}, d={delay} the lags are "
+                                 f"{[-(-j * delay // order) for j in range(1, order + 1)]}.")
+            raise Answer(f"wrong for p={order}, d={delay}: z_t = XOR over j = 1..p of "
+                         "x_{t - ceil(j d / p)}, for t >= d (time 0-indexed). p = 1 is the copy "
+                         "task and p = 2 the XOR task.")
+    return run(name, cases)
+
+
+def reference_task_loss(logits, targets, mask) -> float:
+    """Binary cross-entropy on logits, log(1 + e^y) - z y, averaged over the scored steps and the
+    batch (numpy; stable for large |y|)."""
+    y, z = np.asarray(logits, dtype=float), np.asarray(targets, dtype=float)
+    return float(np.mean((np.logaddexp(0.0, y) - z * y)[np.asarray(mask)]))
+
+
+def _task_cases(seed, big=False):
+    rng = np.random.default_rng(seed)
+    delay = int(rng.integers(2, 8))
+    batch = make_batch("xor", delay, int(rng.integers(2, 6)), delay + int(rng.integers(5, 15)),
+                       seed)
+    scale = 60.0 if big else 3.0
+    logits = rng.standard_normal(batch.targets.shape) * scale
+    return logits, batch.targets, batch.mask
+
+
+def check_task_loss(func, n_cases: int = 4) -> bool:
+    """``func(logits, targets, mask)`` -> the binary cross-entropy on logits, averaged over the
+    scored steps (mask (T,)) and the batch; logits and targets (T, B, 1)."""
+    name = "task_loss"
+
+    def cases():
+        for case in range(n_cases):
+            big = case == n_cases - 1                   # the last case: logits of size ~60
+            logits, targets, mask = _task_cases(620 + case, big)
+            want = reference_task_loss(logits, targets, mask)
+            with np.errstate(all="ignore"):
+                raw = call(name, func, logits, targets, mask)
+            if big and np.ndim(raw) == 0 and not np.isfinite(float(np.asarray(raw))):
+                raise Answer("with logits around +-60, 1 - sigmoid(y) rounds to 0 and log(0) is "
+                             "-inf: use the stable form log(1 + e^y) - z y = np.logaddexp(0, y) - "
+                             "z * y.")
+            got = to_array(name, raw, (), "the loss (one number)")
+            if close(got, want):
+                continue
+            scored = np.asarray(mask)
+            full = float(np.mean(np.logaddexp(0.0, logits) - targets * logits))
+            if close(got, full):
+                raise Answer("average over the scored steps only (mask: t >= d), not every step.")
+            if close(got, -want):
+                raise Answer("the sign is flipped: the loss is -[z log s + (1 - z) log(1 - s)] "
+                             "with s = sigmoid(y), which is >= 0.")
+            total = float(np.sum((np.logaddexp(0.0, logits) - targets * logits)[scored]))
+            if close(got, total):
+                raise Answer("take the MEAN over the scored steps and the batch, not the sum.")
+            raise Answer("per output: log(1 + e^y) - z y (np.logaddexp(0, y) - z * y), then the "
+                         "mean over the steps where mask is True and over the batch.")
+    return run(name, cases)
+
+
+def check_scored_accuracy(func, n_cases: int = 4) -> bool:
+    """``func(logits, targets, mask)`` -> the fraction of scored outputs predicted right:
+    sigmoid(y) >= 1/2 (that is y >= 0) against z = 1."""
+    from ..core.tasks import accuracy
+    name = "scored_accuracy"
+
+    def cases():
+        for case in range(n_cases):
+            logits, targets, mask = _task_cases(630 + case)
+            # mostly right, with many logits between 0 and 0.5 (where y >= 0.5 would differ)
+            logits = logits * 0.3 + 0.4 * (2 * targets - 1)
+            want = accuracy(logits, targets, mask)
+            got = to_array(name, call(name, func, logits, targets, mask), (),
+                           "the accuracy (one number)")
+            if close(got, want):
+                continue
+            right = (logits >= 0) == (targets >= 0.5)
+            if close(got, np.mean(right)):
+                raise Answer("count the scored steps only (mask: t >= d).")
+            if close(got, 1 - want):
+                raise Answer("that is the error rate: return the fraction predicted RIGHT.")
+            if close(got, accuracy(logits - 0.5, targets, mask)):
+                raise Answer("the logit y is not a probability: sigmoid(y) >= 0.5 means y >= 0.")
+            if close(got, np.sum(right[np.asarray(mask)])):
+                raise Answer("return the fraction (a number between 0 and 1), not the count.")
+            raise Answer("predicted bit = (y >= 0); compare with (z >= 0.5) on the steps where "
+                         "mask is True; return the mean.")
+    return run(name, cases)
+
+
 # --- 06: effective rank -----------------------------------------------------------------------------
 
 def check_effective_rank(func, n_cases: int = 4) -> bool:
@@ -396,6 +530,96 @@ def check_effective_rank(func, n_cases: int = 4) -> bool:
     return run(name, cases)
 
 
+def check_log10_condition(func, n_cases: int = 4) -> bool:
+    """``func(log_sv)`` -> log10(sigma_1 / sigma_k) from the natural logs of the k largest singular
+    values, in descending order."""
+    from ..core.measures import log10_condition_number
+    name = "log10_condition"
+
+    def cases():
+        rng = np.random.default_rng(640)
+        tests = [np.sort(rng.uniform(-40, 5, size=int(rng.integers(2, 9))))[::-1]
+                 for _ in range(n_cases)]
+        tests.append(np.array([-2.0, -300.0, -800.0]))          # sigma_k underflows: 1e-348
+        tests.append(np.array([-1.5]))                          # k = 1: kappa = 1
+        for log_sv in tests:
+            want = log10_condition_number(log_sv)
+            with np.errstate(all="ignore"):
+                raw = call(name, func, log_sv.copy())
+            if log_sv[-1] < -745 and np.ndim(raw) == 0 and not np.isfinite(float(np.asarray(raw))):
+                raise Answer("sigma_k = e^-800 underflows to 0 in float64 (the long-term Jacobian "
+                             "spans hundreds of orders of magnitude): never exponentiate, subtract "
+                             "the logs.")
+            got = to_array(name, raw, (), "log10 kappa (one number)")
+            if close(got, want):
+                continue
+            if close(got, want * np.log(10.0)):
+                raise Answer("the inputs are NATURAL logs: divide the difference by ln 10 to get "
+                             "log10.")
+            if close(got, -want):
+                raise Answer("the sign is flipped: kappa = sigma_1 / sigma_k >= 1, so its log is "
+                             ">= 0 (the largest singular value comes first).")
+            raise Answer("log10 kappa = (log sigma_1 - log sigma_k) / ln 10, with the first and "
+                         "the last entry of log_sv.")
+    return run(name, cases)
+
+
+def reference_deltas(params, batch, pre):
+    """delta_t = dL/dh_t (total derivative) by the backward recursion, numpy, for the task loss
+    (mean binary cross-entropy over the scored steps and the batch, readout y_t = V h_t + c)."""
+    v, w = params["V"], params["W"]
+    h = np.tanh(pre)
+    y = h @ v.T + params["c"]
+    n_scored = np.sum(batch.mask) * batch.inputs.shape[1]
+    direct = ((1.0 / (1.0 + np.exp(-y)) - batch.targets) * batch.mask[:, None, None]
+              / n_scored) @ v                                      # (T, B, N)
+    deltas = np.zeros_like(pre)
+    deltas[-1] = direct[-1]
+    slope = 1.0 - h ** 2
+    for t in range(len(pre) - 1, 0, -1):
+        deltas[t - 1] = direct[t - 1] + (slope[t] * deltas[t]) @ w
+    return deltas
+
+
+def check_weight_gradient(func, n_cases: int = 3) -> bool:
+    """``func(states, pre, deltas)`` -> dL/dW = sum over t and the batch of
+    (tanh'(a_t) * delta_t) h_{t-1}^T; states (T+1, B, N) are h_0 (zeros), ..., h_T; pre (T, B, N)
+    a_1..a_T; deltas (T, B, N) delta_t = dL/dh_t. Compared with autograd's dL/dW."""
+    from ..reference.diagnostics import weight_gradient
+    name = "weight_gradient"
+
+    def cases():
+        for case in range(n_cases):
+            rng = np.random.default_rng(650 + case)
+            n, delay = int(rng.integers(3, 9)), int(rng.integers(2, 6))
+            params = init_rnn(n, float(rng.uniform(0.7, 1.8)), seed=case)
+            batch = make_batch("copy", delay, int(rng.integers(2, 5)), delay + 8, seed=case)
+            states, pre = run_rnn(params, batch.inputs, return_preactivations=True)
+            states = np.concatenate([np.zeros_like(states[:1]), states])
+            deltas = reference_deltas(params, batch, pre)
+            want = weight_gradient(params, batch)
+            got = to_array(name, call(name, func, states.copy(), pre.copy(), deltas.copy()),
+                           want.shape, "dL/dW (N x N)")
+            if close(got, want, rtol=1e-6, atol=1e-10):
+                continue
+            scaled = (1.0 - np.tanh(pre) ** 2) * deltas
+            if close(got, want.T, rtol=1e-6, atol=1e-10):
+                raise Answer("transposed: row i of dL/dW belongs to unit i's error, so it is "
+                             "(tanh'(a_t) * delta_t) h_{t-1}^T, error first.")
+            if close(got, np.einsum("tbi,tbj->ij", scaled, states[1:]), rtol=1e-6, atol=1e-10):
+                raise Answer("off by one step: W multiplies the PREVIOUS state, so pair a_t and "
+                             "delta_t with h_{t-1} = states[t-1] (states[0] is h_0).")
+            if close(got, np.einsum("tbi,tbj->ij", deltas, states[:-1]), rtol=1e-6, atol=1e-10):
+                raise Answer("the error must pass through the tanh first: multiply delta_t by "
+                             "tanh'(a_t) = 1 - tanh(a_t)^2 elementwise.")
+            if close(got * batch.inputs.shape[1], want, rtol=1e-6, atol=1e-10):
+                raise Answer("sum over the batch (the loss already averages), do not take the "
+                             "mean.")
+            raise Answer("dL/dW = sum over t and b of outer(tanh'(a_t) * delta_t, h_{t-1}); "
+                         "np.einsum('tbi,tbj->ij', ...) does it in one line.")
+    return run(name, cases)
+
+
 # --- 07: batched QR in torch ---------------------------------------------------------------------
 
 def check_batched_log_r(func, n_cases: int = 3) -> bool:
@@ -419,4 +643,143 @@ def check_batched_log_r(func, n_cases: int = 3) -> bool:
             if not close(got, want):
                 raise Answer("use torch.linalg.qr(frames, mode='reduced') (it is batched) and "
                              "torch.diagonal(R, dim1=-2, dim2=-1).")
+    return run(name, cases)
+
+
+# --- 08: summaries over seeds ------------------------------------------------------------------
+
+def check_seed_summary(func) -> bool:
+    """``func(values)`` -> (median, 25th percentile, 75th percentile) of the values over seeds
+    (numpy's default linear interpolation between order statistics)."""
+    name = "seed_summary"
+
+    def cases():
+        rng = np.random.default_rng(800)
+        tests = [rng.uniform(0.45, 1.0, size=n) for n in (5, 3, 4, 10)]
+        tests.append(np.array([0.5, 0.5, 1.0, 0.5, 0.99]))
+        for values in tests:
+            want = np.percentile(values, [50, 25, 75])
+            got = call(name, func, values.copy())
+            if not isinstance(got, (tuple, list, np.ndarray)) or len(got) != 3:
+                raise Answer("return three numbers: (median, q25, q75).")
+            got = to_array(name, np.asarray(got, dtype=float), (3,), "(median, q25, q75)")
+            if close(got, want):
+                continue
+            if close(got[0], np.mean(values)):
+                raise Answer("the median, not the mean: one seed at chance pulls a mean down, "
+                             "not a median.")
+            if close(got, np.percentile(values, [50, 75, 25])):
+                raise Answer("the order is (median, q25, q75).")
+            if close(got[1:], [values.min(), values.max()]):
+                raise Answer("the quartiles are the 25th and 75th percentiles, not the min and max.")
+            if close(got[0], want[0]):
+                raise Answer("use np.percentile(values, [25, 75]) (linear interpolation, numpy's "
+                             f"default); with {values.size} seeds your quartiles differ.")
+            raise Answer("np.median(values), np.percentile(values, 25), np.percentile(values, 75).")
+    return run(name, cases)
+
+
+def reference_horizon(delays, medians, level: float = 0.9):
+    """The longest delay whose median reaches ``level``; None if none does."""
+    ok = [int(d) for d, m in zip(delays, medians) if m >= level]
+    return max(ok) if ok else None
+
+
+def check_horizon(func) -> bool:
+    """``func(delays, medians, level)`` -> the longest delay whose median accuracy is >= level,
+    or None when no delay reaches it."""
+    name = "horizon"
+    tests = [([10, 20, 30, 40], [1.0, 0.95, 0.6, 0.5], 0.9),
+             ([12, 16, 20, 24, 28], [1.0, 0.99, 0.5, 0.93, 0.5], 0.9),   # not monotone
+             ([10, 20, 30], [0.7, 0.6, 0.5], 0.9),                       # none reaches it
+             ([10, 20, 30], [1.0, 0.9, 0.89], 0.9),                      # exactly the level
+             ([5, 10, 15], [0.8, 0.75, 0.5], 0.7)]
+
+    def cases():
+        for delays, medians, level in tests:
+            want = reference_horizon(delays, medians, level)
+            got = call(name, func, np.asarray(delays), np.asarray(medians), level)
+            if want is None:
+                if got is None:
+                    continue
+                raise Answer("when no delay reaches the level, return None (the horizon lies "
+                             f"below the swept delays); got {got!r}.")
+            if got is None:
+                raise Answer(f"a delay reaches the level here (delays {delays}, medians "
+                             f"{medians}, level {level}), but you returned None.")
+            got = to_array(name, got, (), "the horizon (one delay)")
+            if close(got, want):
+                continue
+            if 0 <= got < len(delays) and int(got) == list(delays).index(want):
+                raise Answer("return the delay itself, not its index.")
+            passed = [m >= level for m in medians]
+            first_fail = passed.index(False) if False in passed else len(passed)
+            if first_fail and close(got, delays[first_fail - 1]):
+                raise Answer("the horizon is the LONGEST delay that reaches the level, even if a "
+                             "shorter one failed (medians need not fall monotonically).")
+            if close(got, reference_horizon(delays, medians, level + 1e-9) or -1):
+                raise Answer("'reaches' includes equality: median >= level.")
+            raise Answer("max of the delays whose median is >= level.")
+    return run(name, cases)
+
+
+def reference_bootstrap_horizons(acc, delays, idx, level: float = 0.9) -> np.ndarray:
+    """The horizon of each bootstrap resample: for delay j and resample b the median of
+    acc[j, idx[j, b]]; the longest delay whose median reaches ``level``, 0 where none does."""
+    acc, idx = np.asarray(acc, dtype=float), np.asarray(idx)
+    medians = np.stack([np.median(acc[j][idx[j]], axis=1) for j in range(len(delays))])
+    out = np.zeros(idx.shape[1], dtype=int)
+    for j in np.argsort(delays):
+        out[medians[j] >= level] = delays[j]
+    return out
+
+
+def bootstrap_indices(n_delays: int, n_seeds: int, n_boot: int, seed: int = 0) -> np.ndarray:
+    """Resampled seed indices (n_delays, n_boot, n_seeds), drawn as
+    :func:`flosslab.paper.stats.bootstrap_horizon` draws them (one block per delay, in order)."""
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.integers(0, n_seeds, size=(n_boot, n_seeds)) for _ in range(n_delays)])
+
+
+def check_bootstrap_horizons(func) -> bool:
+    """``func(acc, delays, idx, level)`` -> (n_boot,) horizons of the bootstrap resamples; acc
+    (n_delays, n_seeds) final accuracies, idx (n_delays, n_boot, n_seeds) resampled seed
+    indices, 0 where no delay reaches the level."""
+    name = "bootstrap_horizons"
+
+    def cases():
+        for case in range(3):
+            rng = np.random.default_rng(820 + case)
+            delays = np.array([10, 20, 30, 40, 50])
+            n_seeds = 5
+            ok = rng.uniform(0.9, 1.0, size=(5, n_seeds))
+            fail = rng.uniform(0.48, 0.55, size=(5, n_seeds))
+            p_ok = np.array([[1.0, 0.8, 0.6, 0.4, 0.1], [0.5, 0.4, 0.6, 0.3, 0.1],
+                             [0.9, 0.9, 0.5, 0.5, 0.2]][case])[:, None]
+            acc = np.where(rng.uniform(size=(5, n_seeds)) < p_ok, ok, fail)
+            idx = bootstrap_indices(len(delays), n_seeds, 200, seed=case)
+            want = reference_bootstrap_horizons(acc, delays, idx)
+            raw = call(name, func, acc.copy(), delays.copy(), idx.copy(), 0.9)
+            if raw is not None and np.asarray(raw, dtype=object).dtype == object \
+                    and any(v is None for v in np.ravel(np.asarray(raw, dtype=object))):
+                raise Answer("use 0 (not None) for a resample in which no delay reaches the level, "
+                             "so that the result is an array of numbers.")
+            got = to_array(name, raw, want.shape, "one horizon per resample (n_boot,)")
+            if close(got, want):
+                continue
+            if close(np.where(got < 0, 0, got), want):
+                raise Answer("use 0, not -1, where no delay reaches the level.")
+            same = np.broadcast_to(idx[0], idx.shape)
+            if close(got, reference_bootstrap_horizons(acc, delays, same)):
+                raise Answer("resample each delay with its own indices idx[j] (the seeds of "
+                             "different delays are different networks).")
+            means = np.stack([np.mean(acc[j][idx[j]], axis=1) for j in range(len(delays))])
+            mean_h = np.zeros(idx.shape[1], dtype=int)
+            for j in range(len(delays)):
+                mean_h[means[j] >= 0.9] = delays[j]
+            if close(got, mean_h):
+                raise Answer("take the MEDIAN of each resample, as for the horizon itself.")
+            raise Answer("for each delay j: medians = np.median(acc[j][idx[j]], axis=1) (one per "
+                         "resample); then per resample the longest delay whose median >= level, "
+                         "0 if none.")
     return run(name, cases)

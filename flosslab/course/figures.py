@@ -477,91 +477,317 @@ def update_flossing(art, result):
         rescale(ax)
 
 
-# --- notebook 05: training -----------------------------------------------------------------------
+# --- notebook 05: delayed tasks and training -------------------------------------------------------
 
-def learning_curves_figure():
-    """Empty accuracy and loss panels; runs are added with :func:`add_learning_curve`."""
-    fig, (ax_a, ax_l) = new_figure(ncols=2, width=9.5, height=3.4)
-    ax_a.axhline(0.5, color="k", lw=0.8, ls=":")
-    ax_a.set(xlabel="epoch", ylabel="accuracy (fresh sequences)", title="Accuracy", ylim=(0.4, 1.02))
-    ax_l.set(xlabel="epoch", ylabel="task loss (BCE)", title="Loss")
-    return fig, {"ax_accuracy": ax_a, "ax_loss": ax_l, "runs": []}
+def task_figure(bits, targets, scored, lags, t_selected: int, title: str = ""):
+    """Inputs x_t and targets z_t as two rows of cells; the unscored steps t < d are greyed; arrows
+    join z_t at the selected step to the inputs x_{t - lag} it is the XOR of."""
+    fig, (ax,) = new_figure(width=9.5, height=2.6)
+    art = {"ax": ax, "arrows": [], "texts": []}
+    art["image"] = ax.imshow(np.zeros((2, len(bits))), cmap="Greys", vmin=0, vmax=1.6,
+                             aspect="auto", interpolation="nearest")
+    art["shade"] = ax.axvspan(-0.5, -0.5, color="tab:orange", alpha=0.18, lw=0)
+    art["target_box"], = ax.plot([], [], "s", ms=16, mfc="none", mec="tab:red", mew=2.5)
+    art["input_boxes"], = ax.plot([], [], "s", ms=16, mfc="none", mec="tab:blue", mew=2.5)
+    ax.set_yticks([0, 1], ["input $x_t$", "target $z_t$"])
+    ax.set_xlabel("time step t (shaded: t < d, not scored)")
+    update_task(art, bits, targets, scored, lags, t_selected, title)
+    return fig, art
+
+
+def update_task(art, bits, targets, scored, lags, t_selected: int, title: str = ""):
+    ax = art["ax"]
+    bits, targets = np.asarray(bits), np.asarray(targets)
+    t_len = len(bits)
+    art["image"].set_data(np.stack([bits, np.where(scored, targets, 0)]).astype(float))
+    art["image"].set_extent((-0.5, t_len - 0.5, 1.5, -0.5))
+    first = int(np.argmax(scored)) if np.any(scored) else t_len
+    art["shade"].set_x(-0.5)
+    art["shade"].set_width(first)
+    for old in art["arrows"] + art["texts"]:
+        old.remove()
+    art["arrows"], art["texts"] = [], []
+    for t in range(t_len):
+        art["texts"].append(ax.text(t, 0, str(bits[t]), ha="center", va="center", fontsize=9,
+                                    color="w" if bits[t] else "k"))
+        if scored[t]:
+            art["texts"].append(ax.text(t, 1, str(targets[t]), ha="center", va="center",
+                                        fontsize=9, color="w" if targets[t] else "k"))
+    t = int(np.clip(t_selected, 0, t_len - 1))
+    if scored[t]:
+        sources = [t - lag for lag in lags]
+        set_line(art["target_box"], [t], [1])
+        set_line(art["input_boxes"], sources, [0] * len(sources))
+        for s in sources:
+            art["arrows"].append(ax.annotate("", xy=(t, 0.72), xytext=(s, 0.28),
+                                             arrowprops=dict(arrowstyle="->", color="tab:red",
+                                                             lw=1.5)))
+    else:
+        set_line(art["target_box"], [], [])
+        set_line(art["input_boxes"], [], [])
+    ax.set_xlim(-0.5, t_len - 0.5)
+    ax.set_title(title)
+
+
+def delay_gradient_figure(result, delay: int):
+    """||dL/dh_{T-l}|| / ||dL/dh_T|| against the lag l before and after preflossing (log axis), with
+    the decay exp(lambda_1 l) the largest exponent predicts (dashed) and the delay d marked."""
+    fig, (ax,) = new_figure(width=8.0, height=3.5)
+    art = {"ax": ax}
+    art["before"], = ax.semilogy([], [], color=BEFORE, lw=2, label="before flossing")
+    art["after"], = ax.semilogy([], [], color=AFTER, lw=2, label="after preflossing")
+    art["pred_before"], = ax.semilogy([], [], "--", color=BEFORE, lw=1.2,
+                                      label=r"$e^{\lambda_1 l}$ (before)")
+    art["pred_after"], = ax.semilogy([], [], "--", color=AFTER, lw=1.2,
+                                     label=r"$e^{\lambda_1 l}$ (after)")
+    art["delay"] = ax.axvline(delay, color="k", ls=":", lw=1)
+    art["marks"], = ax.semilogy([], [], "o", color="k", ms=7)
+    ax.set(xlabel="lag l (steps back from the loss at the last step)",
+           ylabel=r"$\|\delta_{T-l}\| \,/\, \|\delta_T\|$",
+           title="How much of the error signal reaches l steps back")
+    ax.legend(loc="lower left", fontsize="small")
+    update_delay_gradient(art, result, delay)
+    return fig, art
+
+
+def update_delay_gradient(art, result, delay: int):
+    lags = np.asarray(result.lags)
+    set_line(art["before"], lags, result.before)
+    set_line(art["after"], lags, result.after)
+    set_line(art["pred_before"], lags, np.exp(result.lam1_before * lags))
+    set_line(art["pred_after"], lags, np.exp(result.lam1_after * lags))
+    d = int(np.clip(delay, 0, lags[-1]))
+    art["delay"].set_xdata([d, d])
+    set_line(art["marks"], [d, d], [result.before[d], result.after[d]])
+    art["ax"].set_title(f"Error signal reaching l steps back (k = {result.n_exponents} flossed)")
+    rescale(art["ax"])
 
 
 def smooth(y, width: int = 10):
-    """Running mean for display (not analysis): keeps the curve readable."""
+    """Running mean for display (not analysis): keeps a noisy loss curve readable."""
     y = np.asarray(y, dtype=float)
     if y.size < width:
         return y
     return np.convolve(y, np.ones(width) / width, mode="valid")
 
 
-def add_learning_curve(art, label, eval_epochs, accuracy, loss, colour=None):
-    """Add one run (accuracy at eval epochs, smoothed loss per epoch) and return its lines."""
-    (acc_line,) = art["ax_accuracy"].plot(eval_epochs, accuracy, "o-", ms=3, color=colour,
-                                          label=label)
+def seed_curves_figure():
+    """Empty accuracy and loss panels; runs on several seeds are added with :func:`add_seed_runs`."""
+    fig, (ax_a, ax_l) = new_figure(ncols=2, width=10.0, height=3.6)
+    ax_a.axhline(0.5, color="k", lw=0.8, ls=":")
+    ax_a.set(xlabel="epoch", ylabel="accuracy (fresh sequences)", ylim=(0.4, 1.02),
+             title="Accuracy: median (thick), each seed (thin)")
+    ax_l.set(xlabel="epoch", ylabel="task loss (BCE), smoothed", title="Loss (median over seeds)")
+    return fig, {"ax_accuracy": ax_a, "ax_loss": ax_l, "runs": [], "legend": None}
+
+
+def add_seed_runs(art, runs, label: str, colour=None):
+    """Add one schedule trained on several seeds (a :class:`~flosslab.course.demos.SeedRuns`):
+    thin lines per seed, the median thick, the band between the lowest and highest seed."""
+    ax_a, ax_l = art["ax_accuracy"], art["ax_loss"]
+    acc = np.asarray(runs.accuracy)
+    (median,) = ax_a.plot(runs.eval_epochs, np.median(acc, axis=0), "o-", ms=4, lw=2.4,
+                          color=colour, label=label)
+    colour = median.get_color()
+    artists = [median]
+    artists.append(ax_a.fill_between(runs.eval_epochs, acc.min(0), acc.max(0), color=colour,
+                                     alpha=0.15, lw=0))
+    for row in acc:
+        artists += ax_a.plot(runs.eval_epochs, row, "-", lw=0.8, alpha=0.6, color=colour)
+    loss = np.median(np.asarray(runs.loss), axis=0)
     y = smooth(loss)
-    (loss_line,) = art["ax_loss"].plot(np.arange(1, y.size + 1) + (len(loss) - y.size),
-                                       y, color=acc_line.get_color(), label=label)
-    art["runs"].append((acc_line, loss_line))
-    art["ax_accuracy"].legend(fontsize="x-small", loc="lower right")
-    rescale(art["ax_loss"])
-    return acc_line, loss_line
+    artists += ax_l.plot(np.arange(1, y.size + 1) + (loss.size - y.size), y, color=colour, lw=2,
+                         label=label)
+    art["runs"].append(artists)
+    _outside_legend(art)
+    rescale(ax_l)
+    return artists
 
 
-def clear_learning_curves(art):
-    for acc_line, loss_line in art["runs"]:
-        acc_line.remove()
-        loss_line.remove()
+def _outside_legend(art):
+    """One legend for both panels, below them, so it never hides a curve."""
+    fig = art["ax_accuracy"].figure
+    if art.get("legend") is not None:
+        art["legend"].remove()
+        art["legend"] = None
+    handles, labels = art["ax_accuracy"].get_legend_handles_labels()
+    if handles:
+        art["legend"] = fig.legend(handles, labels, loc="outside lower center", ncols=3,
+                                   fontsize="small")
+
+
+def clear_seed_runs(art):
+    for artists in art["runs"]:
+        for a in artists:
+            a.remove()
     art["runs"].clear()
-    legend = art["ax_accuracy"].get_legend()
-    if legend is not None:
-        legend.remove()
+    _outside_legend(art)
 
 
 # --- notebook 06: why it works --------------------------------------------------------------------
 
-def checkpoints_figure(steps, cond, eff_rank, log_sv, selected: int = 0):
-    """Condition number and effective rank against flossing steps, and the selected singular values."""
-    fig, (ax_c, ax_r, ax_s) = new_figure(ncols=3, width=10.0, height=3.3)
-    art = {"axes": (ax_c, ax_r, ax_s)}
-    art["cond"], = ax_c.plot([], [], "o-", ms=3, color="tab:blue")
-    art["cond_marker"], = ax_c.plot([], [], "o", ms=9, color="tab:red")
-    ax_c.set(xlabel="flossing steps", ylabel=r"$\log_{10}\,\kappa(T_t)$", title="Condition number")
-    art["rank"], = ax_r.plot([], [], "o-", ms=3, color="tab:green")
-    art["rank_marker"], = ax_r.plot([], [], "o", ms=9, color="tab:red")
-    ax_r.set(xlabel="flossing steps", ylabel="effective rank", title=r"Rank of $\partial L/\partial W$")
-    art["sv"], = ax_s.plot([], [], "o-", ms=3, color="tab:red")
-    ax_s.set(xlabel="index i", ylabel=r"$\log_{10}\,\sigma_i(T_t)$", title="Singular values")
-    update_checkpoints(art, steps, cond, eff_rank, log_sv, selected)
+def condition_window_figure(curve, gain: float):
+    """log10 kappa(J_t) against the window t: measured (points) and (lambda_1 - lambda_k) t / ln 10
+    (line); right: the exponents lambda_1..lambda_k."""
+    fig, (ax, ax_s) = new_figure(ncols=2, width=10.0, height=3.5)
+    art = {"axes": (ax, ax_s)}
+    art["measured"], = ax.plot([], [], "o", ms=7, color="tab:blue", label="measured (SVD of $J_t$)")
+    art["predicted"], = ax.plot([], [], "-", color="tab:red",
+                                label=r"$(\lambda_1-\lambda_k)\,t\,/\ln 10$")
+    ax.set(xlabel="window length t (steps)", ylabel=r"$\log_{10}\kappa(J_t)$",
+           title="Condition number of the long-term Jacobian")
+    ax.legend(fontsize="small", loc="upper left")
+    art["spectrum"], = ax_s.plot([], [], "o-", ms=4, color="tab:blue")
+    art["ends"], = ax_s.plot([], [], "o", ms=9, mfc="none", mec="tab:red", mew=2)
+    ax_s.axhline(0.0, color="k", lw=0.8)
+    ax_s.set(xlabel="index i", ylabel=r"$\lambda_i$ (per step)", title="Exponents")
+    ax_s.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+    update_condition_window(art, curve, gain)
     return fig, art
 
 
-def update_checkpoints(art, steps, cond, eff_rank, log_sv, selected):
-    set_line(art["cond"], steps, cond)
-    set_line(art["cond_marker"], [steps[selected]], [cond[selected]])
-    set_line(art["rank"], steps, eff_rank)
-    set_line(art["rank_marker"], [steps[selected]], [eff_rank[selected]])
-    sv = np.asarray(log_sv[selected]) / np.log(10.0)
-    set_line(art["sv"], np.arange(1, sv.size + 1), sv)
+def update_condition_window(art, curve, gain: float):
+    ax, ax_s = art["axes"]
+    set_line(art["measured"], curve.times, curve.measured)
+    t = np.linspace(0, curve.times[-1], 50)
+    set_line(art["predicted"], t, (curve.exponents[0] - curve.exponents[-1]) * t / np.log(10))
+    lam = np.asarray(curve.exponents)
+    set_line(art["spectrum"], np.arange(1, lam.size + 1), lam)
+    set_line(art["ends"], [1, lam.size], [lam[0], lam[-1]])
+    ax_s.set_title(rf"Exponents at g = {gain:.2f}: $\lambda_1-\lambda_k$ = {lam[0] - lam[-1]:.3f}")
+    rescale(ax)
+    ax.set_ylim(bottom=0)
+    rescale(ax_s)
+
+
+def _band(ax, x, values, colour, label=None, seeds=True):
+    """Median (thick), interquartile band and (optionally) each row of ``values`` (thin)."""
+    values = np.asarray(values, dtype=float)
+    q25, q50, q75 = np.percentile(values, [25, 50, 75], axis=0)
+    out = ax.plot(x, q50, "o-", ms=4, lw=2.4, color=colour, label=label)
+    out.append(ax.fill_between(x, q25, q75, color=colour, alpha=0.2, lw=0))
+    if seeds:
+        for row in values:
+            out += ax.plot(x, row, "-", lw=0.8, alpha=0.5, color=colour)
+    return out
+
+
+def seed_checkpoints_figure(ckpt, selected: int = 0):
+    """log10 kappa(J_t) and the effective rank of dL/dW against flossing steps (median, quartiles,
+    each seed), and the singular values of J_t at the selected checkpoint (median over seeds)."""
+    fig, axes = new_figure(ncols=3, width=11.0, height=3.5)
+    art = {"axes": axes, "lines": []}
+    axes[0].set(xlabel="flossing steps", ylabel=r"$\log_{10}\kappa(J_t)$", title="Condition number")
+    axes[1].set(xlabel="flossing steps", ylabel="effective rank",
+                title=r"Effective rank of $\partial L/\partial W$")
+    axes[2].set(xlabel="index i", ylabel=r"$\log_{10}\sigma_i(J_t)$",
+                title="Singular values (median)")
+    update_seed_checkpoints(art, ckpt, selected)
+    return fig, art
+
+
+def update_seed_checkpoints(art, ckpt, selected: int):
+    ax_c, ax_r, ax_s = art["axes"]
+    for a in art["lines"]:
+        a.remove()
+    art["lines"] = []
+    steps = np.asarray(ckpt.steps)
+    art["lines"] += _band(ax_c, steps, ckpt.cond, "tab:blue")
+    art["lines"] += _band(ax_r, steps, ckpt.eff_rank, "tab:green")
+    i = int(selected)
+    art["lines"] += ax_c.plot([steps[i]], [np.median(ckpt.cond[:, i])], "o", ms=11, color="tab:red")
+    art["lines"] += ax_r.plot([steps[i]], [np.median(ckpt.eff_rank[:, i])], "o", ms=11,
+                              color="tab:red")
+    sv = np.asarray(ckpt.log_sv)[:, i, :] / np.log(10.0)
+    idx = np.arange(1, sv.shape[1] + 1)
+    art["lines"] += _band(ax_s, idx, sv, "tab:red", seeds=False)
+    if i:
+        art["lines"] += ax_s.plot(idx, np.median(np.asarray(ckpt.log_sv)[:, 0, :], 0) / np.log(10),
+                                  "--", color=BEFORE, lw=1.5, label="before flossing")
+        ax_s.legend(fontsize="small", loc="lower left")
+    elif ax_s.get_legend() is not None:
+        ax_s.get_legend().remove()
+    ax_s.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+    ax_s.set_title(f"Singular values after {steps[i]} steps (median)")
+    ax_c.set_title(f"Condition number, k = {ckpt.n_exponents}, t = {ckpt.window}")
     for ax in art["axes"]:
         rescale(ax)
 
 
-def exponents_over_training_figure(runs):
-    """lambda_1 and lambda_k at the evaluation epochs, one colour per schedule.
+def schedules_figure(runs: dict, shown=None, seeds: bool = True):
+    """Several schedules on several seeds: accuracy, lambda_1 and the effective rank of dL/dW over
+    training (median, quartiles, each seed), and the final accuracy of every seed."""
+    fig, axes = new_figure(ncols=2, nrows=2, width=10.5, height=6.4)
+    art = {"axes": axes, "lines": []}
+    axes[0].set(xlabel="epoch", ylabel="accuracy", title="Accuracy (fresh sequences)",
+                ylim=(0.4, 1.02))
+    axes[1].set(ylabel="final accuracy", title="Final accuracy, every seed", ylim=(0.4, 1.02))
+    axes[2].set(xlabel="epoch", ylabel=r"$\lambda_1$ (per step)", title=r"Largest exponent $\lambda_1$")
+    axes[3].set(xlabel="epoch", ylabel="effective rank",
+                title=r"Effective rank of $\partial L/\partial W$")
+    update_schedules(art, runs, shown, seeds)
+    return fig, art
 
-    runs: {schedule: (eval_epochs, spectra (n_eval, k))}.
-    """
-    fig, (ax,) = new_figure(width=7.0, height=3.4)
-    for name, (epochs, spectra) in runs.items():
-        spectra = np.asarray(spectra)
-        colour = SCHEDULE_COLOURS.get(name)
-        ax.plot(epochs, spectra[:, 0], "o-", ms=3, color=colour, label=fr"{name}: $\lambda_1$")
-        ax.plot(epochs, spectra[:, -1], "s--", ms=3, color=colour, label=fr"{name}: $\lambda_k$")
-    ax.axhline(0.0, color="k", lw=0.8)
-    ax.set(xlabel="epoch", ylabel="exponent (per step)", title="Exponents during training")
-    ax.legend(fontsize="x-small", ncols=2)
+
+def update_schedules(art, runs: dict, shown=None, seeds: bool = True):
+    ax_a, ax_f, ax_l, ax_r = art["axes"]
+    for a in art["lines"]:
+        a.remove()
+    art["lines"] = []
+    shown = list(runs) if shown is None else [s for s in runs if s in shown]
+    for j, s in enumerate(shown):
+        r, colour = runs[s], SCHEDULE_COLOURS.get(s)
+        label = SCHEDULE_LABELS.get(s, s)
+        art["lines"] += _band(ax_a, r.eval_epochs, r.accuracy, colour, label, seeds)
+        art["lines"] += _band(ax_l, r.eval_epochs, r.lam1, colour, None, seeds)
+        art["lines"] += _band(ax_r, r.eval_epochs, r.grad_rank, colour, None, seeds)
+        final = np.asarray(r.final)
+        jitter = np.linspace(-0.15, 0.15, final.size)
+        art["lines"] += ax_f.plot(j + jitter, final, "o", ms=7, color=colour, alpha=0.8)
+        art["lines"] += ax_f.plot([j - 0.3, j + 0.3], [np.median(final)] * 2, "-", lw=3,
+                                  color=colour)
+    ax_f.set_xticks(range(len(shown)), [SCHEDULE_LABELS.get(s, s).replace(" + ", "\n+ ")
+                                        for s in shown], fontsize="small")
+    ax_f.set_xlim(-0.6, max(len(shown), 1) - 0.4)
+    art["lines"].append(ax_l.axhline(0.0, color="k", lw=0.8))
+    if art.get("legend") is not None:
+        art["legend"].remove()
+        art["legend"] = None
+    handles, labels = ax_a.get_legend_handles_labels()
+    if handles:
+        art["legend"] = ax_a.figure.legend(handles, labels, loc="outside lower center",
+                                           ncols=len(handles), fontsize="small")
+    for ax in (ax_a, ax_l, ax_r):
+        rescale(ax)
+    ax_a.set_ylim(0.4, 1.02)
+
+
+def gradient_sv_figure(sv_before, sv_after, rank_before: float, rank_after: float):
+    """The effective-rank weights pi_i = s_i / sum s of dL/dW before and after flossing."""
+    fig, (ax,) = new_figure(width=6.5, height=3.4)
+    for sv, colour, label, rank in ((sv_before, BEFORE, "before flossing", rank_before),
+                                    (sv_after, AFTER, "after flossing", rank_after)):
+        sv = np.sort(np.asarray(sv, dtype=float))[::-1]
+        ax.semilogy(np.arange(1, sv.size + 1), sv / sv.sum(), "o-", ms=4, color=colour,
+                    label=f"{label}: effective rank {rank:.1f}")
+    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+    ax.set(xlabel="index i", ylabel=r"$\pi_i = s_i / \sum_j s_j$",
+           title=r"Singular values of $\partial L/\partial W$ (normalised)")
+    ax.legend(fontsize="small", loc="lower left")
+    return fig, {"ax": ax}
+
+
+def rank_vs_condition_figure(checkpoints: dict):
+    """Effective rank of dL/dW against log10 kappa(J_t) at every checkpoint of every seed, one
+    colour per k."""
+    fig, (ax,) = new_figure(width=6.5, height=3.6)
+    colours = mpl.colormaps["viridis"](np.linspace(0.1, 0.85, len(checkpoints)))
+    for (k, c), colour in zip(checkpoints.items(), colours):
+        ax.plot(np.ravel(c.cond), np.ravel(c.eff_rank), "o", ms=5, alpha=0.7, color=colour,
+                label=f"k = {k}")
+    ax.set(xlabel=r"$\log_{10}\kappa(J_t)$", ylabel=r"effective rank of $\partial L/\partial W$",
+           title="Every checkpoint of every seed")
+    ax.legend(fontsize="small")
     return fig, {"ax": ax}
 
 
@@ -587,3 +813,190 @@ def cost_figure(sizes, seconds, xlabel: str, label: str = ""):
     (line,) = ax.loglog(sizes, seconds, "o-", label=label)
     ax.set(xlabel=xlabel, ylabel="seconds per call", title="Measured cost")
     return fig, {"ax": ax, "line": line}
+
+
+# --- notebook 08: the paper's results -----------------------------------------------------------------
+
+def _seed_points(ax, x, values, colour, width: float):
+    """Each seed as a point, spread sideways by ``width`` so equal values stay visible."""
+    values = np.asarray(values, dtype=float)
+    offsets = np.linspace(-width, width, values.shape[-1]) if values.shape[-1] > 1 else [0.0]
+    out = []
+    for xi, row in zip(x, values):
+        out += ax.plot(xi + np.asarray(offsets), row, "o", ms=4, alpha=0.55, color=colour,
+                       mec="none")
+    return out
+
+
+def accuracy_vs_delay_panel(ax, by_schedule: dict, shown=None, highlight=None, points=True):
+    """Median (line), quartiles (band) and each seed (points) of the final accuracy against the
+    delay, one colour per schedule. Returns the artists drawn."""
+    out = []
+    shown = list(by_schedule) if shown is None else [s for s in by_schedule if s in shown]
+    for j, s in enumerate(shown):
+        delays, acc = by_schedule[s]
+        delays = np.asarray(delays, dtype=float)
+        colour = SCHEDULE_COLOURS.get(s)
+        q25, q50, q75 = np.percentile(np.asarray(acc, dtype=float), [25, 50, 75], axis=1)
+        out += ax.plot(delays, q50, "-", lw=2.4, color=colour, label=SCHEDULE_LABELS.get(s, s))
+        out.append(ax.fill_between(delays, q25, q75, color=colour, alpha=0.2, lw=0))
+        if points:
+            step = np.min(np.diff(delays)) if delays.size > 1 else 1.0
+            out += _seed_points(ax, delays + (j - (len(shown) - 1) / 2) * 0.12 * step, acc,
+                                colour, 0.04 * step)
+    if highlight is not None:
+        out.append(ax.axvline(highlight, color="k", ls=":", lw=1.2))
+    out.append(ax.axhline(0.5, color="0.5", ls=":", lw=1))
+    out.append(ax.axhline(0.9, color="0.5", ls="--", lw=0.8))
+    if shown:
+        out.append(ax.legend(fontsize="small", loc="upper right"))
+    ax.set_ylim(0.4, 1.03)
+    return out
+
+
+def delay_sweeps_figure(sweeps: dict, title: str = ""):
+    """One panel per task: final accuracy against delay (see :func:`accuracy_vs_delay_panel`)."""
+    fig, axes = new_figure(ncols=len(sweeps), width=5.4 * len(sweeps), height=3.8)
+    for ax, (task, by_schedule) in zip(axes, sweeps.items()):
+        accuracy_vs_delay_panel(ax, by_schedule)
+        n_seeds = np.asarray(next(iter(by_schedule.values()))[1]).shape[1]
+        ax.set(xlabel="delay d (longest lag, steps)", ylabel="final accuracy",
+               title=f"delayed {task}{title}, {n_seeds} seeds")
+    return fig, {"axes": axes}
+
+
+def delay_explorer_figure(by_schedule: dict, task: str, shown, highlight: int, title: str = ""):
+    """Left: accuracy against delay; right: every seed at the highlighted delay, per schedule."""
+    fig, (ax, ax_d) = new_figure(ncols=2, width=10.5, height=3.8, width_ratios=(2.2, 1))
+    art = {"axes": (ax, ax_d), "lines": []}
+    update_delay_explorer(art, by_schedule, task, shown, highlight, title)
+    return fig, art
+
+
+def update_delay_explorer(art, by_schedule: dict, task: str, shown, highlight: int,
+                          title: str = ""):
+    ax, ax_d = art["axes"]
+    for a in art["lines"]:
+        a.remove()
+    art["lines"] = accuracy_vs_delay_panel(ax, by_schedule, shown, highlight)
+    ax.set(xlabel="delay d (longest lag, steps)", ylabel="final accuracy",
+           title=f"delayed {task}{title}")
+    shown = [s for s in by_schedule if s in shown]
+    for j, s in enumerate(shown):
+        delays, acc = by_schedule[s]
+        i = int(np.argmin(np.abs(np.asarray(delays) - highlight)))
+        values = np.asarray(acc)[i]
+        colour = SCHEDULE_COLOURS.get(s)
+        art["lines"] += ax_d.plot(j + np.linspace(-0.15, 0.15, values.size), values, "o", ms=8,
+                                  color=colour, alpha=0.8)
+        art["lines"] += ax_d.plot([j - 0.3, j + 0.3], [np.median(values)] * 2, "-", lw=3,
+                                  color=colour)
+    ax_d.set_xticks(range(len(shown)), [SCHEDULE_LABELS.get(s, s).replace(" + ", "\n+ ")
+                                        for s in shown], fontsize="small")
+    ax_d.set_xlim(-0.6, max(len(shown), 1) - 0.4)
+    ax_d.set(ylim=(0.4, 1.03), ylabel="final accuracy", title=f"every seed at d = {highlight}")
+
+
+def horizons_figure(horizons: dict, level: float, coverage: float, title: str = ""):
+    """The trainable horizon of each task and schedule (point) with its bootstrap interval over
+    seeds (bar); an interval reaching below the smallest delay swept ends in an arrow."""
+    tasks = list(dict.fromkeys(t for t, _ in horizons))
+    fig, axes = new_figure(ncols=len(tasks), width=5.2 * len(tasks), height=3.0)
+    art = {"axes": axes, "lines": []}
+    update_horizons(art, horizons, level, coverage, title)
+    return fig, art
+
+
+def update_horizons(art, horizons: dict, level: float, coverage: float, title: str = ""):
+    for a in art["lines"]:
+        a.remove()
+    art["lines"] = []
+    tasks = list(dict.fromkeys(t for t, _ in horizons))
+    for ax, task in zip(art["axes"], tasks):
+        schedules = [s for t, s in horizons if t == task]
+        delays = horizons[task, schedules[0]]["delays"]
+        floor = delays[0] - 0.5 * (delays[1] - delays[0] if len(delays) > 1 else 1)
+        for j, s in enumerate(schedules):
+            h = horizons[task, s]
+            colour = SCHEDULE_COLOURS.get(s)
+            low = floor if h["low"] is None else h["low"]
+            high = floor if h["high"] is None else h["high"]
+            art["lines"] += ax.plot([low, high], [j, j], "-", lw=6, alpha=0.35, color=colour,
+                                    solid_capstyle="butt")
+            if h["low"] is None:
+                art["lines"].append(ax.annotate("", xy=(floor - 0.4 * (delays[1] - delays[0]), j),
+                                                xytext=(floor, j),
+                                                arrowprops=dict(arrowstyle="->", color=colour)))
+            point = floor if h["horizon"] is None else h["horizon"]
+            art["lines"] += ax.plot([point], [j], "D" if h["horizon"] is not None else "x",
+                                    ms=9, color=colour)
+        labels = []
+        for s in schedules:
+            h = horizons[task, s]
+            point = "below" if h["horizon"] is None else str(h["horizon"])
+            labels.append(f"{SCHEDULE_LABELS.get(s, s)}\n{point} [{_end(h['low'])}, "
+                          f"{_end(h['high'])}]")
+        ax.set_yticks(range(len(schedules)), labels, fontsize="small")
+        ax.set_ylim(-0.6, len(schedules) - 0.4)
+        ax.set_xticks(delays)
+        ax.set_xlim(floor - 0.6 * (delays[1] - delays[0]), delays[-1] + 0.6 * (delays[-1] - delays[-2]))
+        ax.grid(axis="x", alpha=0.3)
+        ax.set(xlabel="delay d (steps)",
+               title=f"{task}: horizon at {level:.2f}, {coverage:.0%} interval{title}")
+
+
+def _end(x):
+    return "below" if x is None else str(x)
+
+
+def accuracy_vs_k_panel(ax, ks, by_k: dict, none, title: str = ""):
+    """Final accuracy against the number k of flossed exponents (median, quartiles, each seed),
+    with no flossing as a grey band (its quartiles) and line (its median)."""
+    ks = np.asarray(ks, dtype=float)
+    acc = np.asarray([by_k[k] for k in by_k], dtype=float)
+    q25, q50, q75 = np.percentile(acc, [25, 50, 75], axis=1)
+    colour = SCHEDULE_COLOURS["pre"]
+    ax.plot(ks, q50, "o-", lw=2.4, color=colour, label="preflossing k exponents (median)")
+    ax.fill_between(ks, q25, q75, color=colour, alpha=0.2, lw=0)
+    for k, row in zip(ks, acc):
+        ax.plot(k * np.exp(np.linspace(-0.08, 0.08, row.size)), row, "o", ms=5, alpha=0.6,
+                color=colour, mec="none")
+    n25, n50, n75 = np.percentile(np.asarray(none, dtype=float), [25, 50, 75])
+    ax.axhspan(n25, n75, color=SCHEDULE_COLOURS["none"], alpha=0.2, lw=0)
+    ax.axhline(n50, color=SCHEDULE_COLOURS["none"], ls="--",
+               label="no flossing (median; band: quartiles)")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ks, [str(int(k)) for k in ks])
+    ax.minorticks_off()
+    ax.set(xlabel="number of flossed exponents k", ylabel="final accuracy", ylim=(0.4, 1.03),
+           title=title)
+    ax.legend(fontsize="small", loc="upper left")
+
+
+def accuracy_vs_k_figure(ks, by_k: dict, none, title: str = ""):
+    """See :func:`accuracy_vs_k_panel`."""
+    fig, (ax,) = new_figure(width=6.5, height=3.6)
+    accuracy_vs_k_panel(ax, ks, by_k, none, title)
+    return fig, {"ax": ax}
+
+
+def condition_collapse_figure(before: dict, after: dict, title: str = ""):
+    """log10 kappa(J_t) against t before and after flossing; with gradient norms (``grad_norm`` in
+    the dicts) a second panel shows ||dL/dh_t|| against t."""
+    with_grad = "grad_norm" in before
+    fig, axes = new_figure(ncols=2 if with_grad else 1, width=10.0 if with_grad else 6.0,
+                           height=3.5)
+    ax = axes[0]
+    for label, d, colour in (("before flossing", before, BEFORE), ("after flossing", after, AFTER)):
+        ax.plot(d["times"], d["log10_condition"], "o-", ms=4, color=colour, label=label)
+    ax.set(xlabel="window length t (steps)", ylabel=r"$\log_{10}\kappa(J_t)$", title=title)
+    ax.legend(fontsize="small", loc="upper left")
+    if with_grad:
+        for label, d, colour in (("before flossing", before, BEFORE),
+                                 ("after flossing", after, AFTER)):
+            g = np.asarray(d["grad_norm"], dtype=float)
+            axes[1].semilogy(np.arange(1, g.size + 1), g, color=colour, label=label)
+        axes[1].set(xlabel="time step t (loss at the last step)",
+                    ylabel=r"$\|\partial L/\partial h_t\|$", title="Gradient norm through time")
+        axes[1].legend(fontsize="small", loc="lower right")
+    return fig, {"axes": axes}
