@@ -41,7 +41,7 @@ _HOMES = {
 }
 _LAZY = {name: module for module, names in _HOMES.items() for name in names}
 
-__all__ = ["FAST", "FlosslabError", "FrameCollapseWarning", "NumericalError", "set_threads",
+__all__ = ["__version__", "FAST", "FlosslabError", "FrameCollapseWarning", "NumericalError", "set_threads",
            "spectrum_from_jacobians", *sorted(_LAZY)]
 
 

@@ -134,25 +134,7 @@ def test_qr_vjp_matches_the_closed_form_on_the_log_term():
 
 
 # --- 04 ---------------------------------------------------------------------------------------------
-
-def test_flossing_dashboard():
-    dash = widgets.flossing_dashboard(n_exponents=3, n_units=10, n_steps=12)
-    first = dash.data
-    bits = fl.random_bits(300, 1, [0, 3])
-    np.testing.assert_allclose(ydata(dash.artists["spec_after"]),
-                               fl.lyapunov_spectrum(first.params_after, bits, seed=0), atol=1e-12)
-    np.testing.assert_allclose(ydata(dash.artists["spec_before"]),
-                               fl.lyapunov_spectrum(fl.init_rnn(10, 1.0, seed=0), bits, seed=0),
-                               atol=1e-12)
-    dash.controls["target"].value = -0.3
-    r = dash.data
-    assert r.target == -0.3 and ydata(dash.artists["target_line"])[0] == -0.3
-    # an independent run of the reference flossing loop gives the plotted loss curve
-    _, hist = fl.floss(fl.init_rnn(10, 1.0, seed=0), 12, 3, -0.3, 0.01, seed=0)
-    np.testing.assert_allclose(ydata(dash.artists["loss"]), hist.losses, rtol=1e-10)
-    assert not np.allclose(ydata(dash.artists["spec_after"]), first.spectrum_after)
-    dash.controls["n_exponents"].value = 25
-    assert "choose k <= N" in dash.message
+# The flossing dashboards of notebook 04 are tested in tests/test_course_03_04_07.py.
 
 
 # --- 05 ---------------------------------------------------------------------------------------------
@@ -168,20 +150,6 @@ def test_device_helper_reports_cpu_without_gpu():
 
 
 # --- 07 ---------------------------------------------------------------------------------------------
-
-def test_cost_dashboard_device_control_and_sweeps():
-    torch = pytest.importorskip("torch")
-    dash = widgets.cost_dashboard(n_units=16, n_exponents=8, sweep="k")
-    device = dash.controls["device"]
-    assert device.disabled is (not torch.cuda.is_available())
-    sizes = np.asarray(dash.artists["line"].get_xdata())
-    assert sizes.max() == 8 and np.all(ydata(dash.artists["line"]) > 0)
-    dash.controls["sweep"].value = "N"
-    sizes = np.asarray(dash.artists["line"].get_xdata())
-    assert sizes.max() == 16 and sizes.min() >= 8          # N never below k
-    dash.controls["n_exponents"].value = 40
-    assert "choose k <= N" in dash.message
-
 
 def test_engine_experiments_match_the_reference():
     pytest.importorskip("torch")

@@ -61,7 +61,7 @@ def freeze_layout(fig, label_offset: float = -0.15):
     for ax in fig.axes:
         ax.yaxis.set_label_coords(label_offset, 0.5)
     fig.draw_without_rendering()
-    fig.set_layout_engine("none")
+    fig.set_layout_engine(None)          # no engine at all: a placeholder would draw twice
     return fig
 
 

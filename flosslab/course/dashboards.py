@@ -275,17 +275,18 @@ def qr_interval_dashboard(gain=2.0, n_units=None, interval=10):
 
 # --- 03 ---------------------------------------------------------------------------------------------
 
-def qr_gradient_dashboard(n_rows=6, n_cols=4, log10_eps=-6.0):
-    """Shape of A and the finite-difference step -> VJP against central differences."""
+def qr_gradient_dashboard(n_rows=6, n_cols=4, log10_eps=-6.0, vjp=None):
+    """Shape of A and the finite-difference step -> a VJP of the QR (``vjp(Q, R, Qb, Rb)``, e.g.
+    the student's; default: autograd through the registered qr) against central differences."""
     controls = {
         "n_rows": slider(W.IntSlider, "rows m", n_rows, 1, 12),
         "n_cols": slider(W.IntSlider, "columns n", n_cols, 1, 12),
         "log10_eps": slider(W.FloatSlider, "log10 step eps", log10_eps, -12.0, -1.0, 0.5,
-                             live=True),
+                            live=True),
     }
 
     def compute(n_rows, n_cols, log10_eps):
-        check = ex.qr_vjp_check(n_rows, n_cols)
+        check = ex.qr_vjp_check(n_rows, n_cols, vjp=vjp)
         i = int(np.argmin(np.abs(np.log10(check.eps_grid) - log10_eps)))
         return check, i
 
@@ -299,30 +300,190 @@ def qr_gradient_dashboard(n_rows=6, n_cols=4, log10_eps=-6.0):
         return plots.vjp_check_figure(check.vjp, check.fd[i], check.eps_grid, check.errors,
                                       check.eps_grid[i])
 
-    return Dashboard(controls, compute, draw, make, height="380px")
+    def note(data, values):
+        check, i = data
+        err, eps = check.best
+        return (f"at eps = {check.eps_grid[i]:.1e}: relative error {check.errors[i]:.1e}; "
+                f"best: {err:.1e} at eps = {eps:.1e}")
+
+    return Dashboard(controls, compute, draw, make, height="380px", note=note)
+
+
+def conditioning_dashboard(n_rows=6, n_cols=4, log10_sigma_min=-4.0, closed_form=None,
+                           closed_label="your closed form"):
+    """Shape of A and its smallest singular value -> the size of d(sum log|R_ii|)/dA and the
+    accuracy of the VJP and of ``closed_form`` (default: the normal equations)."""
+    controls = {
+        "n_rows": slider(W.IntSlider, "rows m", n_rows, 1, 12),
+        "n_cols": slider(W.IntSlider, "columns n", n_cols, 1, 12),
+        "log10_sigma_min": slider(W.FloatSlider, "log10 smallest singular value",
+                                  log10_sigma_min, -12.0, 0.0, 0.5, live=True),
+    }
+
+    def compute(n_rows, n_cols, log10_sigma_min):
+        return ex.logdet_gradient_vs_conditioning(n_rows, n_cols, closed_form=closed_form), \
+            10.0 ** float(log10_sigma_min)
+
+    def make(data, values):
+        fig, art = plots.conditioning_figure(data[0], data[1])
+        plots.update_conditioning(art, data[0], data[1], closed_label)
+        return fig, art
+
+    def note(data, values):
+        curve, sigma = data
+        i = int(np.argmin(np.abs(np.log(curve.sigma_min) - np.log(sigma))))
+        closed = (f"{closed_label}: {curve.err_closed[i]:.1e}" if np.isfinite(curve.err_closed[i])
+                  else f"{closed_label} failed here")
+        failed = [s for s, _ in curve.failed]
+        tail = (f"; {closed_label} failed ({html.escape(curve.failed[0][1])}) at {len(failed)} "
+                f"of the {len(curve.sigma_min)} values of sigma_min, the largest "
+                f"{max(failed):.1e}" if failed else "")
+        return (f"sigma_min = {curve.sigma_min[i]:.1e}: gradient norm {curve.norm_vjp[i]:.2e}; "
+                f"relative errors: VJP {curve.err_vjp[i]:.1e}, {closed}{tail}")
+
+    return Dashboard(controls, compute,
+                     lambda art, data, v: plots.update_conditioning(art, data[0], data[1],
+                                                                    closed_label),
+                     make, height="380px", note=note)
+
+
+def linear_network_dashboard(n_units=6, n_exponents=6, n_steps=40, closed_form=None):
+    """N, k, T -> the gradient of sum_{i<=k} lambda_i of a linear network (D_t = W) by autograd
+    through every QR, against central differences and, for k = N, ``closed_form(W)`` = W^{-T}."""
+    controls = {
+        "n_units": slider(W.IntSlider, "units N", n_units, 2, 10),
+        "n_exponents": slider(W.IntSlider, "exponents k", n_exponents, 1, 10),
+        "n_steps": slider(W.IntSlider, "steps T", n_steps, 10, 100, 10),
+    }
+
+    def compute(n_units, n_exponents, n_steps):
+        return ex.linear_network_gradient(n_units, n_exponents, n_steps, closed_form=closed_form)
+
+    def note(r, values):
+        scale = np.abs(r.directions_fd).max()
+        fd = np.abs(r.directions_autograd - r.directions_fd).max() / scale
+        text = (f"sum of the first {r.n_exponents} exponents {r.value:.6f} per step; "
+                f"autograd against finite differences: {fd:.1e} (relative)")
+        if r.closed is not None:
+            rel = np.abs(r.autograd - r.closed).max() / np.abs(r.closed).max()
+            text += (f"; k = N: log|det W| = {r.log_det:.6f}, and the gradient equals your "
+                     f"closed form to {rel:.1e}")
+        return text
+
+    return Dashboard(controls, compute, lambda art, r, v: plots.update_linear_network(art, r),
+                     lambda r, v: plots.linear_network_figure(r), height="380px", note=note)
 
 
 # --- 04 ---------------------------------------------------------------------------------------------
 
-def flossing_dashboard(n_exponents=None, target=0.0, gain=1.0, n_units=None, n_steps=None):
-    """k, target, gain -> spectrum, loss, gradient norms and condition number before/after flossing."""
-    d = ex.defaults()
-    n = n_units or d["floss_units"]
-    steps = n_steps or d["floss_steps"]
+def _flossing_note(result, still_falling=None) -> str:
+    """The status line: converged or not (and why), and what happened to kappa."""
+    kw = {} if still_falling is None else {"still_falling": still_falling}
+    d = ex.diagnose_flossing(result, **kw)
+    colour = "#070" if d.converged else "#a50"
+    k = result.n_exponents
+    if k == 1:
+        kappa = "κ = σ₁/σₖ needs k ≥ 2 singular values: its panel is empty at k = 1"
+    else:
+        sb, sa = result.spectrum_before, result.spectrum_after
+        kappa = (f"spread {ex.lam(1)} − {ex.lam(k)}: {sb[0] - sb[k - 1]:.3f} → "
+                 f"{sa[0] - sa[k - 1]:.3f} per step; log10 κ(J_{result.cond_times[-1]}): "
+                 f"{result.cond_before[-1]:.1f} → {result.cond_after[-1]:.1f}")
+    return (f"<span style='color:{colour}'><b>{html.escape(d.message)}</b></span><br>"
+            f"{html.escape(kappa)}")
+
+
+def flossing_dashboard(n_exponents=None, target=0.0, gain=1.0, n_units=None, n_steps=None,
+                       still_falling=None):
+    """k, target, gain, flossing steps and network size -> spectrum, loss, gradient norms and
+    condition number before/after flossing (torch engine); the status line says whether flossing
+    converged and, if not, why (:func:`flosslab.course.demos.diagnose_flossing`, which uses
+    ``still_falling``, e.g. the student's function)."""
+    d = ex.flossing_defaults()
+    small = n_units or d["n_units"]
+    sizes = [(f"N = {small}", small), (f"larger: N = {d['larger_units']}", d["larger_units"])]
+    steps = n_steps or d["n_steps"]
+    choices = sorted(set(d["step_choices"]) | {steps})
     controls = {
-        "n_exponents": slider(W.IntSlider, "flossed k", n_exponents or d["floss_k"], 1, 40),
+        "n_exponents": slider(W.IntSlider, "flossed k", n_exponents or d["n_exponents"], 1,
+                              d["larger_units"]),
         "target": slider(W.FloatSlider, "target", target, -0.5, 0.2, 0.05),
         "gain": slider(W.FloatSlider, "gain g", gain, 0.5, 3.0, 0.1),
+        "n_steps": W.SelectionSlider(options=choices, value=steps, description="flossing steps",
+                                     continuous_update=False,
+                                     style={"description_width": "initial"}),
+        "n_units": W.ToggleButtons(options=sizes, value=small, description="network",
+                                   style={"description_width": "initial"}),
     }
-    note = W.HTML(f"N = {n} units, {steps} flossing steps (Adam, lr {d['floss_lr']}); "
-                  "each new setting takes a few seconds, then it is cached.")
+    note = W.HTML(f"Adam, learning rate {d['lr']}; each flossing step uses its own 55 random bits. "
+                  "A new setting flosses a fresh network; more steps continue the run already "
+                  "made.")
 
-    def compute(n_exponents, target, gain):
-        return ex.flossing_run(round(float(gain), 4), n_exponents, round(float(target), 4), n,
-                               steps, d["floss_lr"])
+    def compute(n_exponents, target, gain, n_steps, n_units):
+        return ex.flossing_run(round(float(gain), 4), n_exponents, round(float(target), 4),
+                               n_units, n_steps, d["lr"])
 
     return Dashboard(controls, compute, lambda art, r, v: plots.update_flossing(art, r),
-                     lambda r, v: plots.flossing_figure(r), height="590px", extra=[note])
+                     lambda r, v: plots.flossing_figure(r), height="640px", extra=[note],
+                     note=lambda r, v: _flossing_note(r, still_falling))
+
+
+def learning_rate_dashboard(log10_lr=-2.0, n_exponents=None, gain=1.0, n_units=None,
+                            n_steps=None):
+    """The Adam learning rate -> the loss and the exponents step by step (against lr 0.01),
+    and whether flossing converged."""
+    d = ex.flossing_defaults()
+    n = n_units or d["n_units"]
+    k = n_exponents or d["n_exponents"]
+    steps = n_steps or d["n_steps"]
+    controls = {"log10_lr": slider(W.FloatSlider, "log10 learning rate", log10_lr, -3.0, -1.0,
+                                   0.25)}
+
+    def compute(log10_lr):
+        return ex.flossing_run(gain, k, 0.0, n, steps, round(10 ** float(log10_lr), 6))
+
+    def make(r, v):
+        ref = ex.flossing_run(gain, k, 0.0, n, steps, d["lr"])
+        fig, art = plots.flossing_history_figure(r.losses, r.window_exponents, 0.0,
+                                                 fr"$\eta$ = {r.lr:.3g}", ref.losses,
+                                                 fr"$\eta$ = {d['lr']} (for comparison)")
+        return fig, art
+
+    def draw(art, r, v):
+        plots.update_flossing_history(art, r.losses, r.window_exponents, fr"$\eta$ = {r.lr:.3g}")
+
+    return Dashboard(controls, compute, draw, make, height="360px",
+                     note=lambda r, v: _flossing_note(r),
+                     extra=[W.HTML(f"N = {n}, k = {k}, gain {gain}, {steps} steps, target 0.")])
+
+
+def condition_collapse_dashboard(seed=0, n_exponents=None, n_units=None, n_steps=None):
+    """Seed and k -> log10 kappa(J_t) over 300 steps before/after flossing (live, small), beside
+    the reproduction's N = 80, k = 75 curves (shipped)."""
+    d = ex.flossing_defaults()
+    n = n_units or d["n_units"]
+    steps = n_steps or d["n_steps"]
+    shipped = ex.shipped_condition_numbers()
+    controls = {"seed": slider(W.IntSlider, "seed", seed, 0, 9),
+                "n_exponents": slider(W.IntSlider, "flossed k", n_exponents or d["n_exponents"],
+                                      2, n)}
+
+    def compute(seed, n_exponents):
+        return ex.condition_collapse(1.0, n_exponents, n, steps, d["lr"], 300, seed)
+
+    def label(v):
+        return f"live: N = {n}, k = {v['n_exponents']}, {steps} steps, seed {v['seed']}"
+
+    return Dashboard(controls, compute,
+                     lambda art, data, v: plots.update_condition_collapse(art, data, label(v)),
+                     lambda data, v: plots.condition_collapse_figure(shipped, data, label(v)),
+                     height="380px",
+                     note=lambda data, v: (f"log10 κ(J_t) before → after flossing: live, t = "
+                                           f"{data[0][-1]}: {data[1][-1]:.1f} → "
+                                           f"{data[2][-1]:.1f}; shipped, t = "
+                                           f"{shipped['times'][-1]}: "
+                                           f"{shipped['before'][-1]:.0f} → "
+                                           f"{shipped['after'][-1]:.1f}"))
 
 
 # --- 05 ---------------------------------------------------------------------------------------------
@@ -751,33 +912,150 @@ def device_control(value: str = "cpu") -> W.Dropdown:
                       tooltip="" if has_gpu else "no GPU visible to torch: CPU only")
 
 
-def cost_dashboard(n_units=64, n_exponents=32, sweep="k"):
-    """Device, swept size, N, k -> measured seconds per flossing step (torch engine), log-log."""
+def agreement_dashboard(gain=2.0, n_steps=None):
+    """Gain, T and device -> the numpy reference and the torch engine integrating the same
+    autonomous network: how far their states drift apart, and their exponents."""
+    d = ex.scaling_defaults()
+    controls = {
+        "gain": slider(W.FloatSlider, "gain g", gain, 0.5, 3.5, 0.25),
+        "n_steps": slider(W.IntSlider, "steps T", n_steps or d["agree_steps"], 100, 1000, 100),
+        "device": device_control(),
+    }
+
+    def compute(gain, n_steps, device):
+        return ex.engine_vs_reference(round(float(gain), 4), d["agree_units"], d["agree_k"],
+                                      n_steps, 0, device)
+
+    def note(a, values):
+        same = np.abs(a.same_engine - a.same_reference).max()
+        sep = np.abs(a.separate_engine - a.separate_reference).max()
+        return (f"lambda_1 = {a.separate_reference[0]:+.3f}; states differ by "
+                f"{a.divergence[-1]:.1e} at t = {a.times[-1]}; exponents: same Jacobians "
+                f"{same:.1e}, own trajectories {sep:.1e}")
+
+    return Dashboard(controls, compute, lambda art, a, v: plots.update_agreement(art, a),
+                     lambda a, v: plots.agreement_figure(a), height="380px", note=note)
+
+
+def ensemble_dashboard(n_units=None, size=None, gains=(0.5, 3.0)):
+    """N, ensemble size E, gain range, device -> the E spectra in one batched call, and the time
+    of that call against E separate ones."""
+    d = ex.scaling_defaults()
+    controls = {
+        "n_units": slider(W.IntSlider, "units N", n_units or d["ens_units"], 8, 64, 8),
+        "size": slider(W.IntSlider, "ensemble size E", size or d["ens_size"], 2, 24),
+        "gains": slider(W.FloatRangeSlider, "gain range g", gains, 0.1, 4.0, 0.1),
+        "device": device_control(),
+    }
+
+    def compute(n_units, size, gains, device):
+        g = tuple(float(x) for x in np.round(np.linspace(gains[0], gains[1], size), 4))
+        return ex.ensemble_timing(g, n_units, 4, d["ens_steps"], 0, device)
+
+    def note(r, values):
+        return (f"one batched call: {r.batched_seconds:.3f} s; {len(r.gains)} separate calls: "
+                f"{r.separate_seconds:.3f} s ({r.separate_seconds / r.batched_seconds:.1f} times "
+                f"longer); largest difference between the two: {r.largest_difference:.1e}")
+
+    return Dashboard(controls, compute,
+                     lambda art, r, v: plots.update_ensemble(art, r.gains, r.spectra),
+                     lambda r, v: plots.ensemble_figure(r.gains, r.spectra), height="380px",
+                     note=note)
+
+
+def cell_dashboard(jacobian, name="GRU", n_units=None, scale=1.0):
+    """Cell type, N and a scale of the recurrent weights -> the cell's full spectrum from the
+    student's ``jacobian(step, z, x)`` against the engine's."""
+    d = ex.scaling_defaults()
+    controls = {
+        "name": W.ToggleButtons(options=list(ex.CELLS), value=name, description="cell"),
+        "n_units": slider(W.IntSlider, "units N", n_units or d["cell_units"], 2, 12),
+        "scale": slider(W.FloatSlider, "scale of the recurrent weights", scale, 0.5, 4.0, 0.25),
+    }
+
+    def compute(name, n_units, scale):
+        return ex.cell_spectrum_with(jacobian, name, n_units, round(float(scale), 4),
+                                     d["cell_steps"])
+
+    def label(v):
+        dim = 2 * v["n_units"] if v["name"] == "LSTM" else v["n_units"]
+        return f"{v['name']}, N = {v['n_units']}: {dim} exponents"
+
+    def note(data, values):
+        mine, ref = data
+        return (f"lambda_1 = {ref[0]:+.3f}; your Jacobians give the engine's spectrum to "
+                f"{np.abs(mine - ref).max():.1e}")
+
+    return Dashboard(controls, compute,
+                     lambda art, data, v: plots.update_cell_spectrum(art, *data, label(v)),
+                     lambda data, v: plots.cell_spectrum_figure(*data, label(v)),
+                     height="360px", note=note)
+
+
+def cost_dashboard(n_units=None, n_exponents=None, sweep="k"):
+    """Device, swept size and the fixed size -> measured seconds per flossing step (torch engine)
+    over a doubling sweep, log-log, with c0 + c1 T (N^2 k + N k^2) fitted to every point measured
+    so far on that device."""
+    d = ex.scaling_defaults()
     controls = {
         "device": device_control(),
-        "sweep": W.ToggleButtons(options=["N", "k"], value=sweep, description="sweep"),
-        "n_units": slider(W.IntSlider, "units N", n_units, 8, 256, 8),
-        "n_exponents": slider(W.IntSlider, "exponents k", n_exponents, 1, 256),
+        "sweep": W.ToggleButtons(options=["k", "N"], value=sweep, description="sweep"),
+        "n_units": W.SelectionSlider(options=list(d["cost_n_choices"]),
+                                     value=n_units or d["cost_n"],
+                                     description="N (k sweep)", continuous_update=False,
+                                     style={"description_width": "initial"}),
+        "n_exponents": W.SelectionSlider(options=list(d["cost_k_choices"]),
+                                         value=n_exponents or d["cost_k"],
+                                         description="k (N sweep)", continuous_update=False,
+                                         style={"description_width": "initial"}),
     }
-    note = W.HTML("Each setting is measured anew (median of 3 flossing steps, T = 55). "
-                  "Slope 1 on the k sweep: linear in k at small k; up to 2 (N^2 k) on the N sweep.")
+    measured: dict = {}
 
     def compute(device, sweep, n_units, n_exponents):
-        return ex.cost_sweep(sweep, n_units, n_exponents, device)
+        if sweep == "N":
+            sizes, secs = ex.cost_sweep("N", d["cost_n_max"], n_exponents, device,
+                                        d["cost_repeats"], d["cost_n_max"])
+            points = [(int(s), n_exponents) for s in sizes]
+        else:
+            sizes, secs = ex.cost_sweep("k", n_units, n_units, device, d["cost_repeats"])
+            points = [(n_units, int(s)) for s in sizes]
+        for p, s in zip(points, secs):
+            measured.setdefault(device, {})[p] = s
+        pts = measured[device]
+        nk = np.asarray(list(pts))
+        fit = ex.fit_cost_model(nk[:, 0], nk[:, 1], list(pts.values()))
+        fine = np.geomspace(sizes[0], sizes[-1], 50)
+        if sweep == "N":
+            model = fit.overhead + fit.per_unit * ex.cost_work(fine, n_exponents)
+        else:
+            model = fit.overhead + fit.per_unit * ex.cost_work(n_units, fine)
+        return sizes, secs, (fine, model), fit, len(pts)
 
-    def draw(art, data, values):
-        plots.set_line(art["line"], *data)
-        art["line"].set_label(f"{values['device']}, sweep {values['sweep']}")
-        art["ax"].set_xlabel("N (k fixed)" if values["sweep"] == "N" else "k (N fixed)")
-        art["ax"].legend(fontsize="small")
-        plots.rescale(art["ax"])
+    def xlabel(v):
+        return (f"N (k = {v['n_exponents']} fixed)" if v["sweep"] == "N"
+                else f"k (N = {v['n_units']} fixed)")
 
-    def make(data, values):
-        fig, art = plots.cost_figure(*data, xlabel="size", label="")
-        draw(art, data, values)
+    def draw(art, data, v):
+        sizes, secs, model, fit, _ = data
+        plots.update_cost(art, sizes, secs, xlabel(v), model, fit.overhead,
+                          f"measured, {v['device']}")
+
+    def make(data, v):
+        sizes, secs, model, fit, _ = data
+        fig, art = plots.cost_figure(sizes, secs, xlabel(v), model, f"measured, {v['device']}")
+        draw(art, data, v)
         return fig, art
 
-    return Dashboard(controls, compute, draw, make, height="380px", extra=[note])
+    def note(data, v):
+        sizes, secs, _, fit, n_points = data
+        slopes = ex.local_slopes(sizes, secs)
+        return (f"slope d log t / d log {v['sweep']}: first doubling {slopes[0]:.2f}, last "
+                f"{slopes[-1]:.2f}; fit over {n_points} points: overhead c0 = "
+                f"{1e3 * fit.overhead:.1f} ms, worst misfit {100 * fit.worst_misfit:.0f} %")
+
+    return Dashboard(controls, compute, draw, make, height="380px", note=note,
+                     extra=[W.HTML("Each setting is measured on first use (median of 2 flossing "
+                                   "steps after a warm-up, T = 55, QR every step) and kept.")])
 
 
 # --- 08 ---------------------------------------------------------------------------------------------
@@ -972,7 +1250,7 @@ def live_condition_dashboard(n_exponents=16, floss_steps=80, grid: dict | None =
         return grid[n_exponents, floss_steps]
 
     def make(c, values):
-        return plots.condition_collapse_figure(
+        return plots.paper_condition_figure(
             {"times": c.times, "log10_condition": c.before},
             {"times": c.times, "log10_condition": c.after}, _live_title(c))
 

@@ -301,6 +301,93 @@ def check_logdet_gradient(func, n_cases: int = 4) -> bool:
     return run(name, cases)
 
 
+
+
+def reference_copyltu(m):
+    """The lower triangle of M (with its diagonal) mirrored onto the upper triangle."""
+    m = np.asarray(m, dtype=float)
+    return np.tril(m) + np.tril(m, -1).T
+
+
+def check_copyltu(func, n_cases: int = 4) -> bool:
+    """``func(M)`` -> copyltu(M): M's lower triangle and diagonal, mirrored to the upper triangle."""
+    name = "copyltu"
+
+    def cases():
+        for case in range(n_cases):
+            rng = np.random.default_rng(420 + case)
+            n = [1, 2, 4, 5][case % 4]
+            m = rng.standard_normal((n, n))
+            want = reference_copyltu(m)
+            got = to_array(name, call(name, func, m.copy()), want.shape,
+                           "copyltu(M) (shaped like M)")
+            if close(got, want):
+                continue
+            if close(got, np.triu(m) + np.triu(m, 1).T):
+                raise Answer("that mirrors the UPPER triangle onto the lower one; copyltu keeps the "
+                             "lower triangle: np.tril(M) + np.tril(M, -1).T.")
+            if close(got, np.tril(m) + np.tril(m).T):
+                raise Answer("the diagonal is counted twice: mirror the STRICT lower triangle "
+                             "(np.tril(M, -1)).")
+            if close(got, np.tril(m)):
+                raise Answer("keep the lower triangle AND copy it onto the upper one (the result "
+                             "is symmetric).")
+            if close(got, (m + m.T) / 2):
+                raise Answer("that is the symmetric part of M; copyltu takes the lower triangle "
+                             "only.")
+            raise Answer("copyltu(M) = np.tril(M) + np.tril(M, -1).T: symmetric, equal to M on "
+                         "and below the diagonal.")
+    return run(name, cases)
+
+
+def reference_qr_vjp(q, r, qb, rb):
+    """The registered rule of :mod:`flosslab.reference.qr` applied to (Qb, Rb)."""
+    from ..reference.qr import qr_vjp
+    return qr_vjp((q, r), q @ r)((qb, rb))
+
+
+def check_qr_vjp(func, n_cases: int = 4) -> bool:
+    """``func(Q, R, Qb, Rb)`` -> Ab = (Qb + Q copyltu(M)) R^{-T}, M = R Rb^T - Qb^T Q, for the
+    reduced QR of a square or tall A; compared with the registered rule (itself tested against
+    central differences in the tests)."""
+    name = "qr_vjp"
+
+    def cases():
+        for case in range(n_cases):
+            rng = np.random.default_rng(440 + case)
+            n = int(rng.integers(2, 5))
+            m = n if case % 2 == 0 else n + int(rng.integers(1, 4))
+            a = rng.standard_normal((m, n))
+            q, r = np.linalg.qr(a)
+            qb, rb = rng.standard_normal((m, n)), np.triu(rng.standard_normal((n, n)))
+            want = reference_qr_vjp(q, r, qb, rb)
+            got = to_array(name, call(name, func, q.copy(), r.copy(), qb.copy(), rb.copy()),
+                           a.shape, "Ab (shaped like A)")
+            if close(got, want, rtol=1e-6, atol=1e-9):
+                continue
+            mm = r @ rb.T - qb.T @ q
+            solve = lambda b, rr: np.linalg.solve(rr, b.T).T           # noqa: E731  b rr^{-T}
+            wrong = {
+                "apply R^{-T} (solve with R transposed: Ab R^T = B), not R^{-1}":
+                    (qb + q @ reference_copyltu(mm)) @ np.linalg.inv(r),
+                "M = R Rb^T - Qb^T Q: the two terms have opposite signs to yours":
+                    solve(qb + q @ reference_copyltu(-mm), r),
+                "copyltu mirrors the LOWER triangle of M (yours mirrors the upper one)":
+                    solve(qb + q @ (np.triu(mm) + np.triu(mm, 1).T), r),
+                "the term Qb itself is missing: Ab = (Qb + Q copyltu(M)) R^{-T}":
+                    solve(q @ reference_copyltu(mm), r),
+                "M = R Rb^T - Qb^T Q (R times Rb transposed, then Qb transposed times Q)":
+                    solve(qb + q @ reference_copyltu(rb @ r.T - q.T @ qb), r),
+            }
+            for hint, value in wrong.items():
+                if close(got, value, rtol=1e-6, atol=1e-9):
+                    raise Answer(hint + ".")
+            raise Answer("M = R Rb^T - Qb^T Q; Ab = (Qb + Q copyltu(M)) R^{-T}, with R^{-T} "
+                         "applied by a solve (np.linalg.solve(R, B.T).T or "
+                         "scipy.linalg.solve_triangular).")
+    return run(name, cases)
+
+
 # --- 04: the flossing loss --------------------------------------------------------------------------
 
 def check_flossing_loss(func, n_cases: int = 3) -> bool:
@@ -337,6 +424,141 @@ def check_flossing_loss(func, n_cases: int = 3) -> bool:
             if not close(g_got, g_want, rtol=1e-6, atol=1e-8):
                 raise Answer("the value is right but autograd cannot differentiate it the same "
                              "way: use autograd.numpy (np) operations only.")
+    return run(name, cases)
+
+
+
+def reference_value_and_gradient(params, inputs, k, target):
+    """(L_floss, {"W", "U", "b": dL_floss/d...}) by autograd through the reference's flossing loss."""
+    from autograd import value_and_grad
+    dynamic = {name: params[name] for name in ("W", "U", "b")}
+    return value_and_grad(lambda d: flossing_loss({**params, **d}, inputs, k, target))(dynamic)
+
+
+def check_flossing_gradient(func, n_cases: int = 3) -> bool:
+    """``func(params, inputs, k, target)`` -> (loss, {"W": dL/dW, "U": dL/dU, "b": dL/db})."""
+    name = "flossing_value_and_gradient"
+
+    def cases():
+        for case in range(n_cases):
+            rng = np.random.default_rng(520 + case)
+            n = int(rng.integers(4, 9))
+            k = int(rng.integers(1, n))
+            target = float(rng.uniform(-0.3, 0.1))
+            params = init_rnn(n, float(rng.uniform(0.7, 1.8)), seed=case)
+            inputs = random_bits(40, 1, case)
+            loss_want, grads_want = reference_value_and_gradient(params, inputs, k, target)
+            got = call(name, func, params, inputs, k, target)
+            if not isinstance(got, (tuple, list)) or len(got) != 2:
+                raise Answer("return a pair (loss, gradients), e.g. autograd's value_and_grad.")
+            loss = to_array(name, got[0], (), "the loss (one number)")
+            if not close(loss, loss_want):
+                raise Answer("the loss is not the flossing loss: use your my_flossing_loss "
+                             "(exercise 1).")
+            grads = got[1]
+            if not isinstance(grads, dict):
+                raise Answer("return the gradients as a dict {'W': ..., 'U': ..., 'b': ...} "
+                             "(differentiate with respect to a dict of the three arrays).")
+            if {"V", "c"} & set(grads):
+                raise Answer("flossing changes only W, U and b: the readout V, c has no effect "
+                             "on the exponents; differentiate with respect to W, U, b only.")
+            for key in ("W", "U", "b"):
+                if key not in grads:
+                    raise Answer(f"the gradient with respect to {key} is missing.")
+                g = to_array(name, grads[key], grads_want[key].shape, f"dL/d{key}")
+                if close(g, grads_want[key], rtol=1e-6, atol=1e-9):
+                    continue
+                if close(g, -grads_want[key], rtol=1e-6, atol=1e-9):
+                    raise Answer(f"dL/d{key} has the wrong sign.")
+                if close(g, np.zeros_like(g)):
+                    raise Answer(f"dL/d{key} is zero: autograd did not see the loss depend on "
+                                 f"{key}; pass the dict you differentiate into the loss.")
+                raise Answer(f"dL/d{key} is off: differentiate your loss with autograd "
+                             "(value_and_grad) with respect to {'W', 'U', 'b'}.")
+    return run(name, cases)
+
+
+ADAM_B1, ADAM_B2, ADAM_EPS = 0.9, 0.999, 1e-8
+
+
+def reference_adam_step(x, g, m, v, t, lr):
+    """One Adam update (Kingma & Ba 2015; as autograd's and torch's): t = 1 at the first step."""
+    m = ADAM_B1 * m + (1 - ADAM_B1) * g
+    v = ADAM_B2 * v + (1 - ADAM_B2) * g ** 2
+    m_hat, v_hat = m / (1 - ADAM_B1 ** t), v / (1 - ADAM_B2 ** t)
+    return x - lr * m_hat / (np.sqrt(v_hat) + ADAM_EPS), m, v
+
+
+def check_adam_step(func, n_cases: int = 4) -> bool:
+    """``func(x, g, m, v, t, lr)`` -> (x_new, m_new, v_new), one Adam step (t = 1 first)."""
+    name = "adam_step"
+
+    def cases():
+        for case in range(n_cases):
+            rng = np.random.default_rng(540 + case)
+            shape = (int(rng.integers(2, 5)), int(rng.integers(1, 4)))
+            x, g = rng.standard_normal(shape), rng.standard_normal(shape)
+            t = [1, 2, 7, 30][case % 4]
+            m = np.zeros(shape) if t == 1 else 0.1 * rng.standard_normal(shape)
+            v = np.zeros(shape) if t == 1 else 0.1 * rng.random(shape)
+            lr = float(rng.choice([0.01, 0.003]))
+            want = reference_adam_step(x, g, m, v, t, lr)
+            got = call(name, func, x.copy(), g.copy(), m.copy(), v.copy(), t, lr)
+            if not isinstance(got, (tuple, list)) or len(got) != 3:
+                raise Answer("return three arrays: (x_new, m_new, v_new).")
+            x_new, m_new, v_new = (to_array(name, a, shape, what) for a, what in
+                                   zip(got, ("x_new", "m_new", "v_new")))
+            if not close(m_new, want[1]):
+                raise Answer("m_new = b1 m + (1 - b1) g with b1 = 0.9.")
+            if not close(v_new, want[2]):
+                raise Answer("v_new = b2 v + (1 - b2) g**2 with b2 = 0.999.")
+            if close(x_new, want[0]):
+                continue
+            if close(x_new, 2 * x - want[0]):
+                raise Answer("the step goes uphill: subtract lr * m_hat / (sqrt(v_hat) + eps).")
+            if close(x_new, x - lr * m_new / (np.sqrt(v_new) + ADAM_EPS)):
+                raise Answer("correct the bias of the moments: m_hat = m / (1 - b1**t), "
+                             "v_hat = v / (1 - b2**t).")
+            if t > 1 and close(x_new, reference_adam_step(x, g, m, v, t - 1, lr)[0]):
+                raise Answer("t counts steps from 1: the first step has t = 1 (bias correction "
+                             "1 - b**t).")
+            raise Answer("x_new = x - lr * m_hat / (sqrt(v_hat) + eps), with m_hat = m_new / "
+                         "(1 - b1**t), v_hat = v_new / (1 - b2**t), eps = 1e-8 outside the root.")
+    return run(name, cases)
+
+
+def _loss_curves():
+    """Synthetic flossing-loss curves (noisy like a real one: each step its own window) and
+    whether each is still falling at its end."""
+    rng = np.random.default_rng(560)
+    noise = lambda n: np.exp(0.35 * rng.standard_normal(n))
+    steps = np.arange(80)
+    return [
+        ("a loss still falling exponentially", 0.2 * np.exp(-steps / 25) * noise(80), True),
+        ("a slow power-law decay, still falling", 0.3 / (1 + steps / 3) ** 1.5 * noise(80),
+         True),
+        ("a loss that fell and then levelled off at its noise floor",
+         (0.2 * np.exp(-steps / 6) + 0.004) * noise(80), False),
+        ("a flat noisy loss", 0.01 * noise(80), False),
+        ("a rising loss", 0.01 * np.exp(steps / 30) * noise(80), False),
+        ("a short falling curve", 0.2 * np.exp(-np.arange(40) / 8) * noise(40), True),
+    ]
+
+
+def check_still_falling(func) -> bool:
+    """``func(losses)`` -> True when a noisy loss curve is still falling at its end, else False."""
+    name = "loss_still_falling"
+
+    def cases():
+        for what, losses, want in _loss_curves():
+            got = call(name, func, losses.copy())
+            if not isinstance(got, (bool, np.bool_)):
+                raise Answer(f"return True or False, got {type(got).__name__}.")
+            if bool(got) != want:
+                raise Answer(f"wrong on {what} (should be {want}). Compare the recent losses "
+                             "with somewhat older ones, using medians over many steps (one "
+                             "step's loss is noisy), e.g. the last quarter against the quarter "
+                             "before.")
     return run(name, cases)
 
 
@@ -644,6 +866,95 @@ def check_batched_log_r(func, n_cases: int = 3) -> bool:
                 raise Answer("use torch.linalg.qr(frames, mode='reduced') (it is batched) and "
                              "torch.diagonal(R, dim1=-2, dim2=-1).")
     return run(name, cases)
+
+
+def reference_ensemble_flossing_loss(log_r, target):
+    """(T, E, k) per-step log|R_ii| -> (E,) losses: lambda = mean over T, then mean over k of
+    (lambda - target)^2."""
+    lam = log_r.mean(0)
+    return ((lam - target) ** 2).mean(-1)
+
+
+def check_ensemble_flossing_loss(func, n_cases: int = 3) -> bool:
+    """``func(log_r, target)`` with log_r a torch tensor (T, E, k) of per-step log|R_ii| -> the (E,)
+    flossing losses, differentiable by torch autograd."""
+    import torch
+    name = "ensemble_flossing_loss"
+
+    def cases():
+        for case in range(n_cases):
+            rng = np.random.default_rng(820 + case)
+            t, e, k = int(rng.integers(5, 30)), int(rng.integers(2, 6)), int(rng.integers(1, 5))
+            target = float(rng.uniform(-0.3, 0.1))
+            raw = torch.tensor(rng.normal(-0.3, 0.5, size=(t, e, k)), requires_grad=True)
+            result = call(name, func, raw, target)
+            if not isinstance(result, torch.Tensor):
+                raise Answer(f"return a torch tensor (so that torch can differentiate it), got "
+                             f"{type(result).__name__}.")
+            want = reference_ensemble_flossing_loss(raw.detach(), target).numpy()
+            got = to_array(name, result, None, "the losses")
+            if got.shape != want.shape:
+                hint = ("one loss per member: average over time (axis 0) and over the k "
+                        "exponents (the last axis), not over the members")
+                raise Answer(f"the result must have shape (E,) = {want.shape}, got {got.shape}: "
+                             + hint + ".")
+            if not close(got, want):
+                lam = raw.detach().numpy()
+                if close(got, ((lam.sum(0) - target) ** 2).mean(-1)):
+                    raise Answer("the exponents are the MEAN of log|R_ii| over the steps "
+                                 "(per step), not the sum.")
+                if close(got, ((lam.mean(0) - target) ** 2).sum(-1)):
+                    raise Answer("take the MEAN over the k exponents, not the sum.")
+                if close(got, ((lam - target) ** 2).mean((0, 2))):
+                    raise Answer("average log|R_ii| over the steps FIRST (that is lambda), then "
+                                 "square the distance to the target.")
+                raise Answer("lambda = log_r.mean(0) (E, k); loss = ((lambda - target)**2)"
+                             ".mean(-1).")
+            if not result.requires_grad:
+                raise Answer("the result does not depend on log_r for torch autograd: use torch "
+                             "operations on log_r (no .numpy(), .item() or .detach()).")
+            (grad,) = torch.autograd.grad(result.sum(), raw)
+            lam = raw.detach().mean(0)
+            want_grad = (2 * (lam - target) / (k * t)).expand(t, e, k)
+            if not close(grad.numpy(), want_grad.numpy()):
+                raise Answer("the value is right but its gradient is not: use differentiable "
+                             "torch operations only.")
+    return run(name, cases)
+
+
+def check_cell_jacobian(func, n_cases: int = 3) -> bool:
+    """``func(step, z, x)`` -> the D x D Jacobian dz_next/dz of a cell's step function
+    ``step(z, x)`` at (z, x) (torch tensors)."""
+    import torch
+    name = "cell_jacobian"
+
+    def cases():
+        from ..engine.cells import cell_step_function
+        for case, cls in enumerate((torch.nn.GRUCell, torch.nn.LSTMCell, torch.nn.RNNCell)
+                                   [:n_cases]):
+            torch.manual_seed(830 + case)
+            n = 3 + case
+            cell = cls(2, n).double()
+            step = cell_step_function(cell)
+            d = 2 * n if cls is torch.nn.LSTMCell else n
+            z = torch.rand(d, dtype=torch.float64) * 2 - 1
+            x = torch.rand(2, dtype=torch.float64)
+            want = torch.autograd.functional.jacobian(lambda zz: step(zz, x), z).detach().numpy()
+            got = call(name, func, step, z.clone(), x.clone())
+            got = to_array(name, got, None, "the Jacobian")
+            if got.shape == (d, 2):
+                raise Answer("that is the Jacobian with respect to the input x; differentiate "
+                             "with respect to the state z (jacrev's argnums=0).")
+            if got.shape != (d, d):
+                raise Answer(f"the Jacobian of a state of size D = {d} is D x D, got {got.shape}"
+                             + (" (an LSTM's state is (h, c): D = 2N)" if d == 2 * n else "")
+                             + ".")
+            if close(got, want, rtol=1e-6, atol=1e-9):
+                continue
+            if close(got.T, want, rtol=1e-6, atol=1e-9):
+                raise Answer("transposed: entry (i, j) is d z_next[i] / d z[j] "
+                             "(torch.func.jacrev(step)(z, x) gives exactly that).")
+            raise Answer("use torch.func.jacrev(step, argnums=0)(z, x).")
 
 
 # --- 08: summaries over seeds ------------------------------------------------------------------
