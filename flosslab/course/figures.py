@@ -18,20 +18,6 @@ from matplotlib.colors import Normalize
 from ..core.style import AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, new_figure
 
 
-def freeze_layout(fig, label_offset: float = -0.15):
-    """Lay the figure out once (constrained layout), then keep the axes where they are: a
-    dashboard's later redraws skip the layout solver (about a third of a redraw's time).
-
-    The y labels are pinned at ``label_offset`` (axes fraction) so that wider tick labels after an
-    update cannot push them out of the frozen layout.
-    """
-    for ax in fig.axes:
-        ax.yaxis.set_label_coords(label_offset, 0.5)
-    fig.draw_without_rendering()
-    fig.set_layout_engine("none")
-    return fig
-
-
 def set_line(line, x, y):
     """Replace a line's data."""
     line.set_data(np.asarray(x), np.asarray(y))
