@@ -955,6 +955,7 @@ def check_cell_jacobian(func, n_cases: int = 3) -> bool:
                 raise Answer("transposed: entry (i, j) is d z_next[i] / d z[j] "
                              "(torch.func.jacrev(step)(z, x) gives exactly that).")
             raise Answer("use torch.func.jacrev(step, argnums=0)(z, x).")
+    return run(name, cases)
 
 
 # --- 08: summaries over seeds ------------------------------------------------------------------
