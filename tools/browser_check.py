@@ -176,8 +176,8 @@ JS_INSPECT = r"""
 }
 """
 
-# Find dashboards: top-level widget boxes in a cell's output holding an Output with an <img>, or a
-# Train button. Each gets data-bc-dash="<n>", each of its controls (outside its Output areas)
+# Find dashboards: top-level widget boxes in a cell's output holding an image (an Image widget, or
+# an <img> in an Output), or a Train button. Each gets data-bc-dash="<n>", each of its controls (outside its Output areas)
 # data-bc-ctl="<n>-<j>".
 JS_DASHBOARDS = r"""
 (path) => {
@@ -203,7 +203,7 @@ JS_DASHBOARDS = r"""
         const l = e.querySelector('.widget-label');
         return l ? l.textContent.trim() : '';
       };
-      const hasImg = !!box.querySelector('.widget-output img');
+      const hasImg = !!box.querySelector('.widget-output img, img.widget-image');
       const hasTrain = ctls.some(e => e.tagName === 'BUTTON' && label(e) === 'Train');
       if (!hasImg && !hasTrain) continue;
       const id = String(n++);
@@ -248,14 +248,14 @@ JS_READOUT = r"""
 }
 """
 
-# What a dashboard shows now: a hash of its images' sources and one of its Output areas' text.
+# What a dashboard shows now: a hash of its images' sources and one of its text (Output, HTML status).
 JS_SIGNATURE = r"""
 (id) => {
   const bc = window.__bc;
   const box = document.querySelector(`[data-bc-dash="${id}"]`);
   if (!box) return null;
-  const imgs = [...box.querySelectorAll('.widget-output img')].map(im => im.getAttribute('src') || '');
-  const text = [...box.querySelectorAll('.widget-output')].map(o => o.textContent).join('\u0001');
+  const imgs = [...box.querySelectorAll('.widget-output img, img.widget-image')].map(im => im.getAttribute('src') || '');
+  const text = [...box.querySelectorAll('.widget-output, .widget-html')].map(o => o.textContent).join('\u0001');
   return {img: bc.hash(imgs.join('|')), n_img: imgs.length, text: bc.hash(text),
           all_text: box.textContent, visible: box.innerText};
 }

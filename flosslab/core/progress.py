@@ -27,8 +27,18 @@ class CallbackBar:
         pass
 
 
+def _in_kernel() -> bool:
+    import sys
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
 def progress_bar(progress, total: int, desc: str, leave: bool = True):
-    """A bar for a loop of ``total`` steps according to ``progress`` (see the module's text)."""
+    """A bar for a loop of ``total`` steps according to ``progress`` (see the module's text).
+
+    ``leave=False`` (an inner loop's bar disappears when done) applies on a terminal only: in a
+    notebook a closed bar widget would leave an output that refers to a widget that no longer
+    exists ("model not found" when the page is reloaded), so bars stay there, completed."""
     if callable(progress):
         return CallbackBar(progress, total, desc)
-    return tqdm(total=total, desc=desc, disable=not progress, leave=leave)
+    return tqdm(total=total, desc=desc, disable=not progress, leave=leave or _in_kernel())
