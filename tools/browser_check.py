@@ -186,6 +186,7 @@ JS_DASHBOARDS = r"""
   let n = 0;
   const kindOf = (e) => e.classList.contains('widget-slider') ? 'slider'
     : e.classList.contains('widget-dropdown') ? 'dropdown'
+    : e.classList.contains('widget-checkbox') ? 'checkbox'
     : e.classList.contains('widget-toggle-buttons') ? 'toggle' : 'button';
   p.content.widgets.forEach((cw, i) => {
     if (cw.model.type !== 'code') return;
@@ -196,7 +197,8 @@ JS_DASHBOARDS = r"""
     for (const box of boxes) {
       const inOutput = (e) => { const o = e.closest('.widget-output'); return !!o && box.contains(o); };
       const ctls = [...box.querySelectorAll(
-        '.widget-slider, .widget-dropdown, .widget-toggle-buttons, button.widget-button')]
+        '.widget-slider, .widget-dropdown, .widget-toggle-buttons, .widget-checkbox, '
+        + 'button.widget-button')]
         .filter(e => !inOutput(e));
       const label = (e) => {
         if (e.tagName === 'BUTTON') return (e.textContent || e.title || '').trim();
@@ -215,6 +217,7 @@ JS_DASHBOARDS = r"""
         if (kind === 'button') disabled = e.disabled;
         else if (kind === 'dropdown') disabled = e.querySelector('select').disabled;
         else if (kind === 'toggle') disabled = [...e.querySelectorAll('button')].every(b => b.disabled);
+        else if (kind === 'checkbox') disabled = e.querySelector('input').disabled;
         else { const t = e.querySelector('.noUi-target');
                disabled = !!t && (t.hasAttribute('disabled') || t.getAttribute('aria-disabled') === 'true'); }
         return {ref: id + '-' + j, kind, label: label(e), disabled,
@@ -239,6 +242,10 @@ JS_READOUT = r"""
   if (e.classList.contains('widget-dropdown')) {
     const s = e.querySelector('select');
     return s.selectedIndex >= 0 ? s.options[s.selectedIndex].text : '';
+  }
+  if (e.classList.contains('widget-checkbox')) {
+    const i = e.querySelector('input');
+    return (i && i.checked ? 'checked' : 'unchecked');
   }
   if (e.classList.contains('widget-toggle-buttons')) {
     const a = e.querySelector('button.mod-active');
@@ -799,6 +806,10 @@ class NotebookCheck:
             t0 = time.monotonic()
             select.select_option(index=(idx + 1) % n)
             rec["action"] = f"select option {(idx + 1) % n}"
+        elif ctl["kind"] == "checkbox":
+            t0 = time.monotonic()
+            el.locator("input").click()
+            rec["action"] = "tick/untick"
         elif ctl["kind"] == "toggle":
             target = el.locator("button:not(.mod-active):not([disabled])").first
             rec["action"] = f"click '{target.inner_text().strip()}'"

@@ -744,7 +744,10 @@ class TrainingDashboard(RunDashboard):
         what = "a few seconds" if values["size"] == "small" else "tens of seconds"
         if values["schedule"] == "penalty":
             what += "; the penalty computes a spectrum every epoch, so it takes ~3x longer"
-        return (f"ready: {s['n_seeds']} seeds at once, N = {s['n_units']}, {s['n_epochs']} epochs "
+        task = values["task"] + (f" of order p = {values['order']}" if values["task"] == "parity"
+                                 else "")
+        return (f"ready: {task}, d = {values['delay']}, {values['schedule']} flossing; "
+                f"{s['n_seeds']} seeds at once, N = {s['n_units']}, {s['n_epochs']} epochs "
                 f"({what})")
 
     def _train(self, values, progress):
