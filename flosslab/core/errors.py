@@ -23,6 +23,15 @@ STATE_NOT_FINITE = ("the network's state became NaN or infinite; check its weigh
                     "for NaN/inf")
 INPUTS_NOT_FINITE = "the inputs contain NaN or inf; give finite inputs (task bits are 0 or 1)"
 JACOBIANS_NOT_FINITE = "the Jacobians contain NaN or inf; exponents are undefined"
+NO_DERIVATIVE_COLLAPSED = ("the frame collapsed (some |R_ii| = 0), so the matching exponents are "
+                           "-inf and have no derivative; differentiate only through Jacobians "
+                           "that are not singular")
+
+
+def floss_collapsed(who: str = "") -> str:
+    return (f"a flossed exponent is -inf{who} (the frame collapsed: the Jacobians are singular, "
+            "e.g. W = 0 at gain 0), so the flossing loss and its gradient are undefined; floss a "
+            "network with a nonsingular W, or fewer exponents k")
 
 
 def frame_not_finite(where: str = "") -> str:
@@ -32,8 +41,9 @@ def frame_not_finite(where: str = "") -> str:
 
 def frame_collapsed(where: str = "") -> str:
     return (f"the orthonormal frame collapsed{where} (some |R_ii| = 0): the matching exponents "
-            "are -inf. A singular weight matrix (a zero column) or an infinite pre-activation "
-            "causes this")
+            "are -inf. A singular Jacobian causes this: a singular weight matrix (a zero column) "
+            "or a slope tanh'(a) that is exactly 0 (|a| = inf, or |a| > ~372 in float64, > ~52 "
+            "in float32)")
 
 
 def transient_too_long(transient: int, n_steps: int) -> str:

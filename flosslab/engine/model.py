@@ -60,7 +60,8 @@ def n_units(params: dict) -> int:
 
 def tanh_slope(a: torch.Tensor) -> torch.Tensor:
     """``tanh'(a) = sech^2(a) = 4 e / (1 + e)^2`` with ``e = exp(-2|a|)``: no overflow, full
-    relative precision for any |a| (as :func:`flosslab.reference.model.tanh_slope`)."""
+    relative precision while e is a normal number (|a| < 354 in float64, < 43 in float32), 0 from
+    |a| ~ 372.5 (float64) or ~52 (float32), as :func:`flosslab.reference.model.tanh_slope`."""
     e = torch.exp(-2.0 * a.abs())
     return 4.0 * e / (1.0 + e) ** 2
 
