@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..core.conventions import DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, random_bits
-from ..core.errors import FlosslabError, NumericalError, flossing_diverged
+from ..core.errors import FlosslabError, NumericalError, floss_collapsed, flossing_diverged
 from ..core.records import FlossHistory
 from ..core.validate import check_int, check_n_exponents, check_params, check_real
 from .lyapunov import lyapunov_spectrum, member_frames
@@ -62,11 +62,14 @@ def flossing_loss(params: dict, inputs, n_exponents=None, target=0.0,
 
     One network: inputs (T, n_inputs) -> a scalar tensor. Ensemble: inputs (T, E, n_inputs) -> (E,)
     losses; ``n_exponents``, ``target`` and ``seed`` may be per member (exponents then come back
-    padded to the largest k, shape (E, max k)).
+    padded to the largest k, shape (E, max k)). Raises :class:`NumericalError` when a flossed
+    exponent is -inf (a collapsed frame), where the loss and its gradient are undefined.
     """
     if not is_ensemble(params):
         lam = lyapunov_spectrum(params, inputs, n_exponents=n_exponents, reorth_every=reorth_every,
                                 transient=transient, seed=seed, method=method)
+        if not bool(torch.isfinite(lam.detach()).all()):
+            raise NumericalError(floss_collapsed())
         loss = exponent_loss(lam, target)
         return (loss, lam) if return_exponents else loss
     e, n = params["W"].shape[0], n_units(params)
@@ -77,6 +80,10 @@ def flossing_loss(params: dict, inputs, n_exponents=None, target=0.0,
     frame = member_frames(n, ks, seeds, w.device, w.dtype)
     lam = lyapunov_spectrum(params, inputs, n_exponents=max(ks), reorth_every=reorth_every,
                             transient=transient, seed=seeds, method=method, frame=frame)
+    finite = torch.isfinite(lam.detach()).cpu().numpy()
+    for i, k in enumerate(ks):
+        if not finite[i, :k].all():
+            raise NumericalError(floss_collapsed(f" for member {i}"))
     loss = exponent_loss(lam, [float(t) for t in per_member("target", target, e)], ks)
     return (loss, lam) if return_exponents else loss
 

@@ -18,7 +18,7 @@ from autograd.tracer import getval
 from tqdm.auto import tqdm
 
 from ..core.conventions import DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, random_bits
-from ..core.errors import NumericalError, flossing_diverged
+from ..core.errors import NumericalError, floss_collapsed, flossing_diverged
 from ..core.records import FlossHistory
 from ..core.settings import single_blas_thread
 from ..core.validate import check_int, check_n_exponents, check_params, check_real
@@ -31,9 +31,14 @@ __all__ = ["flossing_loss", "floss"]
 def flossing_loss(params: dict, inputs, n_exponents=None, target: float = 0.0,
                   transient: int = FLOSS_TRANSIENT, reorth_every: int = 1, seed: int = 0,
                   return_exponents: bool = False):
-    """Mean over i <= k of (lambda_i - target)^2 on the trajectory driven by ``inputs``."""
+    """Mean over i <= k of (lambda_i - target)^2 on the trajectory driven by ``inputs``.
+
+    Raises :class:`NumericalError` when a flossed exponent is -inf (a collapsed frame), where the
+    loss and its gradient are undefined."""
     lam = lyapunov_spectrum(params, inputs, n_exponents=n_exponents, reorth_every=reorth_every,
                             transient=transient, seed=seed)
+    if not onp.all(onp.isfinite(getval(lam))):
+        raise NumericalError(floss_collapsed())
     loss = np.mean((lam - target) ** 2)
     return (loss, lam) if return_exponents else loss
 
