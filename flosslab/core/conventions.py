@@ -8,8 +8,11 @@ torch engine. Seeds: the network from ``seed``; the frame from ``seed``; the ini
 """
 from __future__ import annotations
 
+import math
+
 import numpy as onp
 
+from .errors import FlosslabError
 from .validate import check_int, check_real
 
 PARAM_NAMES = ("W", "U", "b", "V", "c")
@@ -41,13 +44,19 @@ def init_rnn(n_units: int, gain: float = 1.0, n_inputs: int = 1, n_outputs: int 
     n_outputs = check_int("the number of outputs", n_outputs, minimum=0)
     bias_scale = check_real("bias_scale", bias_scale, minimum=0.0)
     rng = onp.random.default_rng(check_int("seed", seed, minimum=0))
-    return {
-        "W": rng.normal(0.0, gain / onp.sqrt(n), size=(n, n)),
-        "U": rng.normal(0.0, 1.0, size=(n, n_inputs)),
-        "b": rng.uniform(0.0, bias_scale, size=n),
-        "V": rng.normal(0.0, 1.0 / onp.sqrt(n), size=(n_outputs, n)),
-        "c": onp.zeros(n_outputs),
-    }
+    try:
+        return {
+            "W": rng.normal(0.0, gain / math.sqrt(n), size=(n, n)),
+            "U": rng.normal(0.0, 1.0, size=(n, n_inputs)),
+            "b": rng.uniform(0.0, bias_scale, size=n),
+            "V": rng.normal(0.0, 1.0 / math.sqrt(n), size=(n_outputs, n)),
+            "c": onp.zeros(n_outputs),
+        }
+    except (MemoryError, ValueError, OverflowError):   # numpy: too large to allocate or index
+        size = lambda m: str(m) if m < 10 ** 12 else f"{float(m):.3g}"
+        raise FlosslabError(f"a network of N={size(n)} units (n_inputs={size(n_inputs)}, "
+                            f"n_outputs={size(n_outputs)}) does not fit in memory: W alone takes "
+                            f"{8.0 * float(n) * float(n) / 2 ** 30:.3g} GiB; choose a smaller N") from None
 
 
 def autonomous(params: dict) -> dict:

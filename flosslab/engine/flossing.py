@@ -21,11 +21,12 @@ import torch
 from tqdm.auto import tqdm
 
 from ..core.conventions import DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, random_bits
-from ..core.errors import FlosslabError, NumericalError, floss_collapsed, flossing_diverged
+from ..core.errors import (FlosslabError, NumericalError, floss_collapsed,
+                           floss_gradient_not_finite, flossing_diverged)
 from ..core.records import FlossHistory
 from ..core.validate import check_int, check_n_exponents, check_params, check_real
 from .lyapunov import lyapunov_spectrum, member_frames
-from .model import is_ensemble, n_units
+from .model import check_finite_params, is_ensemble, n_units
 
 __all__ = ["per_member", "exponent_loss", "flossing_loss", "floss"]
 
@@ -98,8 +99,9 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
     frame and initial state from ``seed + step``. The readout V, c is returned unchanged. Raises
     :class:`NumericalError` (naming the member) if a loss becomes NaN or infinite.
     """
-    ens = isinstance(params, dict) and "W" in params and is_ensemble(params)
-    check_params(params, ensemble=ens)
+    ens = is_ensemble(params)
+    check_params(params, ensemble=ens, arrays="torch")
+    check_finite_params(params)
     e = params["W"].shape[0] if ens else 1
     n, n_inputs = n_units(params), params["U"].shape[-1]
     steps = [check_int("the number of flossing steps", s, minimum=0)
@@ -137,6 +139,12 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
                 spectra[i].append(lam_values[j, :ks[i]])
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
+            finite = torch.stack([torch.isfinite(members[i][name].grad).all() for i in active
+                                  for name in DYNAMIC_PARAMS]).view(len(active), -1).all(1)
+            for j, ok in enumerate(finite.tolist()):
+                if not ok:
+                    who = f" for member {active[j]}" if ens else ""
+                    raise NumericalError(floss_gradient_not_finite(step, who))
             opt.step()
             bar.update(1)
             bar.set_postfix(loss=f"{float(values.mean()):.3g}")

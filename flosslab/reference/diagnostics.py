@@ -62,7 +62,7 @@ def log_singular_values(params: dict, preactivations, n_values=None, n_passes: i
     ``preactivations`` (t, N) are a_{s+1}..a_{s+t} (``run_rnn(..., return_preactivations=True)``):
     the window's Jacobians D_j = diag(tanh'(a_j)) W.
     """
-    check_params(params, needed=("W",))
+    check_params(params, needed=("W",), arrays="numpy")
     pre = onp.asarray(preactivations, dtype=float)
     w = onp.asarray(params["W"])
     n = n_units(params)

@@ -70,10 +70,10 @@ def _copyltu(m):
 def _solve_right_rt(b, r):
     """Return b R^{-T} for upper-triangular R, batched over leading axes."""
     if b.ndim == 2:
-        return solve_triangular(r, b.T, lower=False).T
+        return solve_triangular(r, b.T, lower=False, check_finite=False).T
     out = onp.empty_like(b)
     for idx in onp.ndindex(*b.shape[:-2]):
-        out[idx] = solve_triangular(r[idx], b[idx].T, lower=False).T
+        out[idx] = solve_triangular(r[idx], b[idx].T, lower=False, check_finite=False).T
     return out
 
 
