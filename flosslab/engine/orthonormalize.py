@@ -44,11 +44,12 @@ def row_order(a: torch.Tensor) -> torch.Tensor:
     return torch.argsort(row_sizes(a), dim=-1, descending=True, stable=True)
 
 
-def is_graded(a: torch.Tensor) -> bool:
-    """True when some frame of a (..., N, k) has a row smaller than
-    :data:`~flosslab.core.conventions.GRADED_ROWS` times its largest (a saturated network's)."""
-    sizes = row_sizes(a)
-    return bool((sizes.amin(-1) < GRADED_ROWS * sizes.amax(-1)).any())
+def small_pivots(a: torch.Tensor, r: torch.Tensor) -> bool:
+    """True when some frame of A = QR (a (..., N, k)) has a |R_jj| below
+    :data:`~flosslab.core.conventions.GRADED_ROWS` times its largest |a_ij| (a saturated
+    network's: the small R_jj are made of small rows)."""
+    pivots = torch.diagonal(r.detach(), dim1=-2, dim2=-1).abs().amin(-1)
+    return bool((pivots < GRADED_ROWS * a.detach().abs().amax((-2, -1))).any())
 
 
 def sorted_qr(a: torch.Tensor, order: torch.Tensor, mode: str = "reduced"):
@@ -62,28 +63,27 @@ def sorted_qr(a: torch.Tensor, order: torch.Tensor, mode: str = "reduced"):
     return q.reshape(*a.shape[:-1], q.shape[-1]), r.reshape(*a.shape[:-2], *r.shape[-2:])
 
 
-def qr_vjp(a, q, r, qb, lower, order=None, graded=None, check: bool = True):
+def qr_vjp(a, q, r, qb, lower, order=None, careful=None, check: bool = True):
     """The gradient Ab of A = QR (a (..., N, k)) from Qb (..., N, k) and ``lower``, the k x k matrix
     copyltu(R Rb^T) of the gradient Rb of R (``diag(c)`` when only log|R_ii| is used, c their
-    gradients): ``Ab = (Q (tril(X - X^T, -1) + lower) + Q_perp Q_perp^T Qb) R^{-T}``, X = Q^T Qb.
-
-    This equals the textbook ``(Qb + Q copyltu(R Rb^T - Qb^T Q)) R^{-T}`` (see
-    :mod:`flosslab.reference.qr`) without its cancellation: Q_perp (an orthonormal basis of the
-    complement of Q's columns, needed only when N > k) comes from the complete QR of the rows in
-    ``order`` (default: sorted by size) when the frame is graded (``graded``, default
-    :func:`is_graded`); otherwise Q_perp Q_perp^T Qb is Qb - Q X, accurate there. A zero R_ii
-    (a collapsed frame) raises :class:`NumericalError` (``check=False``: the caller checked)."""
+    gradients): the textbook ``(Qb + Q copyltu(lower - Qb^T Q)) R^{-T}`` (see
+    :mod:`flosslab.reference.qr`), or, where some R_jj is small (``careful``, default
+    :func:`small_pivots`), the same without its cancellation,
+    ``(Q (tril(X - X^T, -1) + lower) + Q_perp Q_perp^T Qb) R^{-T}`` with X = Q^T Qb and Q_perp (an
+    orthonormal basis of the complement of Q's columns, needed only when N > k) from the complete
+    QR of the rows in ``order`` (default: sorted by size). A zero R_ii (a collapsed frame) raises
+    :class:`NumericalError` (``check=False``: the caller checked)."""
     if check and bool((torch.diagonal(r, dim1=-2, dim2=-1) == 0).any()):
         raise NumericalError(NO_DERIVATIVE_COLLAPSED)
-    x = q.mT @ qb
-    b = q @ (torch.tril(x - x.mT, -1) + lower)
-    if a.shape[-2] > a.shape[-1]:
-        if is_graded(a) if graded is None else graded:
+    if not (small_pivots(a, r) if careful is None else careful):
+        b = qb + q @ copyltu(lower - qb.mT @ q)
+    else:
+        x = q.mT @ qb
+        b = q @ (torch.tril(x - x.mT, -1) + lower)
+        if a.shape[-2] > a.shape[-1]:
             full, _ = sorted_qr(a, row_order(a) if order is None else order, "complete")
             perp = full[..., a.shape[-1]:]
             b = b + perp @ (perp.mT @ qb)
-        else:
-            b = b + (qb - q @ x)
     return torch.linalg.solve_triangular(r.mT, b, upper=False, left=False)
 
 

@@ -12,9 +12,9 @@ where copyltu(M) copies the lower triangle of M (with its diagonal) onto the upp
 in optimum experimental design"; Seeger et al. 2017, arXiv:1710.08717; Liao et al., PRX 9, 031041,
 2019). The inverse is applied by a triangular solve, never formed.
 
-The bracket is computed in an equal form that needs no cancellation. With X = Q^T Qb and Q_perp
-an orthonormal basis of the complement of Q's columns (m > n only; from a complete QR when the rows
-of A are graded, see :func:`is_graded`, else Q_perp Q_perp^T Qb = Qb - Q X),
+Where some R_jj is small (:func:`small_pivots`), the bracket is computed in an equal form that
+needs no cancellation. With X = Q^T Qb and Q_perp an orthonormal basis of the complement of Q's
+columns (m > n only, from a complete QR of the sorted rows),
 
     Qb + Q copyltu(M) = Q (tril(X - X^T, -1) + copyltu(R Rb^T)) + Q_perp (Q_perp^T Qb)
 
@@ -83,11 +83,11 @@ def _sorted_rows(a):
     return onp.argsort(-onp.max(onp.abs(a), axis=-1), axis=-1, kind="stable")[..., None]
 
 
-def is_graded(a) -> bool:
-    """True when some row of a (..., m, n) is smaller than
-    :data:`~flosslab.core.conventions.GRADED_ROWS` times the largest (max |a_ij| per row)."""
-    sizes = onp.max(onp.abs(a), axis=-1)
-    return bool(onp.any(sizes.min(-1) < GRADED_ROWS * sizes.max(-1)))
+def small_pivots(a, r) -> bool:
+    """True when some |R_jj| of A = QR (a (..., m, n)) is below
+    :data:`~flosslab.core.conventions.GRADED_ROWS` times the largest |a_ij| of its frame."""
+    pivots = onp.abs(onp.diagonal(r, axis1=-2, axis2=-1)).min(-1)
+    return bool(onp.any(pivots < GRADED_ROWS * onp.abs(a).max(axis=(-2, -1))))
 
 
 def complement(a):
@@ -109,15 +109,15 @@ def qr_vjp(ans, a):
         qb, rb = g
         qb = onp.broadcast_to(qb, q.shape)
         rb = onp.broadcast_to(rb, r.shape)
-        x = onp.swapaxes(q, -1, -2) @ qb                       # X = Q^T Qb
-        core = onp.tril(x - onp.swapaxes(x, -1, -2), -1) + _copyltu(r @ onp.swapaxes(rb, -1, -2))
-        b = q @ core
-        if a.shape[-2] > a.shape[-1]:
-            if is_graded(a):
+        lower = _copyltu(r @ onp.swapaxes(rb, -1, -2))
+        if not small_pivots(a, r):                              # the textbook form
+            b = qb + q @ (lower - _copyltu(onp.swapaxes(qb, -1, -2) @ q))
+        else:                                                   # without its cancellation
+            x = onp.swapaxes(q, -1, -2) @ qb                    # X = Q^T Qb
+            b = q @ (onp.tril(x - onp.swapaxes(x, -1, -2), -1) + lower)
+            if a.shape[-2] > a.shape[-1]:
                 perp = complement(a)
                 b = b + perp @ (onp.swapaxes(perp, -1, -2) @ qb)
-            else:                       # Q_perp Q_perp^T Qb = Qb - Q X, accurate here
-                b = b + (qb - q @ x)
         return _solve_right_rt(b, r)
 
     return vjp
