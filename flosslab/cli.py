@@ -18,12 +18,14 @@ import json
 import math
 import sys
 import time
+import warnings
 
 import numpy as onp
 
 from .core.conventions import autonomous, init_rnn, random_bits
-from .core.errors import FlosslabError, NumericalError
+from .core.errors import FlosslabError, FrameCollapseWarning, NumericalError
 from .core.measures import log10_condition_number
+from .core.records import strict_json
 from .core.settings import THREADS_ENV, threads
 from .core.tasks import TASKS
 from .core.trainconfig import SCHEDULES, TrainConfig
@@ -34,7 +36,16 @@ from .paper.budgets import DEFAULT, PAPER, VARIANTS, describe
 # (--device, bench, reproduce) run where autograd is not installed.
 
 COLLAPSE_NOTE = ("null in an exponent list stands for -inf: the frame collapsed (a singular "
-                 "Jacobian: a zero column of W or a slope that is exactly zero)")
+                 "Jacobian: a zero row or column of W, W = 0 at gain 0, or a slope that is "
+                 "exactly zero)")
+#: Why a field of the output can be null (the first matching prefix of its name).
+NULL_REASONS = (
+    ("exponents", COLLAPSE_NOTE),
+    ("mean_abs_exponent", "a mean_abs_exponent is null when one of its exponents is -inf"),
+    ("log10_condition", "a log10_condition is null when the long-term Jacobian has a zero "
+                        "singular value (a collapsed frame)"),
+    ("flossing_loss", "flossing_loss_first/last are null when no flossing step was taken"),
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -144,14 +155,32 @@ def backend_of(args):
 
 
 def _output(args, rows: list, common: dict) -> dict:
-    """One network: its fields at the top level. An ensemble: a ``members`` list."""
+    """One network: its fields at the top level. An ensemble: a ``members`` list. A ``notes``
+    field says why any field is null (:data:`NULL_REASONS`)."""
     ensemble = any(getattr(args, name, None) for name in ("gains", "seeds", "delays"))
     out = {"members": rows} if ensemble else dict(rows[0])
     out |= common
-    if any(v is None for row in rows for value in row.values() if isinstance(value, list)
-           for v in value):
-        out["notes"] = COLLAPSE_NOTE
+    reasons = []
+    for row in rows:
+        for key, value in row.items():
+            if value is None or (isinstance(value, list) and None in value):
+                reason = next((why for prefix, why in NULL_REASONS if key.startswith(prefix)),
+                              f"{key} is null: not a finite number")
+                if reason not in reasons:
+                    reasons.append(reason)
+    if reasons:
+        out["notes"] = "; ".join(reasons)
     return out
+
+
+def _strict(result: dict) -> dict:
+    """The last guard of strict JSON: any number still not finite becomes null, said in notes."""
+    clean, replaced = strict_json(result)
+    if replaced:
+        note = "not finite, written as null: " + ", ".join(replaced[:8]) + \
+            (f" and {len(replaced) - 8} more" if len(replaced) > 8 else "")
+        clean["notes"] = f"{clean['notes']}; {note}" if clean.get("notes") else note
+    return clean
 
 
 # --- commands ---------------------------------------------------------------------------------------
@@ -283,10 +312,11 @@ def _print_human(command: str, result: dict) -> None:
 
 
 def _short(value):
-    """A list of more than 8 numbers as its first four and last two."""
+    """A list of more than 8 numbers as its first four and last two (null as None)."""
     if isinstance(value, list) and len(value) > 8:
-        return f"[{', '.join(f'{v:.4g}' for v in value[:4])}, ..., " \
-               f"{', '.join(f'{v:.4g}' for v in value[-2:])}] ({len(value)} values)"
+        show = lambda v: "None" if v is None else f"{v:.4g}"
+        return f"[{', '.join(map(show, value[:4]))}, ..., " \
+               f"{', '.join(map(show, value[-2:]))}] ({len(value)} values)"
     return value
 
 
@@ -408,13 +438,17 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "bench":          # the benchmark sets its own thread counts
-            result = args.run(args, None)
-        else:
-            with threads(args.threads):
-                backend = backend_of(args) if args.command in {"spectrum", "floss", "train"} \
-                    else None
-                result = args.run(args, backend)
+        with warnings.catch_warnings():
+            # a collapsed frame's -inf is reported as null with a note, not as a warning
+            warnings.simplefilter("ignore", FrameCollapseWarning)
+            if args.command == "bench":          # the benchmark sets its own thread counts
+                result = args.run(args, None)
+            else:
+                with threads(args.threads):
+                    backend = backend_of(args) if args.command in {"spectrum", "floss", "train"} \
+                        else None
+                    result = args.run(args, backend)
+        result = _strict(result)
         text = json.dumps(result, allow_nan=False)
     except FlosslabError as exc:
         print(f"flosslab {args.command}: error: {exc}", file=sys.stderr)

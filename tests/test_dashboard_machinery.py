@@ -1,7 +1,6 @@
 """The dashboard machinery in background mode (as in a live kernel): stale requests are dropped so
 the plot shows the last setting, invalid settings and bugs are shown in the status line."""
 import threading
-import time
 
 import ipywidgets as W
 import numpy as np

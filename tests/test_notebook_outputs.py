@@ -1,7 +1,6 @@
 """Every notebook, executed top to bottom in a fresh kernel (fast mode), shows its figures as
 pictures and no errors: a figure printed as the text ``<Figure size ... with N Axes>``, an error
 output or a traceback on stderr fails the test (nbval does not look at these)."""
-import os
 from pathlib import Path
 
 import nbformat

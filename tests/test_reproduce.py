@@ -32,7 +32,9 @@ def test_every_figure_and_the_results_file_are_written(toy_run):
                  "e_effective_rank", "f_cost"):
         png = out / f"fig_{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    stored = json.loads((out / "results.json").read_text())
+    # strict JSON: NaN or Infinity would raise here (json.loads accepts them by default)
+    stored = json.loads((out / "results.json").read_text(),
+                        parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
     assert stored["c_claims"] == json.loads(json.dumps(results["c_claims"]))
 
 

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -69,7 +68,7 @@ def test_an_interrupted_sweep_resumes_to_the_same_numbers(tmp_path, uninterrupte
 
 def test_a_killed_process_resumes_to_the_same_numbers(tmp_path, uninterrupted):
     """A real SIGKILL between chunks, then the same call again."""
-    script = textwrap.dedent(f"""
+    script = textwrap.dedent("""
         import sys
         from dataclasses import replace
         from flosslab.paper.budgets import DEFAULT

@@ -19,8 +19,11 @@ def effective_rank(matrix) -> float:
 
 
 def log10_condition_number(log_sv) -> float:
-    """log10 of sigma_1 / sigma_k from natural-log singular values."""
-    log_sv = onp.asarray(log_sv)
+    """log10 of sigma_1 / sigma_k from natural-log singular values (descending); +inf when
+    sigma_k = 0 (log -inf: a singular product, the zero matrix included)."""
+    log_sv = onp.asarray(log_sv, dtype=float)
+    if log_sv[-1] == -onp.inf:
+        return float("inf")
     return float((log_sv[0] - log_sv[-1]) / onp.log(10.0))
 
 

@@ -49,3 +49,28 @@ class TrainHistory:
             else:
                 out[name] = [finite(v) for v in value]
         return out
+
+
+def strict_json(value, path: str = ""):
+    """``value`` (dicts, lists, tuples, numbers, numpy arrays and scalars) as plain JSON data in
+    which every float that is not finite (NaN, +-inf) is None; returns it and the paths of the
+    replaced entries (``"rows[0].exponents[5]"``), so that a caller can say why they are null."""
+    replaced = []
+
+    def walk(v, where):
+        if isinstance(v, dict):
+            return {k: walk(x, f"{where}.{k}" if where else str(k)) for k, x in v.items()}
+        if isinstance(v, (list, tuple, onp.ndarray)):
+            return [walk(x, f"{where}[{i}]") for i, x in enumerate(v)]
+        if isinstance(v, (bool, onp.bool_)) or v is None or isinstance(v, str):
+            return bool(v) if isinstance(v, onp.bool_) else v
+        if isinstance(v, (int, onp.integer)):
+            return int(v)
+        if isinstance(v, (float, onp.floating)):
+            if math.isfinite(float(v)):
+                return float(v)
+            replaced.append(where)
+            return None
+        return v
+
+    return walk(value, path), replaced

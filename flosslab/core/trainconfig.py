@@ -71,6 +71,11 @@ class TrainConfig:
         self.floss_steps = check_int("the number of flossing steps", self.floss_steps, minimum=0)
         self.floss_lr = check_real("the flossing learning rate", self.floss_lr, minimum=0.0,
                                    strict_minimum=True)
+        if isinstance(self.inter_epochs, (str, bytes)) or not hasattr(self.inter_epochs,
+                                                                        "__iter__"):
+            raise FlosslabError(f"inter_epochs must be a sequence of epochs (e.g. (100, 200)), "
+                                f"got {self.inter_epochs!r}")
+        self.inter_epochs = tuple(self.inter_epochs)
         if not self.inter_epochs and self.flossing == "inter":
             self.inter_epochs = tuple(sorted({self.n_epochs // 4, self.n_epochs // 2} - {0}))
         self.inter_epochs = tuple(check_int("an interflossing epoch", e, minimum=1,
@@ -80,6 +85,16 @@ class TrainConfig:
         self.eval_every = check_int("eval_every", self.eval_every, minimum=1)
         self.eval_batch = check_int("the evaluation batch size", self.eval_batch, minimum=1)
         self.seed = check_int("seed", self.seed, minimum=0)
+
+    @staticmethod
+    def check(config) -> "TrainConfig":
+        """``config``, or the default configuration for None; anything else raises."""
+        if config is None:
+            return TrainConfig()
+        if not isinstance(config, TrainConfig):
+            raise FlosslabError(f"config must be a TrainConfig (e.g. TrainConfig(task='copy', "
+                                f"delay=5)), got {type(config).__name__}")
+        return config
 
     def floss_epochs(self) -> list[int]:
         """Epochs before which a flossing episode runs (0 = preflossing)."""

@@ -14,7 +14,7 @@ from contextlib import contextmanager, nullcontext
 import torch
 
 from ..core.errors import FlosslabError
-from ..core.validate import check_choice
+from ..core.validate import check_choice, real_array
 
 DEVICES = ("cpu", "cuda", "auto")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -65,11 +65,16 @@ def resolve_dtype(dtype=None) -> torch.dtype:
     return DTYPES[check_choice("dtype", str(dtype), tuple(DTYPES))]
 
 
-def as_tensor(value, device=None, dtype=None) -> torch.Tensor:
-    """``value`` (numpy array, number or tensor) as a tensor on ``device`` with ``dtype``."""
+def as_tensor(value, device=None, dtype=None, name: str = "an array") -> torch.Tensor:
+    """``value`` (numpy array, number or tensor) as a tensor on ``device`` with ``dtype`` (default:
+    a tensor's own, else float64). Anything but real numbers (text, ragged lists, complex) raises
+    :class:`FlosslabError` naming ``name``."""
     if isinstance(value, torch.Tensor):
+        if value.is_complex():
+            raise FlosslabError(f"{name} must hold real numbers, got a tensor of {value.dtype}")
         return value.to(device=device if device is not None else value.device,
                         dtype=dtype if dtype is not None else value.dtype)
+    value = real_array(name, value, dtype=None)
     return torch.as_tensor(value, device=device, dtype=dtype if dtype is not None else torch.float64)
 
 

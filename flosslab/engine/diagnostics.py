@@ -29,7 +29,7 @@ def log_singular_values(params: dict, preactivations, n_values=None, n_passes: i
     """Natural logs (k,), descending, of the k largest singular values of one RNN's long-term
     Jacobian over the window whose pre-activations (t, N) are a_{s+1}..a_{s+t}
     (D_j = diag(tanh'(a_j)) W)."""
-    check_params(params, needed=("W",))
+    check_params(params, needed=("W",), arrays="torch")
     if is_ensemble(params):
         raise FlosslabError("log_singular_values takes one network; loop over the members of an "
                             "ensemble (unstack_params)")

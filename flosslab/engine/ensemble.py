@@ -16,7 +16,7 @@ import torch
 
 from ..core.conventions import random_bits
 from ..core.errors import FlosslabError
-from ..core.validate import check_int
+from ..core.validate import check_int, check_params
 from .flossing import floss, per_member
 from .lyapunov import lyapunov_spectrum, member_frames
 from .model import init_rnn, to_torch
@@ -34,10 +34,15 @@ def stack_params(params_list, device=None, dtype=None) -> dict:
     params_list = [to_torch(p, device, dtype) for p in params_list]
     if not params_list:
         raise FlosslabError("an ensemble needs at least one member")
-    shapes = {tuple(p["W"].shape) for p in params_list}
+    for p in params_list:
+        check_params(p, needed=("W",), arrays="torch")
+    if len({tuple(sorted(p)) for p in params_list}) > 1:
+        raise FlosslabError("members of an ensemble must have the same arrays (keys); got "
+                            f"{sorted({tuple(sorted(p)) for p in params_list})}")
+    shapes = {tuple(tuple(v.shape) for _, v in sorted(p.items())) for p in params_list}
     if len(shapes) > 1:
         raise FlosslabError(f"members of an ensemble must have the same size; got W shapes "
-                            f"{sorted(shapes)}")
+                            f"{sorted({tuple(p['W'].shape) for p in params_list})}")
     return {name: torch.stack([p[name] for p in params_list]) for name in params_list[0]}
 
 

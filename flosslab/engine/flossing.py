@@ -20,12 +20,13 @@ import numpy as onp
 import torch
 
 from ..core.conventions import DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, random_bits
-from ..core.errors import FlosslabError, NumericalError, flossing_diverged
+from ..core.errors import (FlosslabError, NumericalError, floss_collapsed,
+                           floss_gradient_not_finite, flossing_diverged)
 from ..core.progress import progress_bar
 from ..core.records import FlossHistory
 from ..core.validate import check_int, check_n_exponents, check_params, check_real
 from .lyapunov import lyapunov_spectrum, member_frames
-from .model import is_ensemble, n_units
+from .model import check_finite_params, is_ensemble, n_units
 
 __all__ = ["per_member", "exponent_loss", "flossing_loss", "floss"]
 
@@ -62,11 +63,14 @@ def flossing_loss(params: dict, inputs, n_exponents=None, target=0.0,
 
     One network: inputs (T, n_inputs) -> a scalar tensor. Ensemble: inputs (T, E, n_inputs) -> (E,)
     losses; ``n_exponents``, ``target`` and ``seed`` may be per member (exponents then come back
-    padded to the largest k, shape (E, max k)).
+    padded to the largest k, shape (E, max k)). Raises :class:`NumericalError` when a flossed
+    exponent is -inf (a collapsed frame), where the loss and its gradient are undefined.
     """
     if not is_ensemble(params):
         lam = lyapunov_spectrum(params, inputs, n_exponents=n_exponents, reorth_every=reorth_every,
                                 transient=transient, seed=seed, method=method)
+        if not bool(torch.isfinite(lam.detach()).all()):
+            raise NumericalError(floss_collapsed())
         loss = exponent_loss(lam, target)
         return (loss, lam) if return_exponents else loss
     e, n = params["W"].shape[0], n_units(params)
@@ -77,6 +81,10 @@ def flossing_loss(params: dict, inputs, n_exponents=None, target=0.0,
     frame = member_frames(n, ks, seeds, w.device, w.dtype)
     lam = lyapunov_spectrum(params, inputs, n_exponents=max(ks), reorth_every=reorth_every,
                             transient=transient, seed=seeds, method=method, frame=frame)
+    finite = torch.isfinite(lam.detach()).cpu().numpy()
+    for i, k in enumerate(ks):
+        if not finite[i, :k].all():
+            raise NumericalError(floss_collapsed(f" for member {i}"))
     loss = exponent_loss(lam, [float(t) for t in per_member("target", target, e)], ks)
     return (loss, lam) if return_exponents else loss
 
@@ -91,8 +99,9 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
     frame and initial state from ``seed + step``. The readout V, c is returned unchanged. Raises
     :class:`NumericalError` (naming the member) if a loss becomes NaN or infinite.
     """
-    ens = isinstance(params, dict) and "W" in params and is_ensemble(params)
-    check_params(params, ensemble=ens)
+    ens = is_ensemble(params)
+    check_params(params, ensemble=ens, arrays="torch")
+    check_finite_params(params)
     e = params["W"].shape[0] if ens else 1
     n, n_inputs = n_units(params), params["U"].shape[-1]
     steps = [check_int("the number of flossing steps", s, minimum=0)
@@ -130,6 +139,12 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
                 spectra[i].append(lam_values[j, :ks[i]])
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
+            finite = torch.stack([torch.isfinite(members[i][name].grad).all() for i in active
+                                  for name in DYNAMIC_PARAMS]).view(len(active), -1).all(1)
+            for j, ok in enumerate(finite.tolist()):
+                if not ok:
+                    who = f" for member {active[j]}" if ens else ""
+                    raise NumericalError(floss_gradient_not_finite(step, who))
             opt.step()
             bar.update(1)
             bar.set_postfix(loss=f"{float(values.mean()):.3g}")

@@ -14,9 +14,10 @@ from __future__ import annotations
 import numpy as onp
 import torch
 
-from ..core.conventions import init_rnn as _init_rnn_reference
-from ..core.errors import INPUTS_NOT_FINITE, FlosslabError
-from ..core.validate import check_params
+from ..core.conventions import PARAM_NAMES, init_rnn as _init_rnn_reference
+from ..core.errors import (H0_NOT_FINITE, INPUTS_NOT_FINITE, FlosslabError, NumericalError,
+                           params_not_finite)
+from ..core.validate import check_params, check_state
 from .device import as_tensor, resolve_device, resolve_dtype
 
 __all__ = ["init_rnn", "to_torch", "to_numpy", "is_ensemble", "n_units", "tanh_slope", "rnn_step",
@@ -30,7 +31,7 @@ def to_torch(params: dict, device=None, dtype=None, requires_grad: bool = False)
     device, dtype = resolve_device(device), resolve_dtype(dtype)
     out = {}
     for name, value in params.items():
-        t = as_tensor(value, device, dtype).detach().clone()
+        t = as_tensor(value, device, dtype, name=f"params[{name!r}]").detach().clone()
         out[name] = t.requires_grad_(requires_grad)
     return out
 
@@ -50,7 +51,7 @@ def init_rnn(n_units: int, gain: float = 1.0, n_inputs: int = 1, n_outputs: int 
 
 def is_ensemble(params: dict) -> bool:
     """True when the parameters are stacked along a leading member axis (W of shape (E, N, N))."""
-    return params["W"].ndim == 3
+    return hasattr(params, "keys") and "W" in params and getattr(params["W"], "ndim", 0) == 3
 
 
 def n_units(params: dict) -> int:
@@ -60,9 +61,19 @@ def n_units(params: dict) -> int:
 
 def tanh_slope(a: torch.Tensor) -> torch.Tensor:
     """``tanh'(a) = sech^2(a) = 4 e / (1 + e)^2`` with ``e = exp(-2|a|)``: no overflow, full
-    relative precision for any |a| (as :func:`flosslab.reference.model.tanh_slope`)."""
+    relative precision while e is a normal number (|a| < 354 in float64, < 43 in float32), 0 from
+    |a| ~ 372.5 (float64) or ~52 (float32), as :func:`flosslab.reference.model.tanh_slope`."""
     e = torch.exp(-2.0 * a.abs())
     return 4.0 * e / (1.0 + e) ** 2
+
+
+def check_finite_params(params: dict) -> None:
+    """Raise :class:`NumericalError` naming the first tensor of ``params`` with NaN or inf."""
+    names = [name for name in PARAM_NAMES if name in params]
+    finite = torch.stack([torch.isfinite(params[name].detach()).all() for name in names]).cpu()
+    for name, ok in zip(names, finite.tolist()):
+        if not ok:
+            raise NumericalError(params_not_finite(name))
 
 
 def _bias(params: dict, name: str, state_ndim: int) -> torch.Tensor:
@@ -82,10 +93,10 @@ def run_rnn(params: dict, inputs, h0=None, return_preactivations: bool = False):
     Ensemble: inputs (T, E, n_inputs) or (T, E, batch, n_inputs) -> (T, E, [batch,] N).
     ``h0`` defaults to zeros; with ``return_preactivations`` the pre-activations a_1..a_T come too.
     The input drive U x_t + b of all steps is computed in one product."""
-    ens = is_ensemble(params) if isinstance(params, dict) and "W" in params else False
-    check_params(params, ensemble=ens)
+    ens = is_ensemble(params)
+    check_params(params, ensemble=ens, arrays="torch")
     w = params["W"]
-    inputs = as_tensor(inputs, w.device, w.dtype)
+    inputs = as_tensor(inputs, w.device, w.dtype, name="inputs")
     if inputs.ndim not in ((3, 4) if ens else (2, 3)) or inputs.shape[-1] != params["U"].shape[-1] \
             or (ens and inputs.shape[1] != w.shape[0]):
         lead = f"(T, E={w.shape[0]}, [batch,] n_inputs)" if ens else "(T, [batch,] n_inputs)"
@@ -100,7 +111,11 @@ def run_rnn(params: dict, inputs, h0=None, return_preactivations: bool = False):
     if h0 is None:
         h = torch.zeros(drive.shape[1:], dtype=w.dtype, device=w.device)
     else:
-        h = as_tensor(h0, w.device, w.dtype)
+        h = as_tensor(h0, w.device, w.dtype, name="the initial state h0")
+        check_state("the initial state h0", h.shape, drive.shape[1:-2] + drive.shape[-1:]
+                    if squeeze else drive.shape[1:])
+        if not bool(torch.isfinite(h).all()):
+            raise FlosslabError(H0_NOT_FINITE)
         h = h.unsqueeze(-2) if squeeze else h
     wt = w.mT
     states, pre = [], []

@@ -5,6 +5,9 @@ Forward, for t = 1..T, from h_0 and the frame Q_0 (N x k), with drive d_t = U x_
     h_t = tanh(a_t),  a_t = W h_{t-1} + d_t,   s_t = tanh'(a_t) (from a_t: :func:`.model.tanh_slope`),
     P_t = W Q_{t-1},   Q'_t = s_t * P_t (rows scaled),   Q_t = Q'_t, or at a QR step Q_t R_t = Q'_t
 
+(at a QR step whose slopes are graded and whose R has small pivots, the rows of Q'_t are factored
+in order of decreasing slope: see :func:`graded_steps`; the factors Q_t, R_t are the same)
+
 and the output is the sum of log|diag R_t| over the QR steps after the transient (k). The frame is
 stored transposed (F = Q^T, k x N, so that F'_t = (F_{t-1} W^T) * s_t) because then the frames of
 all steps stack into one (T k) x N matrix without copying, and the gradient of W from the frame is
@@ -12,9 +15,10 @@ one product, ``sum_t G_t^T F_{t-1}``. Autograd would record about eight small op
 here the whole loop is one ``torch.autograd.Function`` whose backward walks the steps in reverse::
 
     at a QR step:  Rb = diag(c / R_ii) (c = upstream gradient after the transient, else 0),
-                   M = R Rb^T - Qb^T Q,   Q'b = (Qb + Q copyltu(M)) R^{-T}   (as
-                   :mod:`flosslab.reference.qr`;
-                   the lower triangle of R Rb^T is diag(c), so R_ii is never divided by)
+                   Q'b = (Qb + Q copyltu(R Rb^T - Qb^T Q)) R^{-T}, computed without cancellation
+                   as :func:`.orthonormalize.qr_vjp` (the lower triangle of R Rb^T is diag(c),
+                   so R_ii is never divided by there; on a graded frame the complement of Q
+                   enters, from a complete QR of Q'_t's sorted rows)
     frame:         G_t = s_t * Q'b_t,   Q_{t-1}b = W^T G_t
     slopes:        s_t * s_b,t = s_t * sum_i (Q'b_t * P_t)_i = sum_i (Q'b_t * Q'_t)_i =: u_t
     state:         a_b,t = s_t * h_b,t + s'(a_t) s_b,t = s_t * h_b,t - 2 h_t u_t,   h_b,t-1 = W^T a_b,t
@@ -38,11 +42,12 @@ from __future__ import annotations
 
 import torch
 
-from ..core.errors import STATE_NOT_FINITE, NumericalError
+from ..core.conventions import GRADED_ROWS
+from ..core.errors import NO_DERIVATIVE_COLLAPSED, STATE_NOT_FINITE, NumericalError
 from ..core.schedule import DEFAULT_CEILING
 from .device import one_cpu_thread
 from .model import tanh_slope
-from .orthonormalize import orthonormalize, qr_schedule
+from .orthonormalize import copyltu, orthonormalize, qr_schedule, qr_vjp, small_pivots
 from .workspace import POOL
 
 
@@ -53,12 +58,19 @@ from .workspace import POOL
 SINGLE_THREAD_STEP = 20_000
 
 
+def graded_steps(slopes: torch.Tensor) -> set:
+    """Steps t whose slopes s_t (T, E, 1, N) span more than 1/GRADED_ROWS in some member: there row
+    i of Q'_t is s_t,i times a row of W Q (of norm <= ||W||), so the frame's rows are graded
+    (:data:`flosslab.core.conventions.GRADED_ROWS`). At such a QR step, if the plain QR shows small
+    pivots (:func:`.orthonormalize.small_pivots`: the small rows make up some R_jj), the QR is
+    redone with the rows in order of decreasing slope and the backward step uses the complement of
+    the frame (:func:`.orthonormalize.qr_vjp`); elsewhere the plain QR is as accurate, and faster."""
+    low = slopes.amin(-1) < GRADED_ROWS * slopes.amax(-1)
+    return set(low.flatten(1).any(1).nonzero().flatten().tolist())
+
+
 def _step_threads(frame: torch.Tensor):
     return one_cpu_thread(frame, SINGLE_THREAD_STEP)
-
-
-def _copyltu(m):
-    return torch.tril(m) + torch.tril(m, -1).mT
 
 
 class RNNFrameRecursion(torch.autograd.Function):
@@ -84,28 +96,41 @@ class RNNFrameRecursion(torch.autograd.Function):
             if not bool(torch.isfinite(states).all()):
                 raise NumericalError(STATE_NOT_FINITE)
             slopes = tanh_slope(pre)                       # (T, E, 1, N): scales the columns of F
+            graded = graded_steps(slopes)                  # their QRs sort the rows by slope
+            orders = torch.argsort(slopes[:, :, 0], dim=-1, descending=True, stable=True) \
+                if graded else None
             frames = POOL.take((n_steps + 1, e, k, n), **kw)   # F_t = Q_t^T (after any QR)
             frames[0] = frame.mT
             fs, ss = frames.unbind(0), slopes.unbind(0)
             rs, scaled = {}, {}                                # R_t and F'_t at the QR steps
+            careful = set()                                    # QRs of sorted rows
             for t in range(n_steps):
                 torch.bmm(fs[t], wt, out=fs[t + 1])
                 fs[t + 1].mul_(ss[t])
                 if schedule.due(t):
                     scaled[t] = fs[t + 1].clone()
-                    q, r = orthonormalize(fs[t + 1].mT, method)
+                    a = fs[t + 1].mT
+                    q, r = orthonormalize(a, method, None)
+                    if t in graded and small_pivots(a, r):        # redo with sorted rows
+                        q, r = orthonormalize(a, method, orders[t])
+                        careful.add(t)
                     fs[t + 1].copy_(q.mT)
                     rs[t] = r
                     schedule.record(t, torch.log(torch.diagonal(r, dim1=-2, dim2=-1).abs()))
         logs = torch.stack(schedule.logs)
         ctx.save_for_backward(w, states, slopes)
         ctx.frames, ctx.rs, ctx.scaled, ctx.transient = frames, rs, scaled, schedule.transient
+        ctx.orders = {t: orders[t] for t in careful}
+        ctx.collapsed = bool(torch.stack([torch.diagonal(r, dim1=-2, dim2=-1) for r in rs.values()])
+                             .eq(0).any())
         POOL.give_when_freed(ctx, frames)
         ctx.mark_non_differentiable(logs)
         return logs.sum(0), logs, torch.tensor(schedule.ends)
 
     @staticmethod
     def backward(ctx, total_bar, _logs_bar, _ends_bar):
+        if ctx.collapsed:
+            raise NumericalError(NO_DERIVATIVE_COLLAPSED)
         w, states, slopes = ctx.saved_tensors
         frames = ctx.frames
         n_steps, e, k, n = frames.shape[0] - 1, *frames.shape[1:]
@@ -117,11 +142,18 @@ class RNNFrameRecursion(torch.autograd.Function):
             for t in reversed(range(n_steps)):
                 if t in ctx.rs:                           # fb[t] holds the gradient of Q_t
                     r, q = ctx.rs[t], fs[t + 1].mT
-                    m = torch.bmm(fb[t], q).neg_()        # M = R Rb^T - Qb^T Q, R Rb^T = diag(c)
-                    if t >= ctx.transient:
-                        m.diagonal(dim1=-2, dim2=-1).add_(total_bar)
-                    x = torch.baddbmm(fb[t].mT, q, _copyltu(m))
-                    x = torch.linalg.solve_triangular(r.mT, x, upper=False, left=False)
+                    if t in ctx.orders:                    # small pivots: no cancellation
+                        lower = torch.zeros_like(r)        # copyltu(R Rb^T) = diag(c)
+                        if t >= ctx.transient:
+                            lower.diagonal(dim1=-2, dim2=-1).copy_(total_bar)
+                        x = qr_vjp(ctx.scaled[t].mT, q, r, fb[t].mT, lower, ctx.orders[t],
+                                   careful=True, check=False)
+                    else:                                  # the textbook form, fewer steps
+                        m = torch.bmm(fb[t], q).neg_()     # M = R Rb^T - Qb^T Q, R Rb^T = diag(c)
+                        if t >= ctx.transient:
+                            m.diagonal(dim1=-2, dim2=-1).add_(total_bar)
+                        x = torch.baddbmm(fb[t].mT, q, copyltu(m))
+                        x = torch.linalg.solve_triangular(r.mT, x, upper=False, left=False)
                     fb[t].copy_(x.mT)
                 torch.mul(fb[t], ss[t], out=gl[t])
                 if t > 0:

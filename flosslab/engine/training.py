@@ -20,18 +20,19 @@ from __future__ import annotations
 import numpy as onp
 import torch
 
-from ..core.conventions import (DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, SPECTRUM_WINDOW,
-                                random_bits)
+from ..core.conventions import (DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, PARAM_NAMES,
+                                SPECTRUM_WINDOW, random_bits)
 from ..core.errors import FlosslabError, NumericalError, training_diverged
 from ..core.measures import effective_rank
 from ..core.progress import progress_bar
 from ..core.records import TrainHistory
 from ..core.tasks import accuracy, make_batch
 from ..core.trainconfig import TrainConfig
+from ..core.validate import check_params, check_task_network
 from .device import resolve_device, resolve_dtype
 from .flossing import floss, flossing_loss
 from .lyapunov import lyapunov_spectrum, member_frames
-from .model import init_rnn, readout, rnn_step, run_rnn, to_torch
+from .model import check_finite_params, init_rnn, readout, rnn_step, run_rnn, to_torch
 
 __all__ = ["bce", "task_loss", "evaluate", "evaluate_members", "spectrum_snapshot", "train",
            "train_members"]
@@ -98,7 +99,7 @@ def train(config: TrainConfig | None = None, params: dict | None = None, progres
     config.gain, seed=config.seed)``; ``device`` ("cpu", "cuda", "auto") and ``dtype``
     ("float64" default, "float32") choose where and how.
     """
-    config = TrainConfig() if config is None else config
+    config = TrainConfig.check(config)
     stacked, histories = train_members([config], None if params is None else [params], progress,
                                        device, dtype)
     return {name: value[0] for name, value in stacked.items()}, histories[0]
@@ -118,7 +119,7 @@ def train_members(configs, params_list=None, progress=False, device=None, dtype=
     ``params_list`` defaults to each configuration's reference initialisation. Raises
     :class:`NumericalError` naming the member and epoch if a loss or gradient becomes NaN/inf.
     """
-    configs = list(configs)
+    configs = [TrainConfig.check(c) for c in configs]
     if not configs:
         raise FlosslabError("give at least one training configuration")
     _check_alike(configs)
@@ -127,8 +128,20 @@ def train_members(configs, params_list=None, progress=False, device=None, dtype=
     if params_list is None:
         params_list = [init_rnn(c.n_units, c.gain, seed=c.seed, device=device, dtype=dtype)
                        for c in configs]
+    params_list = list(params_list)
+    if len(params_list) != e:
+        raise FlosslabError(f"give one network per configuration: {e} configurations but "
+                            f"{len(params_list)} networks")
     members = [to_torch(p, device, dtype, requires_grad=True) for p in params_list]
-    names = list(members[0])
+    for m in members:
+        check_params(m, needed=PARAM_NAMES, arrays="torch")
+        check_task_network(m)
+        check_finite_params(m)
+    names = list(PARAM_NAMES)              # other keys are not trained (and not returned)
+    shapes = {tuple(tuple(m[name].shape) for name in names) for m in members}
+    if len(shapes) > 1:
+        raise FlosslabError("networks trained together must have the same sizes (W, U, b, V, c); "
+                            "train such members in separate ensembles")
     histories = [TrainHistory() for _ in configs]
     rngs = [onp.random.default_rng([c.seed, 1]) for c in configs]
     floss_at = [set(c.floss_epochs()) for c in configs]

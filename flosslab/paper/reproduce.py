@@ -31,6 +31,7 @@ import torch
 
 from ..core.conventions import random_bits
 from ..core.errors import FlosslabError
+from ..core.records import strict_json
 from ..core.tasks import make_batch
 from ..core.validate import check_choice
 from .budgets import DEFAULT, Budget, budget_delays, get_budget
@@ -264,6 +265,7 @@ def reproduce(out_dir="reproduce_out", fast: bool = False, device="auto", progre
     if previous.exists():
         # a partial rerun updates the stored results instead of discarding the others
         results = json.loads(previous.read_text())
+        results.pop("notes", None)            # written afresh below
     results |= {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
                 "cores": torch.get_num_threads(), "device": describe_device(device),
                 "torch": torch.__version__, "fast": fast, "date": time.strftime("%Y-%m-%d"),
@@ -308,6 +310,10 @@ def reproduce(out_dir="reproduce_out", fast: bool = False, device="auto", progre
         figures.cost(results["f_cost"], out / "fig_f_cost.png")
     results["seconds"]["total"] = round(sum(v for key, v in results["seconds"].items()
                                             if key != "total"), 1)
-    (out / "results.json").write_text(json.dumps(results, indent=1, allow_nan=False))
-    write_summary(results, out / "summary.json")
+    stored, replaced = strict_json(results)        # strict JSON: -inf exponents become null
+    if replaced:
+        stored["notes"] = ("not finite (a -inf exponent is a collapsed frame), written as null: "
+                           + ", ".join(replaced[:20]) + (" ..." if len(replaced) > 20 else ""))
+    (out / "results.json").write_text(json.dumps(stored, indent=1, allow_nan=False))
+    write_summary(stored, out / "summary.json")
     return results

@@ -23,6 +23,7 @@ from ..core.measures import log10_condition_number, window_lengths
 from ..core.validate import check_int, check_n_exponents, check_params
 from .lyapunov import log_abs_diag
 from .model import n_units, readout, rnn_step, run_rnn, tanh_slope
+from .qr import qr
 from .training import task_loss
 
 __all__ = ["log_singular_values_from_jacobians", "log_singular_values", "condition_number_curve",
@@ -36,7 +37,7 @@ def _log_sv_passes(apply: Callable, apply_t: Callable, n_steps: int, n: int, k: 
         forward = p % 2 == 0
         total = onp.zeros(k)
         for j in range(n_steps) if forward else reversed(range(n_steps)):
-            q, r = onp.linalg.qr(apply(j, q) if forward else apply_t(j, q))
+            q, r = qr(apply(j, q) if forward else apply_t(j, q))
             total += log_abs_diag(r, where=f" at step {j} of the long-term Jacobian")
     return onp.sort(total)[::-1]
 
@@ -61,7 +62,7 @@ def log_singular_values(params: dict, preactivations, n_values=None, n_passes: i
     ``preactivations`` (t, N) are a_{s+1}..a_{s+t} (``run_rnn(..., return_preactivations=True)``):
     the window's Jacobians D_j = diag(tanh'(a_j)) W.
     """
-    check_params(params, needed=("W",))
+    check_params(params, needed=("W",), arrays="numpy")
     pre = onp.asarray(preactivations, dtype=float)
     w = onp.asarray(params["W"])
     n = n_units(params)

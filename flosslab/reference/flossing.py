@@ -17,13 +17,14 @@ from autograd.misc.optimizers import adam
 from autograd.tracer import getval
 
 from ..core.conventions import DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, random_bits
-from ..core.errors import NumericalError, flossing_diverged
+from ..core.errors import (NumericalError, floss_collapsed, floss_gradient_not_finite,
+                           flossing_diverged)
 from ..core.progress import progress_bar
 from ..core.records import FlossHistory
 from ..core.settings import single_blas_thread
 from ..core.validate import check_int, check_n_exponents, check_params, check_real
 from .lyapunov import lyapunov_spectrum
-from .model import n_units
+from .model import check_finite_params, n_units
 
 __all__ = ["flossing_loss", "floss"]
 
@@ -31,9 +32,14 @@ __all__ = ["flossing_loss", "floss"]
 def flossing_loss(params: dict, inputs, n_exponents=None, target: float = 0.0,
                   transient: int = FLOSS_TRANSIENT, reorth_every: int = 1, seed: int = 0,
                   return_exponents: bool = False):
-    """Mean over i <= k of (lambda_i - target)^2 on the trajectory driven by ``inputs``."""
+    """Mean over i <= k of (lambda_i - target)^2 on the trajectory driven by ``inputs``.
+
+    Raises :class:`NumericalError` when a flossed exponent is -inf (a collapsed frame), where the
+    loss and its gradient are undefined."""
     lam = lyapunov_spectrum(params, inputs, n_exponents=n_exponents, reorth_every=reorth_every,
                             transient=transient, seed=seed)
+    if not onp.all(onp.isfinite(getval(lam))):
+        raise NumericalError(floss_collapsed())
     loss = np.mean((lam - target) ** 2)
     return (loss, lam) if return_exponents else loss
 
@@ -46,8 +52,10 @@ def floss(params: dict, n_steps: int = 500, n_exponents=None, target: float = 0.
     Each step draws fresh input bits (from ``seed`` and the step number). W, U and b change; the
     readout V, c is returned unchanged. Raises :class:`NumericalError` if the loss becomes NaN.
     """
-    check_params(params)
+    check_params(params, arrays="numpy")
+    check_finite_params(params)
     n_steps = check_int("the number of flossing steps", n_steps, minimum=0)
+    seed = check_int("seed", seed, minimum=0)
     k = check_n_exponents(n_exponents, n_units(params))
     target = check_real("the target exponent", target)
     lr = check_real("the learning rate", lr, minimum=0.0, strict_minimum=True)
@@ -70,6 +78,8 @@ def floss(params: dict, n_steps: int = 500, n_exponents=None, target: float = 0.
         loss = float(loss)
         if not onp.isfinite(loss):
             raise NumericalError(flossing_diverged(loss, step))
+        if not all(onp.all(onp.isfinite(v)) for v in g.values()):
+            raise NumericalError(floss_gradient_not_finite(step))
         losses.append(loss)
         spectra.append(onp.asarray(lam))
         bar.update(1)

@@ -14,11 +14,12 @@ finite exponent into -inf. ``D_t`` is applied to a frame Q (N x k) by scaling th
 the dense diagonal matrix is never formed.
 
 The author's code iterates the pre-activation instead, ``x_t = J tanh(x_{t-1}) + ...`` with Jacobian
-``J diag(sech^2(x_{t-1}))``. Over t steps the two Jacobian products are cyclic shifts of one
-another, ``diag(s_t) W ... diag(s_1) W`` versus ``W diag(s_{t-1}) ... W diag(s_0)``: they differ by
-one diagonal factor at each end, so log singular values differ by at most
-``max |log s|`` at the two ends, and exponents (divided by t) by at most that over t. They agree
-in the long-time limit, not on a short window: see :func:`flosslab.reference.lyapunov.lyapunov_spectrum`.
+``J diag(sech^2(x_{t-1}))``. Over t steps the two Jacobian products differ by one diagonal factor
+at each end: ``diag(s_t) W ... diag(s_1) W = S_t (W diag(s_{t-1}) ... W diag(s_0)) S_0^{-1}``
+with S = diag(s). So their log singular values differ by at most the larger of max_i |log s_i| at
+the two ends (sigma_i(A B) <= sigma_i(A) ||B||), and the exponents, divided by t, agree in the
+long-time limit; on a short window they differ (measured: up to 0.13 per step on a 39-step
+flossing window at g = 3): see :func:`flosslab.reference.lyapunov.lyapunov_spectrum`.
 
 Parameters are a plain dict ``{"W", "U", "b", "V", "c"}`` so that autograd (and the torch engine)
 can differentiate with respect to any of them.
@@ -29,8 +30,10 @@ import autograd.numpy as np
 import numpy as onp
 from autograd.tracer import getval
 
-from ..core.errors import INPUTS_NOT_FINITE, FlosslabError
-from ..core.validate import check_params
+from ..core.conventions import PARAM_NAMES
+from ..core.errors import (H0_NOT_FINITE, INPUTS_NOT_FINITE, FlosslabError, NumericalError,
+                           params_not_finite)
+from ..core.validate import check_params, check_state, real_array
 
 __all__ = ["n_units", "tanh_slope", "rnn_step", "run_rnn", "readout", "jacobian_apply", "jacobian"]
 
@@ -41,8 +44,10 @@ def n_units(params: dict) -> int:
 
 
 def tanh_slope(a):
-    """``tanh'(a) = sech^2(a) = 4 e / (1 + e)^2`` with ``e = exp(-2|a|)``: no overflow, full
-    relative precision for any |a| (it underflows to 0 only beyond |a| ~ 370 in float64)."""
+    """``tanh'(a) = sech^2(a) = 4 e / (1 + e)^2`` with ``e = exp(-2|a|)``: no overflow, and a few
+    ulps of relative error (tested against mpmath) while e is a normal number, |a| < 354 in float64
+    (|a| < 43 in float32); beyond, e is subnormal and the slope loses digits, and it is exactly 0
+    from |a| ~ 372.5 (float64; ~52 in float32) or for |a| = inf."""
     e = np.exp(-2.0 * np.abs(a))
     return 4.0 * e / (1.0 + e) ** 2
 
@@ -58,15 +63,16 @@ def run_rnn(params: dict, inputs, h0=None, return_preactivations: bool = False):
     Returns an array of shape (T, N) or (T, batch, N) (and the pre-activations a_1..a_T of the same
     shape with ``return_preactivations``). ``h0`` defaults to zeros.
     """
-    check_params(params)
-    inputs = onp.asarray(inputs, dtype=float)
+    check_params(params, arrays="numpy")
+    inputs = real_array("inputs", inputs)
     if inputs.ndim not in (2, 3) or inputs.shape[-1] != params["U"].shape[1]:
         raise FlosslabError(
             f"inputs must have shape (T, n_inputs) or (T, batch, n_inputs) with "
             f"n_inputs={params['U'].shape[1]}, got {tuple(inputs.shape)}")
     if not onp.all(onp.isfinite(inputs)):
         raise FlosslabError(INPUTS_NOT_FINITE)
-    h = onp.zeros(inputs.shape[1:-1] + (n_units(params),)) if h0 is None else h0
+    state_shape = inputs.shape[1:-1] + (n_units(params),)
+    h = onp.zeros(state_shape) if h0 is None else check_h0(h0, state_shape)
     states, pre = [], []
     w_t, u_t = params["W"].T, params["U"].T
     for x in inputs:
@@ -76,6 +82,15 @@ def run_rnn(params: dict, inputs, h0=None, return_preactivations: bool = False):
         pre.append(a)
     states = np.stack(states)
     return (states, np.stack(pre)) if return_preactivations else states
+
+
+def check_h0(h0, shape):
+    """A given initial state: real numbers of ``shape``, finite (a traced h0 is checked, kept)."""
+    raw = real_array("the initial state h0", getval(h0))
+    check_state("the initial state h0", raw.shape, shape)
+    if not onp.all(onp.isfinite(raw)):
+        raise FlosslabError(H0_NOT_FINITE)
+    return raw if h0 is getval(h0) else h0
 
 
 def readout(params: dict, states):
@@ -94,6 +109,13 @@ def jacobian_apply(params: dict, a_new, frame):
 def jacobian(params: dict, a_new):
     """Dense one-step Jacobian ``D_t = diag(tanh'(a_t)) W`` (N x N), for teaching and tests."""
     return tanh_slope(a_new)[:, None] * params["W"]
+
+
+def check_finite_params(params: dict) -> None:
+    """Raise :class:`NumericalError` naming the first array of ``params`` with NaN or inf."""
+    for name in PARAM_NAMES:
+        if name in params and not finite(params[name]):
+            raise NumericalError(params_not_finite(name))
 
 
 def finite(value) -> bool:

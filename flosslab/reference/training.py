@@ -15,8 +15,8 @@ from autograd.differential_operators import grad_and_aux
 from autograd.misc.optimizers import adam
 from autograd.tracer import getval
 
-from ..core.conventions import (FLOSS_SEQ_LEN, FLOSS_TRANSIENT, SPECTRUM_WINDOW, init_rnn,
-                                random_bits)
+from ..core.conventions import (FLOSS_SEQ_LEN, FLOSS_TRANSIENT, PARAM_NAMES, SPECTRUM_WINDOW,
+                                init_rnn, random_bits)
 from ..core.errors import NumericalError, training_diverged
 from ..core.measures import effective_rank
 from ..core.progress import progress_bar
@@ -24,9 +24,10 @@ from ..core.records import TrainHistory
 from ..core.settings import single_blas_thread
 from ..core.tasks import accuracy, make_batch
 from ..core.trainconfig import TrainConfig
+from ..core.validate import check_params, check_task_network
 from .flossing import floss, flossing_loss
 from .lyapunov import lyapunov_spectrum
-from .model import readout, run_rnn
+from .model import check_finite_params, readout, run_rnn
 
 __all__ = ["task_loss", "evaluate", "spectrum_snapshot", "train"]
 
@@ -68,8 +69,11 @@ def train(config: TrainConfig | None = None, params: dict | None = None, progres
 
     ``params`` defaults to ``init_rnn(config.n_units, config.gain, seed=config.seed)``.
     """
-    config = TrainConfig() if config is None else config
+    config = TrainConfig.check(config)
     params = init_rnn(config.n_units, config.gain, seed=config.seed) if params is None else params
+    check_params(params, needed=PARAM_NAMES, arrays="numpy")
+    check_task_network(params)
+    check_finite_params(params)
     history = TrainHistory()
     rng = onp.random.default_rng([config.seed, 1])
     floss_at = set(config.floss_epochs())
