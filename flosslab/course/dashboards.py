@@ -1100,7 +1100,12 @@ def paper_delay_dashboard(task="xor", dataset="default", highlight=None):
                                    style={"description_width": "initial"}),
     }
 
-    def retarget(change):           # the swept delays differ between tasks and budgets
+    def retarget(change):           # the swept tasks and delays differ between budgets
+        tasks = list(sweeps[controls["dataset"].value])
+        if list(controls["task"].options) != tasks:
+            keep = controls["task"].value
+            controls["task"].options = tasks
+            controls["task"].value = keep if keep in tasks else tasks[-1]
         ds = [int(d) for d in next(iter(sweeps[controls["dataset"].value][
             controls["task"].value].values()))[0]]
         old = controls["delay"].value
