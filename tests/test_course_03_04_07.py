@@ -7,6 +7,7 @@ import pytest
 
 import flosslab as fl
 from flosslab.course import dashboards, demos, exercises
+from flosslab import engine
 
 torch = pytest.importorskip("torch")
 
@@ -297,8 +298,9 @@ def test_condition_collapse_matches_the_reference():
     params_after, _ = demos.floss_continued(1.0, 3, 0.0, 10, 8, 0.01, 1)
     bits = fl.random_bits(100, 1, [1, 5])
     for params, got in ((fl.init_rnn(10, 1.0, seed=1), before), (params_after, after)):
-        _, want = fl.condition_number_curve(params, bits, n_values=3, times=times, transient=40,
-                                            n_passes=2, seed=1)
+        # the torch engine's curve: a second implementation of the same subspace iteration
+        _, want = engine.condition_number_curve(engine.to_torch(params), bits, n_values=3,
+                                                times=times, transient=40, n_passes=2, seed=1)
         np.testing.assert_allclose(got, want, atol=1e-8)
     with pytest.raises(fl.FlosslabError, match="k >= 2"):
         demos.condition_collapse(1.0, 1, 10, 8)
