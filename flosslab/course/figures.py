@@ -1291,7 +1291,10 @@ def accuracy_vs_delay_panel(ax, by_schedule: dict, shown=None, highlight=None, p
     out.append(ax.axhline(0.5, color="0.5", ls=":", lw=1))
     out.append(ax.axhline(0.9, color="0.5", ls="--", lw=0.8))
     if shown:
-        out.append(ax.legend(fontsize="small", loc="upper right"))
+        out.append(ax.legend(fontsize="small", loc="best"))
+    swept = np.unique(np.concatenate([np.asarray(d, dtype=float) for d, _ in by_schedule.values()]))
+    margin = 0.6 * (np.min(np.diff(swept)) if swept.size > 1 else 1.0)
+    ax.set_xlim(swept[0] - margin, swept[-1] + margin)    # redrawn for another task or budget
     ax.set_ylim(0.4, 1.03)
     return out
 
@@ -1354,6 +1357,8 @@ def update_horizons(art, horizons: dict, level: float, coverage: float, title: s
         a.remove()
     art["lines"] = []
     tasks = list(dict.fromkeys(t for t, _ in horizons))
+    for j, ax in enumerate(art["axes"]):         # a budget may have swept fewer tasks
+        ax.set_visible(j < len(tasks))
     for ax, task in zip(art["axes"], tasks):
         schedules = [s for t, s in horizons if t == task]
         delays = horizons[task, schedules[0]]["delays"]
