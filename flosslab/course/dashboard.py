@@ -65,6 +65,16 @@ def freeze_layout(fig, label_offset: float = -0.15):
     return fig
 
 
+def show_bug(status, err: Exception) -> str:
+    """Put an unexpected exception (a bug, not a user error) with its traceback into the ``status``
+    HTML widget; return its one-line message."""
+    message = f"{type(err).__name__}: {err}"
+    status.value = (f"<span style='color:#a00'><b>Error (a bug in flosslab, please report it):"
+                    f"</b> {html.escape(message)}</span><details>"
+                    f"<pre>{html.escape(traceback.format_exc())}</pre></details>")
+    return message
+
+
 class Dashboard:
     """Controls, a status line and one figure whose artists ``draw`` updates.
 
@@ -157,10 +167,7 @@ class Dashboard:
                                      f"{html.escape(str(err))}</span>")
             return
         except Exception as err:            # a bug: show it with its traceback, never swallow it
-            self.message = f"{type(err).__name__}: {err}"
-            self.status.value = (f"<span style='color:#a00'><b>Error (a bug in flosslab, please "
-                                 f"report it):</b> {html.escape(self.message)}</span><details>"
-                                 f"<pre>{html.escape(traceback.format_exc())}</pre></details>")
+            self.message = show_bug(self.status, err)
             if not self.background:
                 raise
             return

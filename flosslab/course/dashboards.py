@@ -17,7 +17,7 @@ import numpy as np
 
 from . import demos as ex
 from . import figures as plots
-from .dashboard import USER_ERRORS, Dashboard, in_live_kernel, slider
+from .dashboard import USER_ERRORS, Dashboard, in_live_kernel, show_bug, slider
 
 
 # --- 01 ---------------------------------------------------------------------------------------------
@@ -633,7 +633,6 @@ class RunDashboard:
 
     def _work(self, values):
         import time
-        import traceback
         start = time.perf_counter()
         try:
             self.status.value = "<i>running ...</i>"
@@ -652,10 +651,7 @@ class RunDashboard:
                                  "</span>")
             return None
         except Exception as err:            # a bug: show it, never swallow it
-            self.message = f"{type(err).__name__}: {err}"
-            self.status.value = (f"<span style='color:#a00'><b>Error (a bug in flosslab, please "
-                                 f"report it):</b> {html.escape(self.message)}</span><details>"
-                                 f"<pre>{html.escape(traceback.format_exc())}</pre></details>")
+            self.message = show_bug(self.status, err)
             if not self.background:
                 raise
             return None
