@@ -61,7 +61,9 @@ def accuracy_vs_delay(sweeps: dict, path) -> None:
         ax.axhline(0.5, color="0.6", ls=":", lw=1)
         ax.set(title=f"delayed {task}: N={sweep['n']}, k={sweep['k']}, {len(sweep['seeds'])} seeds",
                xlabel="delay d (longest lag, steps)", ylabel="final accuracy", ylim=(0.4, 1.02))
-        ax.legend(fontsize=8)
+    # one legend under the panels: inside, it hides seeds at some delay of some sweep
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3,
+               fontsize=8, frameon=False)
     _save(fig, path)
 
 
