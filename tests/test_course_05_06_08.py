@@ -280,7 +280,8 @@ def test_the_paper_summary_is_reported_missing_not_faked(monkeypatch, tmp_path):
     assert dash.controls["dataset"].disabled
     # once a paper summary is shipped, it can be chosen
     paper = json.loads((tmp_path / "default.json").read_text())
-    paper["c_delay"]["xor"]["accuracy"]["none"]["12"] = [0.6] * 5
+    n_seeds = len(paper["c_delay"]["xor"]["accuracy"]["none"]["12"])
+    paper["c_delay"]["xor"]["accuracy"]["none"]["12"] = [0.6] * n_seeds
     (tmp_path / "paper.json").write_text(json.dumps(paper))
     dash = dashboards.paper_delay_dashboard(task="xor", highlight=12)
     assert not dash.controls["dataset"].disabled
