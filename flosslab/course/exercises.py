@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.conventions import init_rnn, random_bits, random_frame
+from ..core.conventions import DYNAMIC_PARAMS, init_rnn, random_bits, random_frame
 from ..core.measures import effective_rank
 from ..core.tasks import make_batch
 from ..reference.flossing import flossing_loss
@@ -390,6 +390,17 @@ def check_qr_vjp(func, n_cases: int = 4) -> bool:
 
 # --- 04: the flossing loss --------------------------------------------------------------------------
 
+def _flossing_case(rng_seed: int, case: int, max_units: int, max_gain: float):
+    """A random (params, inputs, k, target) for the flossing checkers: N in [4, max_units),
+    1 <= k < N, target in [-0.3, 0.1), gain in [0.7, max_gain), 40 input bits."""
+    rng = np.random.default_rng(rng_seed)
+    n = int(rng.integers(4, max_units))
+    k = int(rng.integers(1, n))
+    target = float(rng.uniform(-0.3, 0.1))
+    params = init_rnn(n, float(rng.uniform(0.7, max_gain)), seed=case)
+    return params, random_bits(40, 1, case), k, target
+
+
 def check_flossing_loss(func, n_cases: int = 3) -> bool:
     """``func(params, inputs, k, target)`` -> mean_{i<=k} (lambda_i - target)^2, differentiable."""
     from autograd import grad
@@ -397,12 +408,8 @@ def check_flossing_loss(func, n_cases: int = 3) -> bool:
 
     def cases():
         for case in range(n_cases):
-            rng = np.random.default_rng(500 + case)
-            n = int(rng.integers(4, 10))
-            k = int(rng.integers(1, n))
-            target = float(rng.uniform(-0.3, 0.1))
-            params = init_rnn(n, float(rng.uniform(0.7, 2.0)), seed=case)
-            inputs = random_bits(40, 1, case)
+            params, inputs, k, target = _flossing_case(500 + case, case, 10, 2.0)
+            n = params["W"].shape[0]
             want = flossing_loss(params, inputs, k, target)
             got = to_array(name, call(name, func, params, inputs, k, target), (),
                            "the loss (one number)")
@@ -431,7 +438,7 @@ def check_flossing_loss(func, n_cases: int = 3) -> bool:
 def reference_value_and_gradient(params, inputs, k, target):
     """(L_floss, {"W", "U", "b": dL_floss/d...}) by autograd through the reference's flossing loss."""
     from autograd import value_and_grad
-    dynamic = {name: params[name] for name in ("W", "U", "b")}
+    dynamic = {name: params[name] for name in DYNAMIC_PARAMS}
     return value_and_grad(lambda d: flossing_loss({**params, **d}, inputs, k, target))(dynamic)
 
 
@@ -441,12 +448,7 @@ def check_flossing_gradient(func, n_cases: int = 3) -> bool:
 
     def cases():
         for case in range(n_cases):
-            rng = np.random.default_rng(520 + case)
-            n = int(rng.integers(4, 9))
-            k = int(rng.integers(1, n))
-            target = float(rng.uniform(-0.3, 0.1))
-            params = init_rnn(n, float(rng.uniform(0.7, 1.8)), seed=case)
-            inputs = random_bits(40, 1, case)
+            params, inputs, k, target = _flossing_case(520 + case, case, 9, 1.8)
             loss_want, grads_want = reference_value_and_gradient(params, inputs, k, target)
             got = call(name, func, params, inputs, k, target)
             if not isinstance(got, (tuple, list)) or len(got) != 2:
