@@ -277,16 +277,23 @@ def reference_logdet_gradient(a):
                                                                 axis2=-2)))))(a)
 
 
+def _square_or_tall(rng_seed: int, case: int, max_cols: int):
+    """(rng, A): a Gaussian A with 2 <= n < max_cols columns, square on even cases, 1-3 rows
+    taller on odd ones; the rng goes on for further draws."""
+    rng = np.random.default_rng(rng_seed)
+    n = int(rng.integers(2, max_cols))
+    m = n if case % 2 == 0 else n + int(rng.integers(1, 4))
+    return rng, rng.standard_normal((m, n))
+
+
 def check_logdet_gradient(func, n_cases: int = 4) -> bool:
     """``func(A)`` -> d(sum log|R_ii|)/dA for square or tall A (m >= n)."""
     name = "logdet_gradient"
 
     def cases():
         for case in range(n_cases):
-            rng = np.random.default_rng(400 + case)
-            n = int(rng.integers(2, 6))
-            m = n if case % 2 == 0 else n + int(rng.integers(1, 4))
-            a = rng.standard_normal((m, n))
+            _, a = _square_or_tall(400 + case, case, 6)
+            m, n = a.shape
             want = reference_logdet_gradient(a)
             got = to_array(name, call(name, func, a), want.shape, "the gradient (shaped like A)")
             if close(got, want, rtol=1e-6, atol=1e-8):
@@ -354,10 +361,8 @@ def check_qr_vjp(func, n_cases: int = 4) -> bool:
 
     def cases():
         for case in range(n_cases):
-            rng = np.random.default_rng(440 + case)
-            n = int(rng.integers(2, 5))
-            m = n if case % 2 == 0 else n + int(rng.integers(1, 4))
-            a = rng.standard_normal((m, n))
+            rng, a = _square_or_tall(440 + case, case, 5)
+            m, n = a.shape
             q, r = np.linalg.qr(a)
             qb, rb = rng.standard_normal((m, n)), np.triu(rng.standard_normal((n, n)))
             want = reference_qr_vjp(q, r, qb, rb)
