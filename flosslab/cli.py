@@ -403,7 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "figures and results.json. Training runs (c, d, e) follow a budget: "
                     f"'default' ({describe(DEFAULT)}) or 'paper', the author's XOR example "
                     f"({describe(PAPER)}). Delays are the longest lag d (XOR: "
-                    "x_{t-ceil(d/2)} XOR x_{t-d}; the author's code calls d/2 the XOR delay). "
+                    "x_{t-ceil(d/2)} XOR x_{t-d}, the author's published notation; his code's variable "
+                    "'delay' is d/2). "
                     "Finished runs are saved in OUT/runs.jsonl: an interrupted run, started "
                     "again with the same arguments, continues where it stopped.")
     p.add_argument("--fast", action="store_true", help="small sizes (a few minutes on 2 cores)")

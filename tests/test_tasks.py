@@ -72,3 +72,57 @@ def test_loss_and_accuracy_against_direct_formulas(rng):
 def test_bad_task_arguments(kwargs, message):
     with pytest.raises(fl.FlosslabError, match=message):
         fl.make_batch(**kwargs)
+
+
+# --- the author's sources ---------------------------------------------------------------------
+# Published notation (README and NeurIPS rebuttal of the author's SurrogateGradientFlossing
+# repository): y_t = x_{t-d/2} XOR x_{t-d}, d the longest lag. His code (GradientFlossing_XOR.jl,
+# generateInputOutput) writes the same task with a variable `delay` = d/2. Both are pinned here.
+
+def published_xor(bits, t, d):
+    """y_t = x_{t-d/2} XOR x_{t-d}, the published formula, for even d."""
+    return int(bits[t - d // 2]) ^ int(bits[t - d])
+
+
+def authors_generator(bits, delay, task):
+    """generateInputOutput of GradientFlossing_XOR.jl transcribed index by index (Julia's 1-based
+    indices kept as i, arrays read as bits[i - 1]); returns the targets of the whole unshifted
+    sequence, 0 where the code leaves them undefined. task = 0: copy, task = -1: XOR."""
+    n = len(bits)
+    target = [0] * n
+    for i in range(1, n + 1):
+        if task == 0:
+            if i > delay:
+                target[i - 1] = int(bits[i - delay - 1])
+        else:
+            h = abs(task)
+            if i > delay * 2 ** h:
+                lagged = [int(bits[j - 1]) for j in range(i - delay, i - delay * 2 ** h - 1, -delay)]
+                value = lagged[-1]                      # recabs(reverse(...)): |..|a - b| - c|..|
+                for x in reversed(lagged[:-1]):
+                    value = abs(value - x)
+                target[i - 1] = value
+    return target
+
+
+@pytest.mark.parametrize("d", [2, 10, 20, 64, 70])
+def test_xor_is_the_published_formula(d):
+    assert fl.task_lags("xor", d) == [d // 2, d]
+    batch = fl.make_batch("xor", d, batch_size=3, seq_len=d + 40, seed=d)
+    for b in range(3):
+        bits = batch.inputs[:, b, 0]
+        for t in range(d, d + 40):
+            assert batch.targets[t, b, 0] == published_xor(bits, t, d)
+
+
+@pytest.mark.parametrize("code_delay", [1, 5, 10, 35])
+def test_the_authors_code_delay_is_half_of_d(code_delay):
+    """The code's XOR with `delay` = c equals flosslab's XOR with d = 2c at every step both define;
+    the code's copy with `delay` = c equals flosslab's copy with d = c."""
+    rng = np.random.default_rng(code_delay)
+    bits = rng.integers(0, 2, size=4 * code_delay + 30)
+    for task, d in ((-1, 2 * code_delay), (0, code_delay)):
+        theirs = authors_generator(bits, code_delay, task)
+        lags = fl.task_lags("xor" if task else "copy", d)
+        for t in range(d, len(bits)):           # 0-based t; the code's i = t + 1
+            assert theirs[t] == direct_target(bits, t, lags), (task, t)

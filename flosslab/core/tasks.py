@@ -10,8 +10,18 @@ Convention for the delay d (the same in every task): d is the LONGEST lag the ta
 x_0 is the first input, and the loss and accuracy count exactly the steps t >= d, where every input
 the target needs has been seen: there are no unlearnable steps.
 
-The paper's code writes the XOR delay as d/2 (its ``delay`` variable is half of our d); to compare
-with the paper's XOR figures, double its number.
+What the author's sources say (docs/conventions.md has the details):
+
+* his published notation (README and NeurIPS rebuttal of his repository SurrogateGradientFlossing)
+  writes the task as y_t = x_{t-d/2} XOR x_{t-d} and plots accuracy "as a function of task
+  difficulty (delay d)": d is the longest lag, as here;
+* his code (``GradientFlossing_XOR.jl``, task = -1) builds y_t = x_{t-delay} XOR x_{t-2 delay}: its
+  variable ``delay`` is d/2 (its example's delay = 10 is d = 20 here).
+
+flosslab reads the paper's delays in the published notation (d = longest lag), because that is how
+the author writes the task for readers and no source says that the paper's figures plot the code's
+variable. For even d the lags are exactly d/2 and d; for odd d the published formula has no integer
+lag d/2 and flosslab takes ceil(d/2).
 
 Arrays are time-major, as in the RNN: inputs (T, B, 1), targets (T, B, 1), mask (T,) of booleans.
 """

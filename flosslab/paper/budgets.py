@@ -19,9 +19,10 @@ evaluation             every 50 epochs, 256 sequences       every 250 epochs, 25
 floating point         float64                              float32 (PyTorch's default, as the author)
 =====================  ===================================  ===========================================
 
-Delay convention: d is the LONGEST lag of the target (:mod:`flosslab.tasks`); delayed XOR is
-``y_t = x_{t-ceil(d/2)} XOR x_{t-d}``. The author's code calls d/2 its XOR "delay", so its XOR
-delays are half of ours.
+Delay convention: d is the LONGEST lag of the target (:mod:`flosslab.core.tasks`); delayed XOR is
+``y_t = x_{t-ceil(d/2)} XOR x_{t-d}``, the author's published notation (y_t = x_{t-d/2} XOR x_{t-d},
+README of his SurrogateGradientFlossing repository). His code's variable ``delay`` is d/2: the
+example's ``delay = 10`` is d = 20 here. The paper budget keeps the example's settings and sweeps d.
 
 The author's code does not state a flossing learning rate separate from the task's; both are 1e-3
 here. A *variant* changes one setting of a budget (``VARIANTS``), to measure what that setting does.

@@ -16,7 +16,7 @@ The training experiments (c, d, e) run under a *budget* (:mod:`flosslab.paper.bu
 runs trained together as torch ensembles, each finished chunk saved in ``runs.jsonl`` in the output
 folder, so an interrupted run continues where it stopped. Every seed is reported, none is picked;
 horizons come with a bootstrap interval over seeds (:mod:`flosslab.paper.stats`). Delay convention:
-:mod:`flosslab.tasks` (d = the longest lag).
+:mod:`flosslab.core.tasks` (d = the longest lag, as in the author's published notation).
 """
 from __future__ import annotations
 
