@@ -1,0 +1,56 @@
+"""The results pages' tables against a fresh computation from the committed runs, and the table
+functions against direct counts."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flosslab.paper import report
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "docs" / "results.md", ROOT / "README.md"]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_table_in_the_docs_is_recomputed_from_the_runs(page):
+    text = page.read_text()
+    assert "<!-- table:" in text or page.name == "README.md"
+    assert report.stale_tables(text) == [], \
+        f"run: python -m flosslab.paper.report --write {page.relative_to(ROOT)}"
+
+
+def test_a_changed_number_is_caught():
+    text = (ROOT / "docs" / "results.md").read_text()
+    name = "paper-xor"
+    fresh = report.TABLES[name]()
+    changed = fresh.replace("8/10", "9/10", 1)
+    assert changed != fresh
+    page = f"<!-- table: {name} -->\n{changed}\n<!-- /table -->"
+    assert report.stale_tables(page) == [name]
+    assert report.stale_tables(report.fill(page)) == []
+    assert text.count("<!-- /table -->") == text.count("<!-- table:")
+
+
+def test_delay_table_counts_and_interval_against_direct_computation():
+    values = [0.99, 0.5, 0.85, 0.95, 0.91, 0.5, 0.79, 1.0]
+    row = report.delay_table({"inter": {70: values}}, 70).splitlines()[2]
+    assert "| 4 of 8 |" in row                     # >= 0.9: 0.99, 0.95, 0.91, 1.0
+    assert "| 5 of 8 |" in row                     # >= 0.8: and 0.85
+    med, low, high = report.median_interval(values)
+    assert med == np.median(values)
+    # the bootstrap median of 8 values is one of the values or a midpoint of two: its quantiles lie
+    # within the range of the data, and a constant sample has a zero-width interval
+    assert min(values) <= low <= med <= high <= max(values)
+    assert report.median_interval([0.7] * 5) == (0.7, 0.7, 0.7)
+
+
+def test_sweep_table_cell_is_median_quartiles_and_count():
+    values = [0.5, 0.6, 0.95, 0.99]
+    cell = report._cell(values)
+    q25, q50, q75 = np.percentile(values, [25, 50, 75])
+    assert cell == f"{q50:.2f} [{q25:.2f}-{q75:.2f}] 2/4"
+
+
+def test_horizon_below_the_range_is_said_in_words():
+    table = report.horizon_table({"none": {32: [0.5, 0.5, 0.5], 40: [0.5, 0.5, 0.5]}})
+    assert "below 32 (no swept delay reaches 0.9)" in table
