@@ -190,6 +190,16 @@ def _pairs(args) -> list:
     return [(g, s) for g in (args.gains or [args.gain]) for s in (args.seeds or [args.seed])]
 
 
+def cmd_course(args, backend) -> dict:
+    from .course import editions
+    if args.action == "student-edition":
+        written = editions.student_edition(args.out, args.notebooks)
+    else:
+        written = editions.slides(args.out, args.notebooks, execute=args.execute,
+                                  reveal_prefix=args.reveal_prefix)
+    return {"action": args.action, "out": str(args.out), "written": [str(p) for p in written]}
+
+
 def cmd_spectrum(args, backend) -> dict:
     pairs = _pairs(args)
     args.seeds_ = [s for _, s in pairs]
@@ -313,6 +323,8 @@ def _print_human(command: str, result: dict) -> None:
 
 def _short(value):
     """A list of more than 8 numbers as its first four and last two (null as None)."""
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return "\n".join(["", *("  " + v for v in value)])
     if isinstance(value, list) and len(value) > 8:
         show = lambda v: "None" if v is None else f"{v:.4g}"
         return f"[{', '.join(map(show, value[:4]))}, ..., " \
@@ -395,6 +407,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="smaller sizes (about a minute on a CPU)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(run=cmd_bench)
+
+    p = sub.add_parser(
+        "course", help="build the student edition or slides of the course",
+        description="student-edition: every notebook without its solutions and answers (the "
+                    "exercises' checkers stay), outputs cleared. slides: reveal.js slides of "
+                    "every notebook (a heading starts a slide; solutions and answers are "
+                    "skipped); --execute runs the notebooks first so the figures show.")
+    p.add_argument("action", choices=("student-edition", "slides"))
+    p.add_argument("out", help="folder to write into")
+    p.add_argument("--notebooks", default=None,
+                   help="folder of the course notebooks (default: the repository's notebooks/)")
+    p.add_argument("--execute", action="store_true", help="slides: run each notebook first")
+    p.add_argument("--reveal-prefix", default=None,
+                   help="slides: where the browser loads reveal.js 4 from (default: nbconvert's "
+                        "CDN address; a local copy presents offline)")
+    threads_option(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(run=cmd_course)
 
     p = sub.add_parser(
         "reproduce", help="run the paper's experiments: figures and results.json",

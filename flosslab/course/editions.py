@@ -1,0 +1,111 @@
+"""Editions of the course built from the notebooks with nbconvert: the student edition and slides.
+
+* **Student edition** (``python -m flosslab course student-edition OUT``): every notebook without its
+  ``solution`` cells (code) and ``answer`` cells (markdown), outputs cleared; the exercise stubs and
+  the checkers stay, so a student's answer is still checked. nbconvert's ``TagRemovePreprocessor``
+  and ``ClearOutputPreprocessor`` do the work.
+* **Slides** (``python -m flosslab course slides OUT``): reveal.js slides (nbconvert's
+  ``SlidesExporter``). The slide structure is derived from the notebook when the slides are built,
+  so the notebooks carry no slide metadata to keep in step: a ``#``/``##`` heading starts a slide, a
+  ``###`` heading a sub-slide, solutions, answers and the setup cell are skipped, every other cell
+  continues the slide before it. Run the notebooks first (``--execute``) to have figures on the
+  slides. reveal.js itself is loaded by the browser from ``--reveal-prefix`` (by default the CDN that
+  nbconvert names; pass a local copy of reveal.js 4 to present offline).
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from ..core.errors import FlosslabError
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+HIDDEN_TAGS = ("solution", "answer")
+
+
+def course_notebooks(folder=None) -> list:
+    """The course's notebooks, in order."""
+    if folder is None:       # the repository's notebooks, or ./notebooks where flosslab is installed
+        folder = NOTEBOOKS if NOTEBOOKS.is_dir() else Path("notebooks")
+    folder = Path(folder)
+    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        raise FlosslabError(f"no course notebooks (NN_name.ipynb) in {folder}")
+    return paths
+
+
+def _read(path):
+    import nbformat
+    return nbformat.read(str(path), as_version=4)
+
+
+def student_notebook(nb):
+    """A copy of ``nb`` without solution and answer cells, outputs cleared."""
+    from nbconvert.preprocessors import ClearOutputPreprocessor, TagRemovePreprocessor
+    nb = copy.deepcopy(nb)
+    remove = TagRemovePreprocessor(remove_cell_tags=set(HIDDEN_TAGS), enabled=True)
+    nb, _ = remove.preprocess(nb, {})
+    nb, _ = ClearOutputPreprocessor().preprocess(nb, {})
+    for cell in nb.cells:
+        cell.metadata.pop("jupyter", None)          # nothing left to collapse
+    return nb
+
+
+def student_edition(out_dir, folder=None) -> list:
+    """Write the student edition of every course notebook into ``out_dir``; return the paths."""
+    import nbformat
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in course_notebooks(folder):
+        target = out / path.name
+        nbformat.write(student_notebook(_read(path)), str(target))
+        written.append(target)
+    return written
+
+
+def slide_type(cell, index: int) -> str:
+    """The reveal.js slide type of a cell (see the module's text)."""
+    tags = cell.metadata.get("tags", [])
+    if any(tag in tags for tag in HIDDEN_TAGS) or (cell.cell_type == "code" and index <= 1
+                                                   and "setup_notebook" in cell.source):
+        return "skip"
+    if cell.cell_type == "markdown":
+        first = cell.source.lstrip().split("\n", 1)[0]
+        if first.startswith("# ") or first.startswith("## "):
+            return "slide"
+        if first.startswith("### "):
+            return "subslide"
+    return "-"
+
+
+def slides_notebook(nb):
+    """A copy of ``nb`` with slide metadata on every cell."""
+    nb = copy.deepcopy(nb)
+    for i, cell in enumerate(nb.cells):
+        cell.metadata["slideshow"] = {"slide_type": slide_type(cell, i)}
+    return nb
+
+
+def slides(out_dir, folder=None, execute: bool = False, reveal_prefix: str | None = None,
+           timeout: int = 600) -> list:
+    """Write ``NN_name.slides.html`` for every course notebook into ``out_dir``; return the paths.
+    With ``execute`` each notebook is run first (in the current environment) so its figures show."""
+    from nbconvert.exporters import SlidesExporter
+    from nbconvert.preprocessors import ExecutePreprocessor
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    exporter = SlidesExporter()
+    if reveal_prefix:
+        exporter.reveal_url_prefix = reveal_prefix
+    written = []
+    for path in course_notebooks(folder):
+        nb = _read(path)
+        if execute:
+            ExecutePreprocessor(timeout=timeout, kernel_name="python3").preprocess(
+                nb, {"metadata": {"path": str(path.parent)}})
+        body, _ = exporter.from_notebook_node(slides_notebook(nb))
+        target = out / (path.stem + ".slides.html")
+        target.write_text(body)
+        written.append(target)
+    return written
