@@ -383,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train on a delayed task with a flossing schedule")
     p.add_argument("--task", choices=TASKS, default="copy")
     p.add_argument("--delay", type=int, default=5, help="longest lag of the target (steps)")
-    p.add_argument("--order", type=int, default=None, help="parity order h (task parity)")
+    p.add_argument("--order", type=int, default=None, help="parity order p (task parity)")
     p.add_argument("--flossing", choices=SCHEDULES, default="none")
     p.add_argument("--epochs", type=int, default=300)
     p.add_argument("--seq-len", type=int, default=None, help="sequence length (delay + 50)")

@@ -4,9 +4,9 @@ Convention for the delay d (the same in every task): d is the LONGEST lag the ta
 
 * copy (parity of order 1):   y_t = x_{t-d}
 * xor  (parity of order 2):   y_t = x_{t-ceil(d/2)} XOR x_{t-d}
-* parity of order h:          y_t = XOR over j = 1..h of x_{t - ceil(j d / h)}
+* parity of order p:          y_t = XOR over j = 1..p of x_{t - ceil(j d / p)}
 
-(h lags spread evenly up to d; requires d >= h so that the lags are distinct.) Time is 0-indexed,
+(p lags spread evenly up to d; requires d >= p so that the lags are distinct.) Time is 0-indexed,
 x_0 is the first input, and the loss and accuracy count exactly the steps t >= d, where every input
 the target needs has been seen: there are no unlearnable steps.
 
@@ -46,23 +46,23 @@ class TaskBatch(NamedTuple):
 
 
 def task_order(task: str, order: int | None = None) -> int:
-    """Parity order h of a task: copy 1, xor 2, parity ``order`` (default 3)."""
+    """Parity order p of a task: copy 1, xor 2, parity ``order`` (default 3)."""
     check_choice("task", task, TASKS)
     if task == "copy":
         return 1
     if task == "xor":
         return 2
-    return check_int("the parity order h", 3 if order is None else order, minimum=1)
+    return check_int("the parity order p", 3 if order is None else order, minimum=1)
 
 
 def task_lags(task: str, delay: int, order: int | None = None) -> list[int]:
     """The lags the target at time t depends on, ascending; the largest is ``delay``."""
-    h = task_order(task, order)
+    p = task_order(task, order)
     d = check_int("the delay", delay, minimum=1)
-    if d < h:
-        raise FlosslabError(f"the {task} task of order {h} needs delay >= {h} (one distinct lag per "
+    if d < p:
+        raise FlosslabError(f"the {task} task of order {p} needs delay >= {p} (one distinct lag per "
                             f"term), got delay={d}")
-    return [math.ceil(j * d / h) for j in range(1, h + 1)]
+    return [math.ceil(j * d / p) for j in range(1, p + 1)]
 
 
 def default_seq_len(delay: int) -> int:

@@ -25,7 +25,7 @@ class TrainConfig:
     """Everything that defines a training run. Defaults run in about a minute on a laptop."""
     task: str = "copy"
     delay: int = 5
-    order: int | None = None          # parity order h (task "parity" only)
+    order: int | None = None          # parity order p (task "parity" only)
     n_units: int = 64
     gain: float = 1.0
     n_epochs: int = 300
