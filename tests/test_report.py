@@ -54,3 +54,16 @@ def test_sweep_table_cell_is_median_quartiles_and_count():
 def test_horizon_below_the_range_is_said_in_words():
     table = report.horizon_table({"none": {32: [0.5, 0.5, 0.5], 40: [0.5, 0.5, 0.5]}})
     assert "below 32 (no swept delay reaches 0.9)" in table
+
+
+def test_shipped_paper_runs_equal_the_committed_runs_files():
+    """The course reads the paper budget's accuracies from the package; they must be those of the
+    committed runs (python -m flosslab.paper.report --ship rewrites them)."""
+    import json
+    assert json.loads(report.SHIPPED_RUNS.read_text()) == report.paper_runs_from_files()
+
+
+def test_shipped_tables_equal_the_tables_from_the_runs():
+    shipped = report.shipped_accuracies()
+    assert report.horizon_table(shipped) == report.TABLES["paper-horizons"]()
+    assert report.delay_table(shipped, 70) == report.TABLES["paper-d70"]()

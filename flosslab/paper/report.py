@@ -263,6 +263,44 @@ def claims_table() -> str:
     return "\n".join(lines)
 
 
+#: Every runs file of the author's budget, and the shipped file that holds their final accuracies.
+PAPER_RUN_FILES = ("runs.jsonl", "d70/runs.jsonl", "d70_none/runs.jsonl",
+                   "ablation_floss200_runs.jsonl", "ablation_clip1_runs.jsonl",
+                   "ablation_late_episodes/runs.jsonl", "ablation_seq_d50/runs.jsonl")
+SHIPPED_RUNS = Path(__file__).parent / "data" / "paper_runs.json"
+
+
+def compact_runs(records) -> dict:
+    """``{variant: {task: {schedule: {delay: [final accuracy by seed]}}}}``, the part of a sweep's
+    records the course and the tables need (variant "" is the budget itself)."""
+    out = {}
+    for r in sorted(records, key=lambda r: (r.get("variant", ""), r["task"], r["schedule"],
+                                            int(r["delay"]), r["seed"])):
+        (out.setdefault(r.get("variant", ""), {}).setdefault(r["task"], {})
+         .setdefault(r["schedule"], {}).setdefault(str(int(r["delay"])), [])
+         .append(round(float(r["final_accuracy"]), 6)))
+    return out
+
+
+def paper_runs_from_files() -> dict:
+    paths = [f"{PAPER_RUNS}/{name}" for name in PAPER_RUN_FILES if _existing(f"{PAPER_RUNS}/{name}")]
+    return compact_runs(load_runs(*paths))
+
+
+def ship_paper_runs() -> Path:
+    """Write the compact final accuracies of every paper-budget run into the package's data."""
+    SHIPPED_RUNS.write_text(json.dumps(paper_runs_from_files(), indent=1, sort_keys=True) + "\n")
+    return SHIPPED_RUNS
+
+
+def shipped_accuracies(variant: str = "", task: str = "xor") -> dict:
+    """``{schedule: {delay (int): [accuracies]}}`` from the shipped file (works where flosslab is
+    installed without the repository's docs/)."""
+    data = json.loads(SHIPPED_RUNS.read_text())
+    by_schedule = data.get(variant, {}).get(task, {})
+    return {s: {int(d): v for d, v in by_delay.items()} for s, by_delay in by_schedule.items()}
+
+
 #: The tables a page can hold, by name.
 TABLES = {
     "default-copy": lambda: sweep_table(_merged("docs/results/runs.jsonl", task="copy")),
@@ -306,10 +344,15 @@ def main(argv=None) -> int:
     mode.add_argument("--write", action="store_true", help="rewrite the tables in place")
     mode.add_argument("--check", action="store_true", help="exit 1 if a table is stale")
     mode.add_argument("--print", dest="name", choices=sorted(TABLES), help="print one table")
+    mode.add_argument("--ship", action="store_true",
+                      help="write flosslab/paper/data/paper_runs.json from the paper-budget runs")
     parser.add_argument("pages", nargs="*", help="markdown files holding marked tables")
     args = parser.parse_args(argv)
     if args.name:
         print(TABLES[args.name]())
+        return 0
+    if args.ship:
+        print(ship_paper_runs())
         return 0
     status = 0
     for page in args.pages:
