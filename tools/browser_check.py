@@ -176,6 +176,34 @@ JS_INSPECT = r"""
 }
 """
 
+# Answer cells (tagged "answer") as the student sees them: rendered markdown whose <details> block
+# must be closed, its body not visible.
+JS_ANSWERS = r"""
+(path) => {
+  const bc = window.__bc, p = bc.panel(path);
+  const out = [];
+  p.content.widgets.forEach((cw, i) => {
+    const m = cw.model;
+    const tags = (m.getMetadata ? m.getMetadata('tags') : m.metadata.get('tags')) || [];
+    if (m.type !== 'markdown' || !tags.includes('answer')) return;
+    const details = cw.node.querySelector('.jp-RenderedMarkdown details');
+    let visible = '';
+    if (!details) {
+      const r = cw.node.querySelector('.jp-RenderedMarkdown');
+      visible = r ? r.innerText.trim() : '';
+    } else if (details.open) {
+      visible = details.innerText.trim();
+    } else {
+      const body = [...details.children].filter(e => e.tagName !== 'SUMMARY');
+      visible = body.map(e => e.offsetHeight > 0 ? e.innerText : '').join('').trim();
+    }
+    out.push({i, details: !!details, open: details ? details.open : null,
+              visible: visible.slice(0, 120)});
+  });
+  return out;
+}
+"""
+
 # Find dashboards: top-level widget boxes in a cell's output holding an image (an Image widget, or
 # an <img> in an Output), or a Train button. Each gets data-bc-dash="<n>", each of its controls (outside its Output areas)
 # data-bc-ctl="<n>-<j>".
@@ -712,6 +740,11 @@ class NotebookCheck:
                              "outputs": [o["type"] for o in c["outputs"]]})
         self.result["figures"] = figures
         self.result["cells"] = per_cell
+        answers = self.page.evaluate(JS_ANSWERS, self.rel)
+        for a in answers:
+            if a["visible"]:
+                self.problem("visible answer", a["visible"], a["i"])
+        self.result["answers_hidden"] = sum(not a["visible"] for a in answers)
 
     def screenshot_notebook(self):
         """The whole notebook: make the viewport as tall as the notebook, shoot, restore."""
