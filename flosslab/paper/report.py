@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as onp
 
 from ..core.errors import FlosslabError
+from ..core.style import SCHEDULE_LABELS
 from .stats import bootstrap_horizon, quartiles
 
 ROOT = Path(__file__).resolve().parents[2]
 PAPER_RUNS = "docs/results/paper_budget"
-SCHEDULE_LABELS = {"none": "no flossing", "pre": "preflossing", "inter": "pre + periodic"}
 LEVELS = (0.9, 0.8)
 
 
@@ -244,7 +244,7 @@ def claims_table() -> str:
          "the paper's text, quoted in the summary: 'gradient flossing increases the effective rank "
          "of the recurrent weight gradient'",
          f"XOR d = 20, median over seeds at each evaluation: no flossing {span('none')}, "
-         f"preflossing {span('pre')}, pre + periodic {span('inter')}",
+         f"preflossing {span('pre')}, pre + periodic flossing {span('inter')}",
          "the paper's rank measure (entropy effective rank here)"),
         ("more flossed exponents help tasks that need several memory directions",
          "the paper summary (design trade-offs; 'variable temporal complexity')",
