@@ -56,15 +56,22 @@ SEEDS = st.integers(0, 2 ** 32)
 BAD_SEED = st.one_of(st.integers(-3, -1), st.just(2 ** 70), WEIRD)
 
 
+class Kw(dict):
+    """Keyword arguments that remember which of them were replaced by bad ones (``broken``)."""
+    broken: frozenset = frozenset()
+
+
 @st.composite
 def arguments(draw, valid: dict, bad: dict):
-    """Valid keyword arguments; in about half of the examples one or two replaced by bad ones."""
-    kw = {name: draw(strategy) for name, strategy in valid.items()}
+    """Valid keyword arguments; in about half of the examples one or two replaced by bad ones
+    (named in the result's ``broken``)."""
+    kw = Kw({name: draw(strategy) for name, strategy in valid.items()})
     broken = draw(st.one_of(st.just(set()), st.sets(st.sampled_from(sorted(bad)), min_size=1,
                                                      max_size=2)))
     for name in sorted(broken):
         kw[name] = draw(bad[name])
         event(f"bad {name}")
+    kw.broken = frozenset(broken)
     return kw
 
 
@@ -112,13 +119,16 @@ def corrupt_array(draw, array):
 
 
 @st.composite
-def params(draw, n=st.integers(1, 5)):
-    """A network from init_rnn at a gain from 0 to 10 (saturated at the top); in about half of the
-    examples one or two changes: a key dropped or added, or an array corrupted."""
+def network(draw, n=st.integers(1, 5)):
+    """(p, changed): a network from init_rnn at a gain from 0 to 10 (saturated at the top); in
+    about half of the examples one or two changes (``changed``): a key dropped or added, or an
+    array corrupted."""
     p = fl.init_rnn(draw(n), draw(st.floats(0, 10)), n_inputs=draw(st.integers(0, 2)),
                     seed=draw(st.integers(0, 9)))
-    for _ in range(draw(st.sampled_from([0, 0, 1, 2]))):
-        name = draw(st.sampled_from(sorted(p)))
+    changes = draw(st.sampled_from([0, 0, 1, 2]))
+    names = sorted(p)           # the network's own arrays (an extra key is not corrupted further)
+    for _ in range(changes):
+        name = draw(st.sampled_from(names))
         action = draw(st.sampled_from(["corrupt"] * 4 + ["drop", "extra"]))
         event(f"params {action}")
         if action == "drop":
@@ -127,7 +137,12 @@ def params(draw, n=st.integers(1, 5)):
             p["Z"] = np.ones(3)
         elif name in p:
             p[name] = draw(corrupt_array(p[name]))
-    return p
+    return p, changes > 0
+
+
+def params(n=st.integers(1, 5)):
+    """The network of :func:`network`, without its flag."""
+    return network(n).map(lambda pc: pc[0])
 
 
 def n_inputs_of(p) -> int:
@@ -168,15 +183,24 @@ def numbers(value):
         yield float(value)
 
 
-def outcome(call):
+def outcome(call, corrupted: bool, numerical_trouble: bool = False):
     """Run ``call``: an allowed exception (returned), or a result whose numbers are finite, or -inf
-    with a FrameCollapseWarning. Any other exception propagates and fails the test."""
+    with a FrameCollapseWarning. Any other exception propagates and fails the test.
+
+    ``corrupted``: whether some argument was replaced by a bad one. When none was, every argument
+    is valid and the call must return a result: an error then fails the test (an implementation
+    that raised on everything would otherwise pass). ``numerical_trouble``: valid arguments for
+    which a NumericalError is the documented answer, known from the arguments alone (Jacobians of
+    size 1e200, whose products overflow; W = 0, whose frame collapses, for flossing); a
+    FlosslabError (bad input) still fails the test."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             result = call()
         except (FlosslabError, NumericalError) as exc:
             assert str(exc).strip(), "an error without a message"
+            assert corrupted or (numerical_trouble and isinstance(exc, NumericalError)), \
+                f"valid arguments, yet {type(exc).__name__}: {exc}"
             event(f"raised {type(exc).__name__}")
             return exc
     event("returned")
@@ -207,13 +231,13 @@ def to_engine(p, dtype=torch.float64):
      "bias_scale": BAD_REAL}),
     engine=st.booleans())
 def test_init_rnn(kw, engine):
-    outcome(lambda: (E.init_rnn if engine else fl.init_rnn)(**kw))
+    outcome(lambda: (E.init_rnn if engine else fl.init_rnn)(**kw), bool(kw.broken))
 
 
 @st.composite
 def spectrum_call(draw, engine: bool):
     """Arguments of lyapunov_spectrum for a network (a stack of two for an engine ensemble)."""
-    p = draw(params())
+    p, changed = draw(network())
     ensemble = engine and draw(st.booleans())
     dtype = draw(st.sampled_from([torch.float64, torch.float32])) if engine else None
     if engine:
@@ -237,7 +261,7 @@ def spectrum_call(draw, engine: bool):
          "seed": BAD_SEED, "h0": corrupt_array(np.zeros(lead + (n,)))}))
     if engine:
         kw["fused"] = draw(st.booleans())
-    return p, kw
+    return p, kw, changed or bool(kw.broken)
 
 
 def _stacks(p) -> bool:
@@ -251,30 +275,33 @@ def _stacks(p) -> bool:
 @settings(max_examples=EXAMPLES)
 @given(call=spectrum_call(engine=False))
 def test_reference_lyapunov_spectrum(call):
-    p, kw = call
-    outcome(lambda: fl.lyapunov_spectrum(p, **kw))
+    p, kw, corrupted = call
+    outcome(lambda: fl.lyapunov_spectrum(p, **kw), corrupted)
 
 
 @settings(max_examples=EXAMPLES)
 @given(call=spectrum_call(engine=True))
 def test_engine_lyapunov_spectrum(call):
-    p, kw = call
-    outcome(lambda: E.lyapunov_spectrum(p, **kw))
+    p, kw, corrupted = call
+    outcome(lambda: E.lyapunov_spectrum(p, **kw), corrupted)
 
 
 @st.composite
 def jacobians(draw):
-    """(T, N, N) Jacobians diag(tanh'(a)) W of a random network, at times extreme."""
+    """(T, N, N) Jacobians diag(tanh'(a)) W of a random network, at times extreme, and whether
+    they are huge (W scaled by 1e200: products of two of them overflow)."""
     t, n = draw(st.integers(1, 8)), draw(st.integers(1, 4))
     rng = np.random.default_rng(draw(st.integers(0, 9)))
     a = rng.standard_normal((t, n)) * draw(st.sampled_from([1.0, 10.0, 100.0]))
-    w = rng.standard_normal((n, n)) * draw(st.sampled_from([1.0, 0.0, 1e-200, 1e200]))
-    return fl.tanh_slope(a)[:, :, None] * w
+    scale = draw(st.sampled_from([1.0, 0.0, 1e-200, 1e200]))
+    w = rng.standard_normal((n, n)) * scale
+    return fl.tanh_slope(a)[:, :, None] * w, scale > 1.0
 
 
 @settings(max_examples=EXAMPLES)
-@given(data=st.data(), jac=jacobians(), torch_input=st.booleans())
-def test_spectrum_from_jacobians(data, jac, torch_input):
+@given(data=st.data(), drawn=jacobians(), torch_input=st.booleans())
+def test_spectrum_from_jacobians(data, drawn, torch_input):
+    jac, huge = drawn
     t, n = jac.shape[:2]
     k = data.draw(st.one_of(st.none(), st.integers(1, n)))
     kk = n if k is None else k
@@ -289,13 +316,14 @@ def test_spectrum_from_jacobians(data, jac, torch_input):
          "frame": corrupt_array(np.eye(n)[:, :kk])}))
     if torch_input and isinstance(kw["jacobians"], np.ndarray):
         kw["jacobians"] = torch.as_tensor(kw["jacobians"])
-    outcome(lambda: fl.spectrum_from_jacobians(**kw))
+    outcome(lambda: fl.spectrum_from_jacobians(**kw), bool(kw.broken), numerical_trouble=huge)
 
 
 @settings(max_examples=EXAMPLES // 3)
 @given(data=st.data(), engine=st.booleans())
 def test_floss(data, engine):
-    p = data.draw(params(n=st.integers(1, 4)))
+    p, changed = data.draw(network(n=st.integers(1, 4)))
+    collapsed = not changed and not np.any(p["W"])    # gain 0: singular Jacobians, no gradient
     p = to_engine(p) if engine else p
     n = n_units_of(p)
     transient = data.draw(st.integers(0, 6))
@@ -307,7 +335,8 @@ def test_floss(data, engine):
         {"n_steps": st.one_of(st.just(-1), WEIRD), "n_exponents": st.one_of(st.just(n + 1), WEIRD),
          "target": BAD_REAL, "lr": st.one_of(st.just(0.0), BAD_REAL),
          "seq_len": st.one_of(st.just(transient), WEIRD), "transient": WEIRD, "seed": BAD_SEED}))
-    outcome(lambda: (E.floss if engine else fl.floss)(p, **kw))
+    outcome(lambda: (E.floss if engine else fl.floss)(p, **kw), changed or bool(kw.broken),
+            numerical_trouble=collapsed)
 
 
 VALID_CONFIG = {
@@ -336,11 +365,17 @@ BAD_CONFIG = {
 @given(data=st.data(), kw=arguments(VALID_CONFIG, BAD_CONFIG), engine=st.booleans(),
        own_params=st.booleans())
 def test_trainconfig_and_train(data, kw, engine, own_params):
-    config = outcome(lambda: fl.TrainConfig(**kw))
+    config = outcome(lambda: fl.TrainConfig(**kw), bool(kw.broken))
     if isinstance(config, Exception):
         return
-    p = None
+    p, changed, collapsed = None, False, config.gain == 0
     if own_params:                 # the configuration's size, or a corrupted network
-        p = data.draw(params(n=st.just(config.n_units)))
+        p, changed = data.draw(network(n=st.just(config.n_units)))
+        # the tasks have one input and one output: a network with another number is wrong for them
+        changed = changed or p["U"].shape[1] != 1
+        collapsed = not changed and not np.any(p["W"])
         p = to_engine(p) if engine and data.draw(st.booleans()) else p
-    outcome(lambda: (E.train if engine else fl.train)(config, p))
+    # flossing a network with W = 0 has no gradient (a collapsed frame)
+    collapsed = collapsed and config.flossing != "none"
+    outcome(lambda: (E.train if engine else fl.train)(config, p), changed or bool(kw.broken),
+            numerical_trouble=collapsed)

@@ -45,9 +45,23 @@ def test_floss_on_the_engine_reports_what_the_reference_does(capsys):
         assert eng[key] == pytest.approx(ref[key], abs=2e-3)
 
 
-def test_train_reports_accuracy(capsys):
-    r = run_json(capsys, "train", "--task", "copy", "--delay", "2", "--n", "16", "--epochs", "60")
-    assert 0.0 <= r["accuracy"] <= 1.0 and r["accuracy"] == r["accuracy_curve"]["accuracy"][-1]
+@pytest.mark.parametrize("task, delay, epochs", [("copy", 2, 7), ("xor", 4, 30)])
+def test_train_reports_what_the_library_gives_for_its_settings(capsys, task, delay, epochs):
+    """The CLI's train (numpy reference) against a direct fl.train with the same settings: the same
+    accuracy curve, final accuracy and loss (JSON rounds to 1e-6, the curve to 1e-4; the runs are
+    the same deterministic computation), over the number of epochs asked for. Two settings, so a
+    CLI that ignored --task, --delay or --epochs would report another run's numbers."""
+    r = run_json(capsys, "train", "--task", task, "--delay", str(delay), "--n", "8",
+                 "--epochs", str(epochs), "--seed", "1")
+    config = fl.TrainConfig(task=task, delay=delay, n_units=8, n_epochs=epochs, lr=3e-3, seed=1)
+    _, h = fl.train(config)
+    assert (r["task"], r["delay"], r["epochs"], r["n"]) == (task, delay, epochs, 8)
+    assert r["accuracy_curve"]["epochs"] == h.eval_epochs and h.eval_epochs[-1] == epochs
+    assert len(h.loss) == epochs
+    np.testing.assert_allclose(r["accuracy_curve"]["accuracy"], h.accuracy, atol=5e-5)
+    assert r["accuracy"] == pytest.approx(h.final_accuracy, abs=5e-7)
+    assert r["final_loss"] == pytest.approx(h.loss[-1], abs=5e-7)
+    assert 0.0 <= r["accuracy"] <= 1.0
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -86,21 +86,51 @@ def test_buffers_are_recycled_after_use(nets):
 def test_single_thread_policy_changes_nothing_but_speed():
     """A frame size under SINGLE_THREAD_STEP: the same gradient on one thread and on torch's
     setting (up to round-off: summation order differs between thread counts, amplified by the
-    frame's condition number, up to exp(12) with the auto interval), thread count restored."""
+    frame's condition number, up to exp(12) with the auto interval), thread count restored.
+
+    Run on two torch threads (set here, restored afterwards, whatever the session's setting): on
+    one thread the policy would have nothing to switch and nothing to restore."""
     p = fl.init_rnn(110, 1.3, seed=3)
     x = fl.random_bits(30, 1, 0)
-    before = torch.get_num_threads()
-    grads = []
-    for policy in (20_000, 0):
-        recursion.SINGLE_THREAD_STEP, saved = policy, recursion.SINGLE_THREAD_STEP
-        try:
-            pt = M.to_torch(p, requires_grad=True)
-            lam = L.lyapunov_spectrum(pt, x, n_exponents=100, reorth_every="auto", transient=5)
-            (lam ** 2).mean().backward()
-            grads.append(_grads(pt))
-        finally:
-            recursion.SINGLE_THREAD_STEP = saved
-        assert torch.get_num_threads() == before
+    session = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        before = torch.get_num_threads()
+        assert before == 2
+        grads, seen = [], []
+        enter = recursion.one_cpu_thread
+
+        def watched(*args, **kwargs):           # the thread count inside the policy's block
+            manager = enter(*args, **kwargs)
+
+            class Watch:
+                def __enter__(self):
+                    out = manager.__enter__()
+                    seen.append(torch.get_num_threads())
+                    return out
+
+                def __exit__(self, *exc):
+                    return manager.__exit__(*exc)
+            return Watch()
+        for policy in (20_000, 0):
+            recursion.SINGLE_THREAD_STEP, saved = policy, recursion.SINGLE_THREAD_STEP
+            recursion.one_cpu_thread = watched
+            seen.clear()
+            try:
+                pt = M.to_torch(p, requires_grad=True)
+                lam = L.lyapunov_spectrum(pt, x, n_exponents=100, reorth_every="auto",
+                                          transient=5)
+                (lam ** 2).mean().backward()
+                grads.append(_grads(pt))
+            finally:
+                recursion.SINGLE_THREAD_STEP = saved
+                recursion.one_cpu_thread = enter
+            assert torch.get_num_threads() == before
+            # the policy took effect: one thread inside the block when the frame is under the
+            # limit (110 * 100 < 20_000), torch's two when the limit is 0
+            assert seen and set(seen) == ({1} if policy else {2})
+    finally:
+        torch.set_num_threads(session)
     for a, b in zip(*grads):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0, atol=1e-8 * float(b.abs().max()))
 

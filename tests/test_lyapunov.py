@@ -97,9 +97,34 @@ def test_history_ends_at_the_estimate():
     p = fl.init_rnn(10, seed=0)
     lam, hist = fl.lyapunov_spectrum(p, n_steps=200, n_exponents=3, reorth_every=5,
                                      return_history=True)
-    assert hist.steps[-1] == 200 - fl.default_transient(200)
+    assert hist.steps[-1] == 200 - 30          # the default transient 10 + 200 // 10, by value
     np.testing.assert_allclose(hist.estimates[-1], lam, atol=1e-14)
     assert np.all(np.diff(hist.steps) > 0)
+
+
+def test_default_transient_is_ten_plus_a_tenth_pinned_by_value():
+    """The paper code's convention, 10 + T/10 steps discarded (integer division), written out by
+    value so that a changed convention fails here rather than moving every expected value with it."""
+    assert [fl.default_transient(t) for t in (0, 1, 9, 10, 19, 20, 200, 300, 1000, 1009)] == \
+        [10, 10, 10, 11, 11, 12, 30, 40, 110, 110]
+
+
+@pytest.mark.parametrize("engine", [False, True])
+def test_spectrum_without_a_transient_discards_ten_plus_a_tenth(engine):
+    """transient=None gives the same exponents as transient=40 for T = 300 (and not 39 or 41: one
+    step more or less changes the average by ~1/260 of a step's log-growth, far above round-off)."""
+    from flosslab import engine as E
+    p = fl.init_rnn(8, 1.5, seed=2)
+    x = fl.random_bits(300, 1, 4)
+    spectrum = (lambda **kw: E.lyapunov_spectrum(E.to_torch(p), x, **kw).numpy()) if engine \
+        else (lambda **kw: fl.lyapunov_spectrum(p, x, **kw))
+    default = spectrum(n_exponents=3, seed=1, reorth_every=1)
+    # same computation, same operations: equal to round-off (1e-12 leaves room for summation order)
+    np.testing.assert_allclose(default, spectrum(n_exponents=3, seed=1, reorth_every=1,
+                                                 transient=40), rtol=0, atol=1e-12)
+    for other in (39, 41):
+        assert np.abs(default - spectrum(n_exponents=3, seed=1, reorth_every=1,
+                                         transient=other)).max() > 1e-8
 
 
 def test_gradient_wrt_jacobians_matches_finite_differences(rng):

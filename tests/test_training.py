@@ -62,3 +62,80 @@ def test_segments_cover_all_epochs():
 def test_bad_configs(kwargs, message):
     with pytest.raises(fl.FlosslabError, match=message):
         TrainConfig(**kwargs)
+
+
+# --- gradient clipping, per parameter array ------------------------------------------------------
+
+def test_clip_rescales_each_array_above_the_norm_to_it_and_leaves_the_others():
+    """The reference's clip by hand: W (norm 5) and c (norm 13) to norm 1, U (norm 0.5) untouched;
+    per array, not by the global norm (which would scale U too). Exact up to one rounding."""
+    from flosslab.reference.training import _clip
+    g = {"W": np.array([[3.0, 4.0], [0.0, 0.0]]), "U": np.array([[0.3], [0.4]]),
+         "c": np.array([5.0, 12.0])}
+    out = _clip(g, 1.0)
+    np.testing.assert_allclose(out["W"], [[0.6, 0.8], [0.0, 0.0]], rtol=1e-15)
+    np.testing.assert_allclose(out["c"], [5 / 13, 12 / 13], rtol=1e-15)
+    np.testing.assert_array_equal(out["U"], g["U"])
+
+
+def test_engine_clip_rescales_each_array_of_each_member_to_its_own_clip():
+    """The engine's batched clip by hand: two members with clips 1 and 10; every array above its
+    member's clip scaled to it, the others untouched; the returned norms are each member's total
+    norm before clipping."""
+    import torch
+    from flosslab.engine.training import _clip_members
+    names = ["W", "c"]
+    members = []
+    for scale in (1.0, 2.0):
+        m = {name: torch.zeros(2, dtype=torch.float64, requires_grad=True) for name in names}
+        m["W"].grad = torch.tensor([3.0, 4.0], dtype=torch.float64) * scale    # norm 5, 10
+        m["c"].grad = torch.tensor([0.3, 0.4], dtype=torch.float64) * scale    # norm 0.5, 1
+        members.append(m)
+    configs = [TrainConfig(clip=1.0), TrainConfig(clip=10.0)]
+    losses, norms = _clip_members(members, names, configs, torch.tensor([0.5, 0.25],
+                                                                        dtype=torch.float64))
+    np.testing.assert_allclose(members[0]["W"].grad.numpy(), [0.6, 0.8], rtol=1e-15)
+    np.testing.assert_allclose(members[0]["c"].grad.numpy(), [0.3, 0.4], rtol=1e-15)
+    np.testing.assert_allclose(members[1]["W"].grad.numpy(), [6.0, 8.0], rtol=1e-15)  # = clip
+    np.testing.assert_allclose(members[1]["c"].grad.numpy(), [0.6, 0.8], rtol=1e-15)
+    np.testing.assert_allclose(norms, [np.hypot(5, 0.5), np.hypot(10, 1)], rtol=1e-15)
+    np.testing.assert_allclose(losses, [0.5, 0.25])
+
+
+@pytest.mark.parametrize("engine", [False, True])
+def test_first_training_step_is_adam_on_the_per_array_clipped_gradient(engine):
+    """One epoch of train against a hand computation: the batch the trainer draws
+    (default_rng([seed, 1])), the loss gradient by autograd, each array's gradient clipped to norm
+    3e-8, and Adam's first step x - lr g / (|g| + 1e-8) (m and v bias-corrected to g and g^2).
+    The clip makes the clipped entries ~1e-8, comparable to Adam's epsilon, so the step depends on
+    each array's clip factor: no clipping, or one global factor, moves the parameters otherwise
+    (by up to ~lr). Same float64 gradient to ~1e-15 relative; Adam's step is then within
+    ~lr * 1e-15, so 1e-12 leaves room."""
+    from autograd import grad
+    from flosslab.core.tasks import make_batch
+    from flosslab.reference.training import task_loss
+    clip, lr = 3e-8, 1e-2
+    config = TrainConfig(task="copy", delay=2, n_units=6, n_epochs=1, batch_size=4, lr=lr,
+                         clip=clip, eval_every=1, eval_batch=4, seed=3)
+    p0 = fl.init_rnn(6, config.gain, seed=3)
+    batch = make_batch("copy", 2, 4, config.seq_len, np.random.default_rng([3, 1]), None)
+    g = grad(lambda p: task_loss(fl.readout(p, fl.run_rnn(p, batch.inputs)), batch.targets,
+                                 batch.mask))(p0)
+    norms = {name: np.linalg.norm(value) for name, value in g.items()}
+    assert min(norms.values()) > 100 * clip                   # every array is clipped
+    want = {}
+    for name, value in g.items():
+        clipped = value * (clip / norms[name])
+        want[name] = p0[name] - lr * clipped / (np.abs(clipped) + 1e-8)
+    if engine:
+        from flosslab import engine as E
+        got, history = E.train(config)
+        got = {name: value.detach().numpy() for name, value in got.items()}
+    else:
+        got, history = fl.train(config)
+    assert history.grad_norm[0] == pytest.approx(np.sqrt(sum(n ** 2 for n in norms.values())),
+                                                 rel=1e-12)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-12, err_msg=name)
+    # the clip mattered: unclipped, Adam's first step is lr * sign(g) to within lr * 1e-8 / |g|
+    assert max(np.abs(want[n] - (p0[n] - lr * np.sign(g[n]))).max() for n in want) > 0.1 * lr
