@@ -67,3 +67,11 @@ def test_shipped_tables_equal_the_tables_from_the_runs():
     shipped = report.shipped_accuracies()
     assert report.horizon_table(shipped) == report.TABLES["paper-horizons"]()
     assert report.delay_table(shipped, 70) == report.TABLES["paper-d70"]()
+
+
+def test_filling_an_empty_table_keeps_the_text_around_it():
+    page = ("a\n<!-- table: paper-xor -->\n<!-- /table -->\n\nkept text\n\n"
+            "<!-- table: default-xor -->\n<!-- /table -->\nb")
+    filled = report.fill(page)
+    assert "kept text" in filled and filled.startswith("a\n") and filled.endswith("\nb")
+    assert filled.count("<!-- /table -->") == 2 and report.stale_tables(filled) == []

@@ -315,7 +315,9 @@ TABLES = {
                                                   _ablations(), 64),
 }
 
-_BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(\n<!-- /table -->)", re.S)
+#: A marked table; its body never runs past the next marker (an empty table is allowed).
+_BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>(?:(?!<!-- /?table)[\s\S])*?)"
+                    r"(\n?<!-- /table -->)")
 
 
 def fill(text: str) -> str:
@@ -324,7 +326,7 @@ def fill(text: str) -> str:
         name = match.group("name")
         if name not in TABLES:
             raise FlosslabError(f"unknown table {name!r}; the tables are {', '.join(TABLES)}")
-        return match.group(1) + TABLES[name]() + match.group(4)
+        return match.group(1) + TABLES[name]() + "\n<!-- /table -->"
     return _BLOCK.sub(one, text)
 
 
