@@ -75,7 +75,8 @@ def test_on_a_flossing_window_the_forms_differ_within_the_boundary_term(seed, k)
     assert delta.max() <= boundary_term(s, tr, t)          # within the boundary term
     if k == 20:
         exact = (np.log(s[t - 1]).sum() - np.log(s[tr - 1]).sum()) / (t - tr)
-        assert lam_h.sum() - lam_x.sum() == pytest.approx(exact, abs=1e-10)
+        # round-off of 39 QRs at g = 3: measured 1e-11, and 1.2e-10 on an AVX-512 machine
+        assert lam_h.sum() - lam_x.sum() == pytest.approx(exact, abs=1e-9)
 
 
 def test_singular_values_of_the_two_forms_obey_the_boundary_theorem():
@@ -148,7 +149,8 @@ def test_independently_integrated_chaotic_trajectories_separate(seed):
     207-668). The same happens to the reference alone from h_0 moved by one ulp, which is what is
     asserted (it does not depend on two libraries' summation orders): the states separate by more
     than 1e-2 within 1000 steps. Then the exponents agree only statistically: measured
-    |Delta lambda| 2e-2 to 4e-2 (k = 10, 1000 steps, both engine paths); asserted <= 0.1."""
+    |Delta lambda| 2e-2 to 4e-2 (k = 10, 1000 steps, both engine paths) on one machine, up to
+    0.11 (lambda_10, seed 0) on an AVX-512 machine; asserted <= 0.2."""
     p, x, h0 = chaotic(seed)
     h_a = fl.run_rnn(p, x, h0=h0)
     h_b = fl.run_rnn(p, x, h0=np.nextafter(h0, 2.0))
@@ -157,4 +159,4 @@ def test_independently_integrated_chaotic_trajectories_separate(seed):
     ref = fl.lyapunov_spectrum(p, x, n_exponents=10, seed=seed)
     for fused in (True, False):
         eng = E.lyapunov_spectrum(E.to_torch(p), x, n_exponents=10, seed=seed, fused=fused)
-        assert np.abs(eng.numpy() - ref).max() <= 0.1
+        assert np.abs(eng.numpy() - ref).max() <= 0.2
