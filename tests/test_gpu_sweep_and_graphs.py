@@ -70,6 +70,21 @@ def test_on_a_cpu_the_graph_path_falls_back_to_the_same_eager_computation():
     assert torch.equal(got, want)
 
 
+def test_a_failed_capture_warns_and_runs_eagerly(monkeypatch):
+    """Where capturing fails (here: asked for on a CPU, where make_graphed_callables cannot run),
+    the epoch runs eagerly with the same numbers, once warned, and the reason is kept."""
+    monkeypatch.setattr(graphs, "graphs_wanted", lambda device, wanted="auto": True)
+    monkeypatch.setitem(graphs.STATS, "fallbacks", [])
+    params, inputs, targets, weights = random_case(2, 10, 3, 5, torch.float64, "cpu")
+    graphed = GraphedTaskLoss("cpu", graphs=True)
+    with pytest.warns(RuntimeWarning, match="CUDA graphs not used"):
+        got = graphed(params, inputs, targets, weights)
+    assert graphed.mode == "eager" and len(graphs.STATS["fallbacks"]) == 1
+    assert torch.equal(got, task_losses(params, inputs, targets, weights))
+    graphed(params, inputs, targets, weights)              # no second capture, no second warning
+    assert len(graphs.STATS["fallbacks"]) == 1
+
+
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
