@@ -1,6 +1,7 @@
 """The GPU check: one script, one JSON, about five minutes on one GPU.
 
     python benchmarks/gpu_check.py [--device cuda] [--out DIR] [--toy] [--only bench,ensemble,paper]
+    python benchmarks/gpu_check.py --sweep [--dtype float32|float64] [--device cuda] [--out DIR]
 
 1. ``bench``: ``python -m flosslab bench`` (naive torch loop against the engine; paper size, large,
    float32, ensembles of 1, 64 and 1024 networks).
@@ -12,6 +13,14 @@
    3001 epochs, ...) on delayed XOR at d=48, three schedules x 10 seeds trained together, in float64
    (Cholesky-QR2 flossing on the GPU), as ``reproduce --budget paper`` would; its runs are saved in
    OUT/runs.jsonl like any sweep, and their accuracies are in the JSON.
+
+4. ``sweep`` (only with ``--sweep``, or ``--only sweep``): the whole paper-budget XOR sweep, 7
+   delays x 3 schedules x 10 seeds = 210 networks (``reproduce --budget paper --only c --tasks
+   xor``), trained as few large ensembles on the device (``--sweep-chunk``, default all 210 in one;
+   float32 as the author, ``--dtype float64`` on request), the epochs replayed as CUDA graphs where
+   they apply (:mod:`flosslab.engine.graphs`; the JSON says whether they did). Reports the sweep's
+   seconds against the target (600 s on one H100/H200-class GPU), and one network's flossing step
+   on the device against the CPU (target: no slower). Records go to OUT/sweep/runs.jsonl.
 
 Each section that fails records its error and the script goes on. After each section the JSON so far
 is written to OUT/gpu_check.json, and at the end printed on stdout. ``--toy`` shrinks every size so
@@ -39,6 +48,7 @@ from flosslab.paper.budgets import PAPER
 from flosslab.paper.sweep import RunSpec, run_sweep
 
 SECTIONS = ("bench", "ensemble", "paper")
+SWEEP_TARGET_S = 600.0
 
 
 def environment(device) -> dict:
@@ -107,13 +117,68 @@ def paper_chunk(device, out_dir, toy: bool) -> dict:
             "accuracy": {s: {"median": float(onp.median(v)), "all": v} for s, v in acc.items()}}
 
 
+def one_network_floss_step(device, toy: bool, dtype: str, n_steps: int) -> dict:
+    """Seconds per flossing step of one network (N=80, k=75) on the device and on the CPU."""
+    n, k = (8, 4) if toy else (80, 75)
+    out = {"n": n, "k": k, "dtype": dtype}
+    for label, dev in (("device", device), ("cpu", torch.device("cpu"))):
+        params = init_ensemble(n, 1.0, [0], device=dev, dtype=dtype)
+        _, seconds = timed_floss(params, n_steps, k, dev, "auto")
+        out[f"{label}_ms_per_step"] = seconds * 1e3
+    out["device_no_slower_than_cpu"] = out["device_ms_per_step"] <= out["cpu_ms_per_step"]
+    return out
+
+
+def sweep_check(device, out_dir, toy: bool, dtype: str, chunk: int | None) -> dict:
+    """The paper-budget XOR sweep (210 networks) on the device, timed whole."""
+    from flosslab.engine import graphs
+    budget = replace(PAPER, dtype=dtype)
+    delays, seeds = dict(PAPER.delays)["xor"], range(10)
+    if toy:
+        budget = replace(budget, n_units=8, n_exponents=4, n_epochs=12, floss_steps=3,
+                         inter_epochs=(4, 8), eval_every=6, eval_batch=16, seq_len=30)
+        delays, seeds = (4, 6), range(2)
+    specs = [RunSpec("xor", d, s, seed) for d in delays for s in ("none", "pre", "inter")
+             for seed in seeds]
+    chunk = chunk or len(specs)
+    before = dict(captured=graphs.STATS["captured"], fallbacks=len(graphs.STATS["fallbacks"]))
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
+    start = time.perf_counter()
+    records = run_sweep(specs, budget, Path(out_dir) / "sweep", str(device), chunk=chunk,
+                        log=lambda line: print(line, file=sys.stderr, flush=True))
+    sync()
+    seconds = time.perf_counter() - start
+    acc = {s: float(onp.median([records[sp.key(budget)]["final_accuracy"] for sp in specs
+                                if sp.schedule == s])) for s in ("none", "pre", "inter")}
+    return {"task": "xor", "delays": list(delays), "seeds": len(seeds), "networks": len(specs),
+            "chunk": chunk, "dtype": dtype, "n_epochs": budget.n_epochs,
+            "seconds_whole_sweep": seconds, "seconds_per_network": seconds / len(specs),
+            "target_seconds": SWEEP_TARGET_S, "within_target": seconds <= SWEEP_TARGET_S,
+            "note": "records already in OUT/sweep/runs.jsonl are not retrained: use a fresh --out",
+            "records": len(records),
+            "cuda_graphs": {"captured": graphs.STATS["captured"] - before["captured"],
+                            "fallbacks": graphs.STATS["fallbacks"][before["fallbacks"]:]},
+            "median_accuracy": acc,
+            "one_network_floss_step": one_network_floss_step(device, toy, dtype,
+                                                             3 if toy else 20)}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--out", default="gpu_check_out")
     parser.add_argument("--toy", action="store_true", help="tiny sizes (for tests on a CPU)")
     parser.add_argument("--only", default=",".join(SECTIONS))
+    parser.add_argument("--sweep", action="store_true",
+                        help="time the 210-network paper-budget XOR sweep on the device (alone)")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"),
+                        help="precision of the --sweep section (float32 as the author)")
+    parser.add_argument("--sweep-chunk", type=int, default=None,
+                        help="networks per ensemble in --sweep (default: all in one)")
     args = parser.parse_args(argv)
+    if args.sweep:
+        args.only = "sweep"
     device = resolve_device(args.device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,6 +193,7 @@ def main(argv=None) -> int:
         "ensemble": lambda: ensemble_check(device, *((8, 10, 6, 3) if args.toy
                                                      else (1024, 80, 75, 5))),
         "paper": lambda: paper_chunk(device, out, args.toy),
+        "sweep": lambda: sweep_check(device, out, args.toy, args.dtype, args.sweep_chunk),
     }
     for name in args.only.split(","):
         start = time.perf_counter()

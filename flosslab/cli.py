@@ -288,7 +288,7 @@ def cmd_reproduce(args, backend) -> dict:
                         progress=sys.stderr.isatty(), only=tuple(args.only), log=log,
                         budget=args.budget, tasks=tuple(args.tasks), delays=args.delays,
                         seeds=args.seeds, schedules=args.schedules, variant=args.variant,
-                        chunk=args.chunk, jobs=args.jobs)
+                        chunk=args.chunk, jobs=args.jobs, scheduler=args.scheduler)
     summary = {"out": args.out, "budget": args.budget, "seconds": results["seconds"],
                "device": results["device"]}
     if "c_claims" in results:
@@ -459,6 +459,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="runs trained together (default 16 on a CPU, 256 on a GPU)")
     p.add_argument("--jobs", type=int, default=1,
                    help="chunks trained at once in separate processes (CPU)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="train the sweeps' chunks on a Dask distributed cluster, e.g. "
+                        "tcp://10.0.0.5:8786 (dask-scheduler, or dask-jobqueue's SLURMCluster: "
+                        "see docs/cluster.md); the workers resolve --device and train each chunk "
+                        "on one torch thread; this process alone writes OUT/runs.jsonl, so "
+                        "resuming works as without it, and a lost worker's chunk is run again. "
+                        "Default: processes on this machine (--jobs)")
     p.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
     p.set_defaults(run=cmd_reproduce)
     sub.metavar = "{" + ",".join(sub.choices) + "}"

@@ -33,6 +33,7 @@ from .device import resolve_device, resolve_dtype
 from .flossing import floss, flossing_loss
 from .lyapunov import lyapunov_spectrum, member_frames
 from .model import check_finite_params, init_rnn, readout, rnn_step, run_rnn, to_torch
+from .graphs import GraphedTaskLoss
 
 __all__ = ["bce", "task_loss", "evaluate", "evaluate_members", "spectrum_snapshot", "train",
            "train_members"]
@@ -113,11 +114,18 @@ def _check_alike(configs):
                                 "Train such members in separate ensembles")
 
 
-def train_members(configs, params_list=None, progress=False, device=None, dtype=None):
+def train_members(configs, params_list=None, progress=False, device=None, dtype=None,
+                  fused: bool = True, graphs="auto"):
     """Train E configurations together with batched weights; return (stacked params, histories).
 
     ``params_list`` defaults to each configuration's reference initialisation. Raises
     :class:`NumericalError` naming the member and epoch if a loss or gradient becomes NaN/inf.
+    ``fused`` (default) computes each epoch's task loss and its gradient with the hand-written
+    backward of :class:`~flosslab.engine.recursion.TaskLossRecursion` (the same expressions; about
+    half the CPU time of autograd's, ``benchmarks/per_network_cost.py``); ``fused=False`` is the
+    plain autograd path (run_rnn, readout, bce), kept as the reference. ``graphs`` ("auto": on a
+    CUDA device) replays the fused epoch's forward and backward as CUDA graphs
+    (:class:`~flosslab.engine.graphs.GraphedTaskLoss`, same numbers; eager where graphs fail).
     """
     configs = [TrainConfig.check(c) for c in configs]
     if not configs:
@@ -148,8 +156,11 @@ def train_members(configs, params_list=None, progress=False, device=None, dtype=
     t_max = max(c.seq_len for c in configs)
     # scored steps of each member, padded to the longest sequence, weighted for a per-member mean
     weights = torch.zeros((t_max, e), dtype=dtype, device=device)
+    # the fused path also takes Adam's steps with its multi-tensor kernels (a few operations for all
+    # members' arrays instead of ~10 per array; the same formulas)
     opt = torch.optim.Adam([{"params": list(m.values()), "lr": c.lr}
-                            for m, c in zip(members, configs)])
+                            for m, c in zip(members, configs)], foreach=True if fused else None)
+    epoch_losses = GraphedTaskLoss(device, graphs if fused else False)
     bar = progress_bar(progress, n_epochs, f"{configs[0].task} d={configs[0].delay} "
                        f"{configs[0].flossing}" + (f" (+{e - 1} members)" if e > 1 else ""))
     try:
@@ -177,9 +188,12 @@ def train_members(configs, params_list=None, progress=False, device=None, dtype=
                 if c.flossing == "penalty":
                     bits[i] = random_bits(FLOSS_SEQ_LEN, members[i]["U"].shape[-1], rngs[i])
             stacked = {name: torch.stack([m[name] for m in members]) for name in names}
-            logits = readout(stacked, run_rnn(stacked, inputs.to(device)))
-            targets = targets.to(device)
-            losses = torch.einsum("tebo,te->e", bce(logits, targets), weights)
+            if fused:
+                losses = epoch_losses(stacked, inputs.to(device), targets.to(device), weights)
+            else:
+                logits = readout(stacked, run_rnn(stacked, inputs.to(device)))
+                targets = targets.to(device)
+                losses = torch.einsum("tebo,te->e", bce(logits, targets), weights)
             total = losses.sum()
             if bits:
                 pen = sorted(bits)

@@ -134,11 +134,12 @@ def condition_and_gradients(sizes: Sizes, device, progress=False) -> dict:
 
 def delay_sweep(task: str, delays, budget: Budget, seeds, out_dir, device, schedules=None,
                 variant: str = "", chunk: int = 16, jobs: int = 1, progress=False,
-                log=print) -> dict:
+                log=print, scheduler=None) -> dict:
     """Final accuracy against delay for each schedule over ``seeds`` (a resumable sweep)."""
     schedules = tuple(schedules or SCHEDULE_NAMES)
     specs = [RunSpec(task, d, s, seed, variant) for d in delays for s in schedules for seed in seeds]
-    records = run_sweep(specs, budget, out_dir, device, chunk, jobs, progress, log)
+    records = run_sweep(specs, budget, out_dir, device, chunk, jobs, progress, log,
+                        scheduler=scheduler)
     acc, ranks, seconds = {s: {} for s in schedules}, {s: {} for s in schedules}, []
     for spec in specs:
         r = records[spec.key(budget)]
@@ -185,12 +186,13 @@ def claims_from_sweep(sweep: dict) -> dict:
 # --- d. accuracy against k ----------------------------------------------------------------------
 
 def k_sweep(sizes: Sizes, budget: Budget, out_dir, device, chunk: int = 16, jobs: int = 1,
-            progress=False, log=print) -> dict:
+            progress=False, log=print, scheduler=None) -> dict:
     """Final accuracy against the number of preflossed exponents k on parity of order 3."""
     settings = [("none", 1)] + [("pre", k) for k in sizes.parity_ks if k <= budget.n_units]
     specs = [RunSpec("parity", sizes.parity_delay, s, seed, order=3, n_exponents=k)
              for s, k in settings for seed in sizes.seeds]
-    records = run_sweep(specs, budget, out_dir, device, chunk, jobs, progress, log)
+    records = run_sweep(specs, budget, out_dir, device, chunk, jobs, progress, log,
+                        scheduler=scheduler)
     acc = {}
     for spec in specs:
         key = "none" if spec.schedule == "none" else str(spec.n_exponents)
@@ -236,7 +238,7 @@ EXPERIMENTS = ("a", "b", "c", "d", "e", "f")
 def reproduce(out_dir="reproduce_out", fast: bool = False, device="auto", progress: bool = False,
               sizes: Sizes | None = None, only=EXPERIMENTS, log=print, budget="default",
               tasks=("copy", "xor"), delays=None, seeds=None, schedules=None, variant: str = "",
-              chunk: int | None = None, jobs: int = 1) -> dict:
+              chunk: int | None = None, jobs: int = 1, scheduler=None) -> dict:
     """Run the experiments, write one PNG per figure and ``results.json`` into ``out_dir``.
 
     ``budget`` (``"default"``, ``"paper"`` or a :class:`Budget`) sets the training runs of c, d
@@ -244,7 +246,9 @@ def reproduce(out_dir="reproduce_out", fast: bool = False, device="auto", progre
     missing. ``tasks``, ``delays`` (default: the budget's), ``seeds`` (default: ``sizes.seeds``),
     ``schedules`` and ``variant`` (one budget setting changed, see
     :data:`flosslab.paper.budgets.VARIANTS`) choose the delay sweep's runs; ``chunk`` runs train
-    together (default 16 on a CPU, 256 on a GPU) and ``jobs`` chunks at once in separate processes.
+    together (default 16 on a CPU, 256 on a GPU) and ``jobs`` chunks at once in separate processes;
+    ``scheduler`` (a Dask scheduler address or ``distributed.Client``) trains the chunks on a Dask
+    cluster's workers instead, where ``device`` is resolved (this process still runs a, b, f).
     With ``only`` a subset, an existing ``results.json`` there is updated, not replaced.
     """
     from . import figures
@@ -256,8 +260,11 @@ def reproduce(out_dir="reproduce_out", fast: bool = False, device="auto", progre
     seeds = tuple(sizes.seeds if seeds is None else seeds)
     if not seeds:
         raise FlosslabError("give at least one seed")
-    device = resolve_device(device)
-    chunk = chunk or (256 if device.type == "cuda" else 16)
+    requested = str(device) if isinstance(device, (str, torch.device)) else device
+    device = resolve_device("cpu" if scheduler is not None and requested == "cuda"
+                            and not torch.cuda.is_available() else device)
+    on_gpu = device.type == "cuda" or (scheduler is not None and requested == "cuda")
+    chunk = chunk or (256 if on_gpu else 16)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = {}
@@ -271,8 +278,10 @@ def reproduce(out_dir="reproduce_out", fast: bool = False, device="auto", progre
                 "torch": torch.__version__, "fast": fast, "date": time.strftime("%Y-%m-%d"),
                 "sizes": asdict(sizes), "budget": budget.as_dict()}
     results.setdefault("seconds", {})
-    sweep_args = dict(out_dir=out, device=str(device), chunk=chunk, jobs=jobs, progress=progress,
-                      log=log)
+    # on a cluster the workers pick their own device ("auto": a worker's GPU if it has one)
+    sweep_device = str(device) if scheduler is None or requested in ("cpu", None) else requested
+    sweep_args = dict(out_dir=out, device=sweep_device, chunk=chunk, jobs=jobs, progress=progress,
+                      log=log, scheduler=scheduler)
 
     def timed(name, fn):
         t0 = time.perf_counter()

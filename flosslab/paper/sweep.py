@@ -8,7 +8,10 @@ the sweep. Each finished chunk is appended to ``runs.jsonl`` in the output folde
 run; a rerun reads that file and trains only the chunks still missing. The chunk plan depends only
 on the list of runs, so an interrupted sweep, resumed, gives exactly the numbers of an uninterrupted
 one. Several chunks can train at once in separate processes (``jobs``), each on its share of the
-CPU's threads.
+CPU's threads, or on the workers of a Dask distributed cluster (``scheduler``: its address, or a
+``distributed.Client``; dask-jobqueue and dask-kubernetes start such clusters on SLURM, PBS or
+Kubernetes, see ``docs/cluster.md``). Either way only this process, the driver, appends to
+``runs.jsonl``; a chunk whose worker is lost is run again on another worker by Dask's scheduler.
 """
 from __future__ import annotations
 
@@ -126,7 +129,9 @@ def train_chunk(specs, budget: Budget, device: str = "cpu", progress: bool = Fal
     """Train one chunk together; return one record per run."""
     import torch
     from ..engine.training import train_members
+    from ..engine.device import resolve_device
     configs = [spec.config(budget) for spec in specs]
+    device = resolve_device(device)        # "auto" is resolved where the chunk trains
     start = time.perf_counter()
     _, histories = train_members(configs, progress=progress, device=device, dtype=budget.dtype)
     seconds = time.perf_counter() - start
@@ -135,22 +140,88 @@ def train_chunk(specs, budget: Budget, device: str = "cpu", progress: bool = Fal
             for s, c, h in zip(specs, configs, histories)]
 
 
+def _address(scheduler) -> str:
+    return scheduler if isinstance(scheduler, str) else \
+        getattr(getattr(scheduler, "scheduler", None), "address", None) or repr(scheduler)
+
+
 def _worker_init(threads: int) -> None:
     import torch
     torch.set_num_threads(threads)
 
 
+def train_chunk_on_worker(specs, budget: Budget, device: str = "cpu", threads: int = 1) -> list:
+    """:func:`train_chunk` as a Dask task: torch runs on ``threads`` threads (default 1, as Dask's
+    nanny sets OMP_NUM_THREADS=1 for its workers: one chunk per worker thread, one core each)."""
+    import torch
+    torch.set_num_threads(threads)
+    return train_chunk(specs, budget, device)
+
+
+def _dask_client(scheduler):
+    """A ``distributed.Client`` for ``scheduler`` (an address such as ``tcp://10.0.0.5:8786``, or a
+    client already made); returns (client, whether we made it and must close it)."""
+    try:
+        from distributed import Client
+    except ImportError as exc:               # pragma: no cover - dask is in requirements.txt
+        raise FlosslabError("a sweep on a Dask cluster needs dask.distributed: "
+                            "pip install 'dask[distributed]'") from exc
+    if isinstance(scheduler, Client):
+        return scheduler, False
+    if not isinstance(scheduler, str) or not scheduler:
+        raise FlosslabError(f"scheduler must be a Dask scheduler address like "
+                            f"tcp://HOST:8786 or a distributed.Client, got {scheduler!r}")
+    try:
+        return Client(scheduler, timeout="30s"), True
+    except (OSError, TimeoutError) as exc:
+        raise FlosslabError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+
+
+def _run_on_dask(todo, budget, device, scheduler, worker_threads, finished):
+    """Submit every chunk of ``todo`` to the cluster; hand each finished chunk's records to
+    ``finished`` here, in the driver, as they arrive. A worker that dies (killed, out of memory,
+    its SLURM job ended) takes its chunk with it: the scheduler gives that chunk to another worker
+    (up to ``distributed.scheduler.allowed-failures`` times, default 3). An exception raised by the
+    training itself is not retried (it would recur): it is raised here, after the chunks already
+    finished were saved."""
+    from distributed import as_completed as dask_completed
+    client, own = _dask_client(scheduler)
+    futures = []
+    try:
+        for i, members in enumerate(todo):
+            futures.append(client.submit(train_chunk_on_worker, members, budget, device,
+                                         worker_threads, pure=False,
+                                         key=f"flosslab-chunk-{i}-{os.getpid()}-{time.time_ns()}"))
+        for future in dask_completed(futures):
+            finished(future.result())
+            future.release()
+    except BaseException:
+        client.cancel(futures)
+        raise
+    finally:
+        if own:
+            client.close()
+
+
 def run_sweep(specs, budget: Budget, out_dir, device: str = "cpu", chunk: int = 16, jobs: int = 1,
-              progress: bool = False, log=print) -> dict:
+              progress: bool = False, log=print, scheduler=None, worker_threads: int = 1) -> dict:
     """Train every run of ``specs`` not yet in ``out_dir/runs.jsonl``; return all their records.
 
     ``jobs`` > 1 trains that many chunks at once in separate processes, each with
-    ``cores // jobs`` torch threads (CPU only). ``log`` receives one line per finished chunk, with
-    the runs done and an estimate of the time left.
+    ``cores // jobs`` torch threads (CPU only). ``scheduler`` (a Dask scheduler address, or a
+    ``distributed.Client``) sends the chunks to a Dask cluster instead, each trained on a worker
+    with ``worker_threads`` torch threads; ``device`` is then resolved on the worker ("auto": its
+    GPU if it has one). Only this process writes ``runs.jsonl``, so an interrupted sweep resumes
+    the same way whatever ran its chunks. ``log`` receives one line per finished chunk, with the
+    runs done and an estimate of the time left.
     """
     specs = list(dict.fromkeys(specs))                      # drop repeats, keep the order
     keys = [s.key(budget) for s in specs]
     jobs = check_int("jobs", jobs, minimum=1)
+    worker_threads = check_int("worker_threads", worker_threads, minimum=1)
+    if scheduler is not None and jobs > 1:
+        raise FlosslabError("give either jobs (processes on this machine) or scheduler (a Dask "
+                            "cluster), not both")
     if jobs > 1 and str(device) != "cpu":
         raise FlosslabError("jobs > 1 runs chunks in parallel CPU processes; on a GPU use jobs=1 "
                             "and a larger chunk")
@@ -163,7 +234,8 @@ def run_sweep(specs, budget: Budget, out_dir, device: str = "cpu", chunk: int = 
             todo.append(missing)
     total, remaining = len(specs), sum(len(c) for c in todo)
     log(f"[sweep {budget.name}] {total} runs, {total - remaining} already done, {remaining} to train "
-        f"in {len(todo)} chunks on {device}" + (f" with {jobs} processes" if jobs > 1 else ""))
+        f"in {len(todo)} chunks on {device}" + (f" with {jobs} processes" if jobs > 1 else "")
+        + (f" on the Dask cluster at {_address(scheduler)}" if scheduler is not None else ""))
     start, trained = time.perf_counter(), 0
 
     def finished(records):
@@ -176,7 +248,10 @@ def run_sweep(specs, budget: Budget, out_dir, device: str = "cpu", chunk: int = 
         log(f"[sweep {budget.name}] {total - remaining + trained}/{total} runs done, "
             f"{elapsed / 60:.1f} min so far, about {eta / 60:.1f} min left")
 
-    if jobs == 1:
+    if scheduler is not None:
+        if todo:
+            _run_on_dask(todo, budget, device, scheduler, worker_threads, finished)
+    elif jobs == 1:
         for members in todo:
             finished(train_chunk(members, budget, device, progress))
     else:
