@@ -7,7 +7,8 @@ every member equals its lone run), so that memory and per-network speed stay ste
 the sweep. Each finished chunk is appended to ``runs.jsonl`` in the output folder, one JSON line per
 run; a rerun reads that file and trains only the chunks still missing. The chunk plan depends only
 on the list of runs, so an interrupted sweep, resumed, gives exactly the numbers of an uninterrupted
-one. Several chunks can train at once in separate processes (``jobs``), each on its share of the
+one; where a chunk was only partly stored (a process killed while writing its lines), its missing
+members train in a smaller ensemble and agree with the uninterrupted run to round-off. Several chunks can train at once in separate processes (``jobs``), each on its share of the
 CPU's threads, or on the workers of a Dask distributed cluster (``scheduler``: its address, or a
 ``distributed.Client``; dask-jobqueue and dask-kubernetes start such clusters on SLURM, PBS or
 Kubernetes, see ``docs/cluster.md``). Either way only this process, the driver, appends to
