@@ -55,11 +55,15 @@ def accuracy_vs_delay(sweeps: dict, path) -> None:
             lo = [q["q25"] for q in summary.values()]
             hi = [q["q75"] for q in summary.values()]
             ax.plot(d, med, "o-", color=COLORS[s], label=LABELS[s])
-            ax.fill_between(d, lo, hi, color=COLORS[s], alpha=0.2)
+            # quartiles as bars at the swept delays (a band between them would invent values)
+            ax.vlines(d, lo, hi, color=COLORS[s], lw=7, alpha=0.25)
             for x, q in zip(d, summary.values()):
                 ax.plot([x] * len(q["all"]), q["all"], ".", color=COLORS[s], alpha=0.4, ms=4)
         ax.axhline(0.5, color="0.6", ls=":", lw=1)
-        ax.set(title=f"delayed {task}: N={sweep['n']}, k={sweep['k']}, {len(sweep['seeds'])} seeds",
+        counts = sorted({len(q["all"]) for summary in sweep["accuracy"].values()
+                         for q in summary.values()})
+        seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+        ax.set(title=f"delayed {task}: N={sweep['n']}, k={sweep['k']}, {seeds} seeds",
                xlabel="delay d (longest lag, steps)", ylabel="final accuracy", ylim=(0.4, 1.02))
     # one legend under the panels: inside, it hides seeds at some delay of some sweep
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3,

@@ -338,6 +338,17 @@ def stale_tables(text: str) -> list:
     return [name for name in old if old[name] != new[name]]
 
 
+def paper_delay_figure(path) -> Path:
+    """Accuracy against delay at the author's budget, every delay swept (d = 70 included)."""
+    from . import figures
+    acc = _paper_all()
+    sweep = {"n": 80, "k": 75,
+             "accuracy": {s: {str(d): quartiles(v) for d, v in sorted(by_delay.items())}
+                          for s, by_delay in acc.items()}}
+    figures.accuracy_vs_delay({"xor": sweep}, path)
+    return Path(path)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flosslab.paper.report",
                                      description="Fill in or check the reproduction's tables in "
@@ -346,12 +357,17 @@ def main(argv=None) -> int:
     mode.add_argument("--write", action="store_true", help="rewrite the tables in place")
     mode.add_argument("--check", action="store_true", help="exit 1 if a table is stale")
     mode.add_argument("--print", dest="name", choices=sorted(TABLES), help="print one table")
+    mode.add_argument("--figure", metavar="PNG", help="draw the paper budget's accuracy against "
+                      "delay, every delay swept, into PNG")
     mode.add_argument("--ship", action="store_true",
                       help="write flosslab/paper/data/paper_runs.json from the paper-budget runs")
     parser.add_argument("pages", nargs="*", help="markdown files holding marked tables")
     args = parser.parse_args(argv)
     if args.name:
         print(TABLES[args.name]())
+        return 0
+    if args.figure:
+        print(paper_delay_figure(args.figure))
         return 0
     if args.ship:
         print(ship_paper_runs())
