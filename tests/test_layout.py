@@ -2,6 +2,7 @@
 committed notebooks carry no outputs or widget state except the cells nbval checks."""
 import ast
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,7 @@ def test_no_module_imports_from_a_layer_above_it():
 def test_the_layer_check_catches_an_upward_import(tmp_path, monkeypatch):
     """The checker itself: a core module importing the course is reported."""
     fake = PACKAGE / "core" / "_layer_probe.py"
-    fake.write_text("from ..course import demos\n")
+    fake.write_text("from ..course import lesson04_flossing\n")
     try:
         with pytest.raises(AssertionError, match="core._layer_probe"):
             test_no_module_imports_from_a_layer_above_it()
@@ -95,3 +96,33 @@ def test_notebooks_are_committed_clean(path):
         else:
             assert cell["outputs"] and cell["execution_count"], \
                 f"cell {i} is checked by nbval but has no stored output to compare"
+
+
+def test_a_lesson_module_imports_no_other_lesson():
+    """One lesson, one module: what several lessons use lives in a shared course module."""
+    bad = []
+    for path in sorted((PACKAGE / "course").glob("lesson*.py")):
+        source = module_name(path)
+        for target, line in imports_of(path):
+            if target.startswith("flosslab.course.lesson") and target != source:
+                bad.append(f"{source}:{line} imports the lesson {target}")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_lesson_check_catches_a_lesson_importing_another(monkeypatch):
+    fake = PACKAGE / "course" / "lesson99_probe.py"
+    fake.write_text("from . import lesson04_flossing\n")
+    try:
+        with pytest.raises(AssertionError, match="lesson99_probe"):
+            test_a_lesson_module_imports_no_other_lesson()
+    finally:
+        fake.unlink()
+
+
+def test_every_notebook_imports_its_own_lesson():
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        code = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
+                       if c["cell_type"] == "code")
+        lessons = set(re.findall(r"\blesson\d\d_\w+", code))
+        assert lessons and all(name.startswith(f"lesson{path.name[:2]}_") for name in lessons), \
+            f"{path.name} imports {sorted(lessons)}"

@@ -1,4 +1,4 @@
-"""The machinery of the exercise checkers (:mod:`flosslab.course.exercises`).
+"""The machinery of the exercise checkers (the ``check_*`` functions of each lesson module).
 
 A checker calls the student's function on a few cases, compares with an independent computation and
 prints ONE line: "Correct: ..." or "Not yet: ... Hint: ...". It never raises, whatever the student's
