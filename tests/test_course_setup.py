@@ -1,4 +1,4 @@
-"""DOC"""
+"""The first cell of every notebook (flosslab.course.setup)."""
 import pytest
 
 

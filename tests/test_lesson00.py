@@ -1,4 +1,4 @@
-"""DOC"""
+"""Notebook 00 (the lecturer's guide): its key result from the shipped data and its figures."""
 import numpy as np
 
 from flosslab.course import lesson00_guide as lesson

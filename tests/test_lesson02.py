@@ -1,4 +1,5 @@
-"""DOC"""
+"""Notebook 02 (Lyapunov exponents by QR): the demos against independent computations, the
+dashboards driven through their controls, and the checkers against typical wrong answers."""
 import numpy as np
 import pytest
 

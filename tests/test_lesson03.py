@@ -1,4 +1,5 @@
-"""DOC"""
+"""Notebook 03 (differentiating through QR): the demos and dashboards against finite differences and
+closed forms, and the checkers on typical mistakes and on legitimate variants."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
-"""DOC"""
+"""Notebook 04 (gradient flossing): the demos against the numpy reference, the flossing diagnosis on
+constructed evidence, the dashboards, and the checkers on typical mistakes and legitimate variants."""
 import numpy as np
 import pytest
 

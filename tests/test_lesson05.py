@@ -1,4 +1,7 @@
-"""DOC"""
+"""Notebook 05 (delayed tasks): drive each dashboard, compare what it plots with the numpy/autograd
+reference, check that bad settings give a message, and that each checker accepts right answers and
+catches the typical mistakes with the matching hint. Sizes are tiny (networks of 6-8 units, a few
+epochs). The torch engine follows the reference to round-off (1e-8 on losses and spectra)."""
 import numpy as np
 import pytest
 

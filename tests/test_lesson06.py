@@ -1,4 +1,5 @@
-"""DOC"""
+"""Notebook 06 (why it works): its dashboards against the reference, the flossing checkpoints, the
+schedule comparison, and its checkers on right answers and typical mistakes. Tiny sizes."""
 import numpy as np
 import pytest
 

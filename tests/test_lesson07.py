@@ -1,4 +1,5 @@
-"""DOC"""
+"""Notebook 07 (scaling up with torch): the engine's demos against the numpy reference, the
+dashboards, and the checkers on typical mistakes and legitimate variants. Small sizes."""
 import numpy as np
 import pytest
 

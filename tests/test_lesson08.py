@@ -1,4 +1,5 @@
-"""DOC"""
+"""Notebook 08 (the paper's results): the shipped JSON and flosslab.paper.stats against what the
+dashboards plot, the live reruns at tiny sizes, and the checkers on right answers and mistakes."""
 import json
 
 import numpy as np

@@ -1,4 +1,5 @@
-"""DOC"""
+"""Training on several seeds (flosslab.course.training_runs): the cache per schedule and the spread
+over seeds."""
 import numpy as np
 import pytest
 
