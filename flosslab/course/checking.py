@@ -12,6 +12,9 @@ accepted when it is right to float32's precision, not rejected with a hint that 
 """
 from __future__ import annotations
 
+import contextlib
+import io
+
 import numpy as np
 
 #: (rtol, atol) by the precision of the answer.
@@ -97,8 +100,6 @@ def pick(name: str, student, fallback, check) -> object:
     Later demos call what this returns, so a student's own function feeds the demos once it is
     right, and a skipped exercise never breaks them.
     """
-    import contextlib
-    import io
     with contextlib.redirect_stdout(io.StringIO()):
         ok = student is not None and check(student)
     print(f"the demos below use {'your' if ok else 'the reference'} {name}"

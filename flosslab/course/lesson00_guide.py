@@ -5,6 +5,7 @@ import matplotlib as mpl
 import numpy as np
 
 from ..core.style import AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, new_figure
+from ..paper.results import load
 
 
 # --- computations ----------------------------------------------------------------------------------
@@ -14,7 +15,6 @@ def key_results(name: str = "default") -> dict:
     """The course's key result from the shipped reproduction (:func:`flosslab.paper.results.load`):
     per task, the delays, the final accuracy of every seed per schedule (n_delays, n_seeds), and the
     longest delay whose median accuracy is >= 0.9 (the "horizon")."""
-    from ..paper.results import load
     summary = load(name)
     out = {}
     for task, sweep in summary["c_delay"].items():

@@ -471,7 +471,6 @@ def growth_rate_dashboard(backprop_norms, growth_rate, gain=1.0, seq_len=None, s
     """Gain, T, steps skipped -> ln||delta_t|| of every seed with the student's ``backprop_norms``,
     the fits of the student's ``growth_rate``, and rate against lambda_1 (grey: every gain of
     ``background_result``, a :class:`RateVsExponent`)."""
-    from ..core.conventions import default_transient
     n = GRADIENT_DEFAULTS["n_units"]
     t_default = seq_len or GRADIENT_DEFAULTS["seq_len"]
     controls = {

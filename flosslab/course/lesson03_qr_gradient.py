@@ -6,13 +6,17 @@ from functools import lru_cache
 import html
 from typing import NamedTuple
 
+import autograd.numpy as anp
+from autograd import grad
 import ipywidgets as W
 import numpy as np
 
+from ..core.conventions import random_frame
 from ..core.errors import FlosslabError
 from ..core.style import new_figure
 from ..core.validate import check_int, check_n_exponents
-from ..reference.qr import qr, qr as reference_qr
+from ..reference.lyapunov import accumulate_spectrum
+from ..reference.qr import qr, qr_vjp
 from .checking import Answer, call, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
 from .display import rescale, set_line, skip_layout_pass
@@ -41,8 +45,6 @@ class VJPCheck(NamedTuple):
 
 def qr_test_loss(a, weights):
     """sum_i log|R_ii| + sum(weights * Q): a scalar that depends on both QR factors."""
-    import autograd.numpy as anp
-    from ..reference.qr import qr
     q, r = qr(a)
     return anp.sum(anp.log(anp.abs(anp.diagonal(r, axis1=-1, axis2=-2)))) + anp.sum(weights * q)
 
@@ -73,7 +75,6 @@ def qr_vjp_check(n_rows: int = 6, n_cols: int = 4, seed: int = 0,
     registered :func:`flosslab.reference.qr.qr`. Returns the VJP (m, n), the central-difference
     gradient at each eps (n_eps, m, n) and the relative error at each eps.
     """
-    from autograd import grad
     m, n = _check_shape(n_rows, n_cols)
     eps_grid = np.asarray(eps_grid, dtype=float)
     rng = np.random.default_rng(seed)
@@ -82,7 +83,7 @@ def qr_vjp_check(n_rows: int = 6, n_cols: int = 4, seed: int = 0,
     if vjp is None:
         g = grad(qr_test_loss)(a, weights)
     else:
-        q, r = reference_qr(a)          # the factors the loss sees (signs as in qr_test_loss)
+        q, r = qr(a)                    # the factors the loss sees (signs as in qr_test_loss)
         g = np.asarray(vjp(q, r, *qr_test_upstream(q, r, weights)), dtype=float)
     fds = []
     for eps in eps_grid:
@@ -113,10 +114,7 @@ class ConditioningCurve(NamedTuple):
 
 def vjp_logdet_gradient(a):
     """d(sum log|R_ii|)/dA by autograd through the registered qr (its VJP)."""
-    import autograd.numpy as anp
-    from autograd import grad
 
-    from ..reference.qr import qr
     return grad(lambda x: anp.sum(anp.log(anp.abs(anp.diagonal(qr(x)[1], axis1=-1,
                                                                  axis2=-2)))))(a)
 
@@ -194,11 +192,7 @@ def linear_network_gradient(n_units: int = 6, n_exponents: int = 6, n_steps: int
     of sum_{i <= k} lambda_i with respect to W by autograd through all its QRs, checked by
     central differences along random directions, and (k = N, where the sum is log|det W|
     exactly) against ``closed_form(W)`` (default :func:`stable_logdet_gradient`)."""
-    import autograd.numpy as anp
-    from autograd import grad
 
-    from ..core.conventions import random_frame
-    from ..reference.lyapunov import accumulate_spectrum
     n = check_int("the number of units N", n_units, minimum=1, maximum=16)
     k = check_n_exponents(n_exponents, n)
     n_steps = check_int("the number of steps T", n_steps, minimum=2, maximum=400)
@@ -479,8 +473,6 @@ def linear_network_dashboard(n_units=6, n_exponents=6, n_steps=40, closed_form=N
 def reference_logdet_gradient(a):
     """d/dA of sum_i log|R_ii| by autograd through :func:`flosslab.reference.qr.qr` (independent
     of the closed form)."""
-    from autograd import grad
-    import autograd.numpy as anp
     return grad(lambda x: anp.sum(anp.log(anp.abs(anp.diagonal(qr(x)[1], axis1=-1,
                                                                 axis2=-2)))))(a)
 
@@ -555,7 +547,6 @@ def check_copyltu(func, n_cases: int = 4) -> bool:
 
 def reference_qr_vjp(q, r, qb, rb):
     """The registered rule of :mod:`flosslab.reference.qr` applied to (Qb, Rb)."""
-    from ..reference.qr import qr_vjp
     return qr_vjp((q, r), q @ r)((qb, rb))
 
 

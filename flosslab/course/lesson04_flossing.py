@@ -2,20 +2,26 @@
 that order."""
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 import html
 import threading
 from typing import NamedTuple
 
+from autograd import grad, value_and_grad
 import ipywidgets as W
 import numpy as np
 
-from ..core.conventions import DYNAMIC_PARAMS, init_rnn, random_bits
-from ..core.errors import FlosslabError
+from ..core.conventions import DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, init_rnn, random_bits
+from ..core.errors import FlosslabError, NumericalError, flossing_diverged
+from ..core.progress import progress_bar
+from ..core.records import FlossHistory
 from ..core.settings import fast_or_full
 from ..core.style import AFTER, BEFORE, new_figure
 from ..core.tasks import make_batch
 from ..core.validate import check_int, check_n_exponents, check_real
+from ..paper.results import load
+from ..reference.diagnostics import condition_number_curve
 from ..reference.flossing import flossing_loss
 from ..reference.lyapunov import lyapunov_spectrum
 from .checking import Answer, call, close, run, to_array
@@ -84,14 +90,9 @@ def floss_continued(gain: float, n_exponents: int, target: float, n_units: int, 
     reorth_every=reorth_every)``, continued from the longest shorter run of the same settings when
     one is kept (same bits, frames and Adam state, so the same numbers). Returns (numpy params,
     :class:`FlossHistory`)."""
-    import copy
-
     import torch
 
     from .. import engine
-    from ..core.conventions import DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT
-    from ..core.errors import NumericalError, flossing_diverged
-    from ..core.records import FlossHistory
     n_steps = check_int("the number of flossing steps", n_steps, minimum=0, maximum=5000)
     key = (float(gain), int(n_exponents), float(target), int(n_units), float(lr), int(seed),
            reorth_every)
@@ -293,7 +294,6 @@ def _condition_curve_initial(gain, k, n_units, window, seed):
 
 
 def _condition_curve(params, k, window, seed):
-    from ..reference.diagnostics import condition_number_curve
     bits = random_bits(40 + window, 1, [seed, 5])
     return condition_number_curve(params, bits, n_values=k, transient=40,
                                   times=_collapse_times(window), n_passes=2, seed=seed)[1]
@@ -337,7 +337,6 @@ def median_range(values) -> str:
 def shipped_condition_numbers(name: str = "default") -> dict:
     """The reproduction's condition numbers of J_t before and after 500 flossing steps (N = 80,
     k = 75), from the shipped results (:func:`flosslab.paper.results.load`)."""
-    from ..paper.results import load
     b = load(name)["b_condition"]
     return {"n": b["n"], "k": b["k"], "floss_steps": b["floss_steps"],
             "times": np.asarray(b["before"]["times"]),
@@ -359,7 +358,6 @@ def floss_with(value_and_gradient, adam_step, gain: float = 1.0, n_units: int = 
     """A flossing loop assembled from its two parts (numpy/autograd, the student's exercises):
     at step s, bits = random_bits(55, 1, [seed, s]); (loss, grads) = value_and_gradient(params,
     bits, k, target); each of W, U, b moves by ``adam_step(x, g, m, v, t = s + 1, lr)``."""
-    from ..core.progress import progress_bar
     k = check_n_exponents(n_exponents, n_units)
     params = init_rnn(n_units, gain, seed=seed)
     before = dict(params)
@@ -741,7 +739,6 @@ def _flossing_case(rng_seed: int, case: int, max_units: int, max_gain: float):
 
 def check_flossing_loss(func, n_cases: int = 3) -> bool:
     """``func(params, inputs, k, target)`` -> mean_{i<=k} (lambda_i - target)^2, differentiable."""
-    from autograd import grad
     name = "my_flossing_loss"
 
     def cases():
@@ -774,7 +771,6 @@ def check_flossing_loss(func, n_cases: int = 3) -> bool:
 
 def reference_value_and_gradient(params, inputs, k, target):
     """(L_floss, {"W", "U", "b": dL_floss/d...}) by autograd through the reference's flossing loss."""
-    from autograd import value_and_grad
     dynamic = {name: params[name] for name in DYNAMIC_PARAMS}
     return value_and_grad(lambda d: flossing_loss({**params, **d}, inputs, k, target))(dynamic)
 

@@ -9,8 +9,9 @@ import ipywidgets as W
 import numpy as np
 
 from ..core.conventions import random_bits
+from ..core.errors import FlosslabError
 from ..core.style import AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, new_figure
-from ..core.tasks import make_batch
+from ..core.tasks import accuracy, make_batch, task_lags
 from ..core.validate import check_n_exponents
 from .checking import Answer, call, close, run, to_array
 from .dashboard_machinery import Dashboard, RunDashboard, slider
@@ -32,7 +33,6 @@ class TaskExample(NamedTuple):
 def task_example(task: str = "xor", delay: int = 6, order: int | None = None, seq_len: int = 24,
                  seed: int = 0) -> TaskExample:
     """One sequence of a task (from :func:`flosslab.core.tasks.make_batch`) and its lags."""
-    from ..core.tasks import task_lags
     lags = task_lags(task, delay, order)
     batch = make_batch(task, delay, 1, max(seq_len, lags[-1] + 2), seed, order)
     return TaskExample(batch.inputs[:, 0, 0].astype(int), batch.targets[:, 0, 0].astype(int),
@@ -301,7 +301,6 @@ def delay_gradient_dashboard(delay=20, n_exponents=24, ks=(1, 8, 24), n_units=32
                              floss_steps=60, seq_len=80):
     """Delay d and flossed k -> how much of the error signal reaches d steps back, before and after
     preflossing (the flossing for every k of ``ks`` runs once, as one ensemble)."""
-    from ..core.errors import FlosslabError
     if n_exponents not in ks:
         raise FlosslabError(f"k={n_exponents} is not among the precomputed choices {ks}")
     results = delay_gradients(tuple(ks), n_units, floss_steps, 0.01, seq_len)
@@ -557,7 +556,6 @@ def check_task_loss(func, n_cases: int = 4) -> bool:
 def check_scored_accuracy(func, n_cases: int = 4) -> bool:
     """``func(logits, targets, mask)`` -> the fraction of scored outputs predicted right:
     sigmoid(y) >= 1/2 (that is y >= 0) against z = 1."""
-    from ..core.tasks import accuracy
     name = "scored_accuracy"
 
     def cases():

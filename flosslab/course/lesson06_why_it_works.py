@@ -12,10 +12,12 @@ import numpy as np
 from ..core.conventions import init_rnn, random_bits
 from ..core.errors import FlosslabError
 from ..core.measures import effective_rank, log10_condition_number
+from ..core.progress import progress_bar
 from ..core.settings import fast_or_full
 from ..core.style import AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, new_figure
 from ..core.tasks import make_batch
 from ..core.validate import check_int, check_n_exponents, check_real
+from ..reference.diagnostics import weight_gradient
 from ..reference.model import run_rnn
 from .checking import Answer, call, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
@@ -177,7 +179,6 @@ def flossing_checkpoints_seeds(ks: tuple = CHECKPOINT_KS, n_units: int = 32,
     the torch engine; after each episode log10 kappa of J_t over a ``window``-step stretch of
     random bits (after 40 transient steps) and the effective rank of dL/dW on a fixed batch."""
     from .. import engine
-    from ..core.progress import progress_bar
     ks = tuple(check_n_exponents(k, n_units) for k in ks)
     window = check_int("the window length t", window, minimum=2, maximum=1000)
     members = [(k, s) for k in ks for s in seeds]
@@ -510,7 +511,6 @@ def check_effective_rank(func, n_cases: int = 4) -> bool:
 def check_log10_condition(func, n_cases: int = 4) -> bool:
     """``func(log_sv)`` -> log10(sigma_1 / sigma_k) from the natural logs of the k largest singular
     values, in descending order."""
-    from ..core.measures import log10_condition_number
     name = "log10_condition"
 
     def cases():
@@ -562,7 +562,6 @@ def check_weight_gradient(func, n_cases: int = 3) -> bool:
     """``func(states, pre, deltas)`` -> dL/dW = sum over t and the batch of
     (tanh'(a_t) * delta_t) h_{t-1}^T; states (T+1, B, N) are h_0 (zeros), ..., h_T; pre (T, B, N)
     a_1..a_T; deltas (T, B, N) delta_t = dL/dh_t. Compared with autograd's dL/dW."""
-    from ..reference.diagnostics import weight_gradient
     name = "weight_gradient"
 
     def cases():

@@ -3,17 +3,19 @@ in that order."""
 from __future__ import annotations
 
 from functools import lru_cache
+import time
 from typing import NamedTuple
 
 import ipywidgets as W
 import numpy as np
 
-from ..core.conventions import (DYNAMIC_PARAMS, autonomous, default_transient, init_rnn, random_bits,
+from ..core.conventions import (DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, autonomous,
+                                default_transient, init_rnn, random_bits, random_frame,
                                 random_state)
 from ..core.settings import fast_or_full
 from ..core.style import AFTER, BEFORE, new_figure
-from ..core.validate import check_int, check_n_exponents, check_real
-from ..reference.lyapunov import lyapunov_spectrum
+from ..core.validate import check_choice, check_int, check_n_exponents, check_real
+from ..reference.lyapunov import lyapunov_spectrum, spectrum_from_jacobians
 from ..reference.model import run_rnn
 from .checking import Answer, call, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
@@ -71,7 +73,6 @@ def engine_vs_reference(gain: float = 2.0, n_units: int = 32, n_exponents: int =
     import torch
 
     from .. import engine
-    from ..reference.lyapunov import spectrum_from_jacobians
     gain = check_real("the gain g", gain, minimum=0.05, maximum=5.0)
     k = check_n_exponents(n_exponents, n_units)
     n_steps = check_int("the number of steps T", n_steps, minimum=20, maximum=2000)
@@ -119,7 +120,6 @@ def ensemble_timing(gains: tuple, n_units: int = 32, n_exponents: int = 4, n_ste
                     seed: int = 0, device="cpu") -> EnsembleTiming:
     """The ensemble's spectra in one batched call and one call per member, timed (after a warm-up
     call), with the largest difference between the two."""
-    import time
     gains = tuple(float(g) for g in gains)
     ensemble_spectrum_vs_gain(gains[:1], n_units, n_exponents, 20, seed, device)   # warm-up
     start = time.perf_counter()
@@ -151,7 +151,6 @@ def ensemble_floss_with(batched_log_r, flossing_loss_fn, gains=(0.5, 1.0, 1.5, 2
     import torch
 
     from .. import engine
-    from ..core.conventions import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, random_frame
     e = len(gains)
     k = check_n_exponents(n_exponents, n_units)
     params = engine.init_ensemble(n_units, list(gains), seeds=[seed] * e, device=device)
@@ -194,7 +193,6 @@ def make_cell(name: str, n_units: int, scale: float = 1.0, seed: int = 0):
     """torch's cell ``name`` ("RNN (tanh)", "GRU", "LSTM") with 1 input and ``n_units`` units, its
     default initialisation from ``seed``, recurrent weights multiplied by ``scale``; float64."""
     import torch
-    from ..core.validate import check_choice
     check_choice("the cell", name, tuple(CELLS))
     torch.manual_seed(seed)
     cell = getattr(torch.nn, CELLS[name])(1, n_units).double()
@@ -263,8 +261,6 @@ def flossing_step_seconds(n_units: int, n_exponents: int, n_steps: int = 55, dev
     """Median wall time of one flossing step (forward through T steps with a QR every step,
     backward) with the torch engine, after one warm-up call; synchronises a GPU so the time is
     real. Measured once per (N, k, T, device, repeats) and kept."""
-    import time
-
     import torch
 
     from .. import engine
@@ -287,7 +283,6 @@ def flossing_step_seconds(n_units: int, n_exponents: int, n_steps: int = 55, dev
 def sweep_sizes(sweep: str, n_units: int, n_exponents: int, n_max: int = 256) -> np.ndarray:
     """The sizes a cost sweep measures, doubling: k from 4 up to N (N fixed), or N from k (at least
     16) up to ``n_max`` (k fixed)."""
-    from ..core.validate import check_choice
     check_choice("the swept size", sweep, ("N", "k"))
     k = check_n_exponents(n_exponents, n_units)
     if sweep == "k":

@@ -12,8 +12,9 @@ from ..core.conventions import random_bits
 from ..core.errors import FlosslabError
 from ..core.settings import fast_or_full
 from ..core.style import AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, new_figure
-from ..core.validate import check_n_exponents, check_real
-from ..paper.stats import bootstrap_draws
+from ..core.validate import check_choice, check_n_exponents, check_real
+from ..paper import results
+from ..paper.stats import bootstrap_draws, bootstrap_horizon
 from .checking import Answer, call, close, run, to_array
 from .dashboard_machinery import Dashboard, RunDashboard, slider
 from .display import rescale
@@ -43,7 +44,6 @@ LIVE_CONDITION_STEPS = fast_or_full((20, 80), (20, 40, 80))
 def paper_summary(name: str = "default"):
     """(summary dict, None) from the shipped results (:func:`flosslab.paper.results.load`), or
     (None, the reason) when that summary is not shipped (yet)."""
-    from ..paper import results
     try:
         return results.load(name), None
     except FlosslabError as err:
@@ -52,7 +52,6 @@ def paper_summary(name: str = "default"):
 
 def shipped_accuracy(summary: dict, task: str) -> dict:
     """{schedule: (delays (n_d,), final accuracies (n_d, n_seeds))} of one task's delay sweep."""
-    from ..core.validate import check_choice
     sweeps = summary["c_delay"]
     check_choice("the task", task, tuple(sweeps))
     out = {}
@@ -68,7 +67,6 @@ def shipped_horizons(summary: dict, level: float = 0.9, coverage: float = 0.9,
     "delays"}}: the horizon at ``level`` with a ``coverage`` bootstrap interval over seeds
     (:func:`flosslab.paper.stats.bootstrap_horizon` on the per-seed accuracies), next to the shipped
     ``horizon_0.9`` and ``horizon_0.9_interval`` where the summary has them."""
-    from ..paper.stats import bootstrap_horizon
     level = check_real("the accuracy level", level, minimum=0.5, maximum=1.0)
     coverage = check_real("the coverage", coverage, minimum=0.5, maximum=0.99)
     out = {}

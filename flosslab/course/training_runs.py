@@ -3,12 +3,15 @@ their cache and how they spread over seeds."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import NamedTuple
 
 import numpy as np
 
 from ..core.settings import fast_or_full
+from ..core.tasks import task_lags
 from ..core.trainconfig import TrainConfig
+from ..core.validate import check_choice
 from ..paper.stats import quartiles
 
 
@@ -34,8 +37,6 @@ TRAIN_SIZES = {
 def training_configs(task: str, delay: int, schedule: str, n_exponents: int | None = None,
                      size: str = "small", order: int | None = None, seeds=None) -> list:
     """The :class:`TrainConfig` of each seed of one click (``seeds`` default 0..n_seeds-1)."""
-    from ..core.tasks import task_lags
-    from ..core.validate import check_choice
     check_choice("the size", size, tuple(TRAIN_SIZES))
     s = TRAIN_SIZES[size]
     seeds = range(s["n_seeds"]) if seeds is None else seeds
@@ -111,7 +112,6 @@ def train_seeds(task: str = "copy", delay: int = 20, schedules=("none", "pre"),
     """Train every schedule on every seed as ONE ensemble on the torch engine; {schedule:
     :class:`SeedRuns`}. Each member follows exactly its lone run, so results are cached per
     schedule: only schedules not trained before with the same settings are trained."""
-    import time
     from ..engine.training import train_members
     schedules = (schedules,) if isinstance(schedules, str) else tuple(schedules)
     per = {s: training_configs(task, delay, s, n_exponents, size, order, seeds) for s in schedules}
