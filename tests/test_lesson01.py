@@ -76,7 +76,7 @@ def test_backprop_log_norms_equal_autograd_and_never_underflow():
         params = fl.init_rnn(12, gain, seed=2)
         states, pre = fl.run_rnn(params, batch.inputs, return_preactivations=True)
         logs = lesson.backprop_log_norms(params, pre, lesson.last_step_error(params, states,
-                                                                            batch.targets))
+                                                                             batch.targets))
         auto = fl.state_gradient_norms(params, batch.inputs, batch.targets, batch.mask)
         np.testing.assert_allclose(logs, np.log(auto), atol=1e-9)
     # g = 0.05 over 400 steps: far below the smallest float64, still finite and still straight
@@ -98,22 +98,22 @@ def test_rate_vs_exponent_uses_the_given_functions():
         return backprop_norms(params, pre, delta_last)
 
     r = lesson.rate_vs_exponent(counting, growth_rate, gains=(0.7, 2.4), n_units=16, seq_len=120,
-                               seeds=(0, 1))
+                                seeds=(0, 1))
     assert len(calls) == 4 and r.rates.shape == (2, 2)
     # lambda_1 independently: the reference on the same trajectory
     params, bits, _ = lesson.driven_trajectory(16, 2.4, 120, 1)
     assert r.exponents[1, 1] == pytest.approx(fl.lyapunov_spectrum(params, bits, n_exponents=1,
-                                                                  seed=1)[0], abs=1e-12)
+                                                                   seed=1)[0], abs=1e-12)
     assert np.all(np.abs(r.rates - r.exponents) < 0.1)
     assert np.all(np.sign(r.rates) == np.sign(r.exponents))
     with pytest.raises(fl.FlosslabError, match="underflows"):      # norms that reach 0: a message
         lesson.rate_vs_exponent(lambda p, a, d: np.zeros(len(a)), growth_rate, gains=(1.0,),
-                               n_units=8, seq_len=40, seeds=(0,))
+                                n_units=8, seq_len=40, seeds=(0,))
 
 
 def test_growth_rate_dashboard():
     dash = lesson.growth_rate_dashboard(backprop_norms, growth_rate, gain=1.0, seq_len=100,
-                                            skip=10)
+                                        skip=10)
     params, _, pre = lesson.driven_trajectory(64, 1.0, 100, 3)
     delta = np.random.default_rng([3, 2]).standard_normal(64)
     want = np.log(backprop_norms(params, pre, delta / np.linalg.norm(delta)))

@@ -117,7 +117,8 @@ def test_qr_interval_dashboard():
     r, _ = dash.data
     dash.controls["selected"].value = lesson.INTERVALS.index(20)
     assert dash.data[0] is r                                     # cached: only the highlight moves
-    np.testing.assert_allclose(ydata(dash.artists["selected"]), r.exponents[lesson.INTERVALS.index(20)])
+    np.testing.assert_allclose(ydata(dash.artists["selected"]),
+                               r.exponents[lesson.INTERVALS.index(20)])
     assert "off by more than 1e-8" in dash.status.value
 
 

@@ -165,9 +165,9 @@ def _copyltu_loops(m):
     (lesson.check_copyltu, _copyltu_loops),
     (lesson.check_copyltu, lambda m: lesson.reference_copyltu(m).astype(np.float32)),
     (lesson.check_qr_vjp, lambda q, r, qb, rb:
-        lesson.reference_qr_vjp(q, r, qb, rb).astype(np.float32)),
+     lesson.reference_qr_vjp(q, r, qb, rb).astype(np.float32)),
     (lesson.check_qr_vjp, lambda q, r, qb, rb:      # with an explicit inverse: also right
-        (qb + q @ lesson.reference_copyltu(r @ rb.T - qb.T @ q)) @ np.linalg.inv(r).T),
+     (qb + q @ lesson.reference_copyltu(r @ rb.T - qb.T @ q)) @ np.linalg.inv(r).T),
 ])
 def test_checkers_of_03_accept_legitimate_variants(checker, answer):
     assert checker(answer) is True

@@ -1,5 +1,6 @@
-"""Notebook 04 (gradient flossing): the demos against the numpy reference, the flossing diagnosis on
-constructed evidence, the dashboards, and the checkers on typical mistakes and legitimate variants."""
+"""Notebook 04 (gradient flossing): the demos against the numpy reference, the flossing diagnosis
+on constructed evidence, the dashboards, and the checkers on typical mistakes and legitimate
+variants."""
 import numpy as np
 import pytest
 
@@ -81,7 +82,8 @@ def test_flossing_dashboard_plots_the_reference_numbers():
 def test_flossing_dashboard_says_when_kappa_is_undefined_and_when_flossing_failed():
     dash = lesson.flossing_dashboard(n_exponents=1, n_units=16, n_steps=16)
     assert ydata(dash.artists["cond_before"]).size == 0          # no flat line at 0
-    assert "k" in dash.artists["cond_text"].get_text() and "2" in dash.artists["cond_text"].get_text()
+    cond_text = dash.artists["cond_text"].get_text()
+    assert "k" in cond_text and "2" in cond_text
     assert "needs k ≥ 2" in dash.note_text
     dash.controls["n_exponents"].value = 4                        # back: the panel is drawn again
     assert ydata(dash.artists["cond_before"]).size == len(dash.data.cond_times)
@@ -94,11 +96,11 @@ def test_flossing_dashboard_says_when_kappa_is_undefined_and_when_flossing_faile
 def _result(spectrum_before, spectrum_after, losses, k=2, target=0.0, distance_half=1.0):
     n = len(spectrum_before)
     return lesson.FlossingResult(1.0, k, target, n, len(losses), 0.01, 0, {}, {},
-                                np.asarray(losses, float), np.zeros((len(losses), k)),
-                                np.asarray(spectrum_before, float),
-                                np.asarray(spectrum_after, float), distance_half,
-                                np.arange(1, 3), np.ones(2), np.ones(2), np.arange(1, 3), None,
-                                None)
+                                 np.asarray(losses, float), np.zeros((len(losses), k)),
+                                 np.asarray(spectrum_before, float),
+                                 np.asarray(spectrum_after, float), distance_half,
+                                 np.arange(1, 3), np.ones(2), np.ones(2), np.arange(1, 3), None,
+                                 None)
 
 
 FLAT = 0.01 * (1 + 0.5 * np.sin(2.1 * np.arange(80)))     # noisy, neither rising nor falling
@@ -176,7 +178,7 @@ def test_learning_rate_dashboard():
 
 def test_your_loop_equals_the_torch_loop():
     loop = lesson.floss_with(lesson.reference_value_and_gradient, lesson.reference_adam_step,
-                            n_units=6, n_exponents=2, n_steps=4, lr=0.02)
+                             n_units=6, n_exponents=2, n_steps=4, lr=0.02)
     want = lesson.engine_loop_losses(n_units=6, n_exponents=2, n_steps=4, lr=0.02)
     np.testing.assert_allclose(loop.losses, want, rtol=1e-10)
     assert loop.spectrum_before.size == 4

@@ -56,7 +56,7 @@ def test_task_dashboard_shows_the_batch_and_its_lags():
 def test_delay_gradient_dashboard_matches_the_reference():
     ks = (1, 3)
     dash = lesson.delay_gradient_dashboard(delay=10, n_exponents=3, ks=ks, n_units=8,
-                                               floss_steps=4, seq_len=30)
+                                           floss_steps=4, seq_len=30)
     batch = fl.make_batch("copy", 1, 16, 30, [0, 11])
     before = fl.init_rnn(8, 1.0, seed=0)
     after, _ = fl.floss(before, 4, 3, 0.0, 0.01, seed=0)
@@ -72,12 +72,12 @@ def test_delay_gradient_dashboard_matches_the_reference():
     assert "at d = 20" in dash.note_text
     with pytest.raises(fl.FlosslabError, match="precomputed"):
         lesson.delay_gradient_dashboard(n_exponents=5, ks=ks, n_units=8, floss_steps=4,
-                                            seq_len=30)
+                                        seq_len=30)
 
 
 def test_training_click_trains_every_seed_as_its_lone_run(tiny_training):
     dash = lesson.training_dashboard(task="copy", delay=3, n_exponents=3, schedule="pre",
-                                         background=False)
+                                     background=False)
     assert not dash.button.disabled and "2 seeds" in dash.status.value
     dash.button.click()
     runs = dash.data
@@ -112,8 +112,8 @@ def test_training_dashboard_refuses_bad_settings(tiny_training, capsys):
 def test_training_verdict_says_what_went_wrong():
     e = np.arange(1, 101)
     falling = training_runs.SeedRuns("pre", (0, 1, 2), np.array([50, 100]), np.full((3, 2), 0.5),
-                             np.tile(1.0 / e, (3, 1)), np.zeros((3, 2)), np.zeros((3, 2)),
-                             np.ones((3, 2)), np.full(3, 0.4), np.full(3, 0.2), 1.0)
+                                     np.tile(1.0 / e, (3, 1)), np.zeros((3, 2)), np.zeros((3, 2)),
+                                     np.ones((3, 2)), np.full(3, 0.4), np.full(3, 0.2), 1.0)
     text = lesson.training_verdict(falling, "pre")
     assert "at chance" in text and "still falling" in text and "did not converge" in text
     fine = falling._replace(accuracy=np.full((3, 2), 0.99), loss=np.ones((3, 100)),
@@ -188,8 +188,8 @@ WRONG = [
     (lesson.check_parity_targets, lambda b, d, p: _parity(b, d, p, lambda j, d_, p_: j * d_ // p_),
      "ceil(j d / p), not floor"),
     (lesson.check_parity_targets, lambda b, d, p: sum(_parity(b, d, 1, lambda j, d_, p_:
-                                                             -(-i * d_ // p)) for i in
-                                                     range(1, p + 1)), "do not add"),
+                                                              -(-i * d_ // p)) for i in
+                                                      range(1, p + 1)), "do not add"),
     (lesson.check_task_loss, _naive_loss, "np.logaddexp"),
     (lesson.check_task_loss, lambda y, z, m: float(np.mean(np.logaddexp(0, y) - z * y)),
      "scored steps only"),

@@ -46,7 +46,7 @@ def test_condition_dashboard_matches_the_reference():
 @pytest.fixture(scope="module")
 def tiny_checkpoints():
     return lesson.flossing_checkpoints_seeds(ks=(2, 3), n_units=6, steps_per_checkpoint=3,
-                                            n_checkpoints=2, window=20, seeds=(0, 1))
+                                             n_checkpoints=2, window=20, seeds=(0, 1))
 
 
 def test_flossing_checkpoints_match_the_reference(tiny_checkpoints):
@@ -190,5 +190,6 @@ def test_wrong_answers_fail_with_the_matching_hint(checker, wrong, hint, capsys)
 
 
 def test_checkers_survive_crashes_and_nan(capsys):
-    assert lesson.check_weight_gradient(lambda h, a, d: np.full((h.shape[-1],) * 2, np.nan)) is False
+    nan = lambda h, a, d: np.full((h.shape[-1],) * 2, np.nan)
+    assert lesson.check_weight_gradient(nan) is False
     assert "NaN" in capsys.readouterr().out

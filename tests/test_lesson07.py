@@ -23,8 +23,8 @@ def ydata(line):
 
 
 def test_engine_equals_the_reference_on_the_same_trajectory_and_chaos_separates_them():
-    calm, chaotic = lesson.engine_vs_reference(0.5, 12, 4, 200), lesson.engine_vs_reference(3.0, 32, 4,
-                                                                                           400)
+    calm = lesson.engine_vs_reference(0.5, 12, 4, 200)
+    chaotic = lesson.engine_vs_reference(3.0, 32, 4, 400)
     for a in (calm, chaotic):
         np.testing.assert_allclose(a.same_engine, a.same_reference, atol=1e-13)
     assert calm.divergence.max() < 1e-14

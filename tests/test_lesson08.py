@@ -209,7 +209,8 @@ def test_right_answers_pass(checker, right, capsys):
 
 
 WRONG = [
-    (lesson.check_seed_summary, lambda v: (np.mean(v), *np.percentile(v, [25, 75])), "not the mean"),
+    (lesson.check_seed_summary, lambda v: (np.mean(v), *np.percentile(v, [25, 75])),
+     "not the mean"),
     (lesson.check_seed_summary, lambda v: (np.median(v), v.min(), v.max()), "min and max"),
     (lesson.check_seed_summary, lambda v: tuple(np.percentile(v, [50, 75, 25])), "order"),
     (lesson.check_horizon, _horizon_first_failure, "LONGEST"),
