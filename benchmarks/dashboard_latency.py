@@ -2,7 +2,8 @@
 
     FLOSSLAB_FAST=0 python benchmarks/dashboard_latency.py [--out FILE] [names ...]
 
-Builds each dashboard of :mod:`flosslab.course.dashboards` (every function named ``*_dashboard``)
+Builds each dashboard of the lesson modules ``flosslab.course.lessonNN_*`` (every function named
+``*_dashboard``)
 at its defaults, then sets each control in turn to values across its range (sliders: 5 points from
 minimum to maximum and back to the default; dropdowns and toggles: every option; checkboxes:
 ticked and unticked) and records the
@@ -15,7 +16,9 @@ are a median <= 1 s and a maximum <= 2 s. Dashboards with a Train or Rerun butto
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import pkgutil
 import statistics
 import time
 
@@ -23,7 +26,7 @@ import ipywidgets as W
 import numpy as np
 
 from flosslab.core.settings import FAST, set_threads
-from flosslab.course import dashboards
+import flosslab.course
 
 
 def values_for(control):
@@ -51,18 +54,21 @@ def needs_arguments() -> dict:
     """Dashboards that take the student's checked function or precomputed runs, built as their
     notebooks build them, with the reference solutions."""
     import torch
-    from flosslab.course import demos, exercises as ex
+
+    from flosslab.course import lesson01_gradients, lesson06_why_it_works, lesson07_torch
 
     def growth_rate():
-        bp, rate = ex.reference_backprop_norms, ex.reference_growth_rate
-        return dashboards.growth_rate_dashboard(bp, rate,
-                                                background_result=demos.rate_vs_exponent(bp, rate))
+        bp = lesson01_gradients.reference_backprop_norms
+        rate = lesson01_gradients.reference_growth_rate
+        return lesson01_gradients.growth_rate_dashboard(
+            bp, rate, background_result=lesson01_gradients.rate_vs_exponent(bp, rate))
 
     def cell():
-        return dashboards.cell_dashboard(lambda step, z, x: torch.func.jacrev(step, argnums=0)(z, x))
+        return lesson07_torch.cell_dashboard(
+            lambda step, z, x: torch.func.jacrev(step, argnums=0)(z, x))
 
     def schedules():
-        return dashboards.schedules_dashboard(demos.schedule_comparison())
+        return lesson06_why_it_works.schedules_dashboard(lesson06_why_it_works.schedule_comparison())
 
     return {"growth_rate_dashboard": growth_rate, "cell_dashboard": cell,
             "schedules_dashboard": schedules}
@@ -99,8 +105,11 @@ def main() -> None:
     parser.add_argument("names", nargs="*")
     args = parser.parse_args()
     set_threads()
-    factories = {name: getattr(dashboards, name) for name in dir(dashboards)
-                 if name.endswith("_dashboard") and callable(getattr(dashboards, name))}
+    lessons = [importlib.import_module(f"flosslab.course.{m.name}")
+               for m in pkgutil.iter_modules(flosslab.course.__path__)
+               if m.name.startswith("lesson")]
+    factories = {name: getattr(lesson, name) for lesson in lessons for name in dir(lesson)
+                 if name.endswith("_dashboard") and callable(getattr(lesson, name))}
     factories |= needs_arguments()
     rows = []
     print(f"fast mode: {FAST}")

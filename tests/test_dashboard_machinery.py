@@ -7,7 +7,7 @@ import numpy as np
 
 from flosslab.core.errors import FlosslabError
 from flosslab.core.style import new_figure
-from flosslab.course.dashboard import Dashboard
+from flosslab.course.dashboard_machinery import Dashboard
 
 
 def make_dashboard(compute, **kw):

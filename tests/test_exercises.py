@@ -1,5 +1,7 @@
 """Every exercise's solution (the notebook cells tagged ``solution``) passes its checker, and typical
 wrong answers fail it with a hint."""
+import importlib
+import pkgutil
 from pathlib import Path
 
 import nbformat
@@ -7,8 +9,11 @@ import numpy as np
 import pytest
 
 import flosslab as fl
-from flosslab.course import exercises as check
+import flosslab.course
 
+#: Each notebook's lesson module, by the notebook's number ("04": lesson04_flossing).
+LESSON = {m.name[6:8]: importlib.import_module(f"flosslab.course.{m.name}")
+          for m in pkgutil.iter_modules(flosslab.course.__path__) if m.name.startswith("lesson")}
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
@@ -20,13 +25,15 @@ def _cells(path, tag=None, contains=None):
 
 
 class Recorder:
-    """Stands in for flosslab.course.exercises inside a solution cell; records what each checker returned."""
+    """Stands in for a notebook's lesson module inside a solution cell; records what each checker
+    returned."""
 
-    def __init__(self):
+    def __init__(self, lesson):
+        self.lesson = lesson
         self.results = {}
 
     def __getattr__(self, name):
-        real = getattr(check, name)
+        real = getattr(self.lesson, name)
         if not name.startswith("check_"):
             return real
 
@@ -53,12 +60,13 @@ def test_every_stub_has_a_passing_solution(path, capsys):
     solved = {"np": np, "fl": fl}
     for stub, solution in zip(stubs, solutions):
         # the stub fails its checker politely (no exception), the solution passes the same checkers
-        stub_rec, sol_rec = Recorder(), Recorder()
+        lesson = LESSON[path.name[:2]]
+        stub_rec, sol_rec = Recorder(lesson), Recorder(lesson)
         names = {"np": np, "fl": fl}
         if "torch" in solution.source:
             names["torch"] = solved["torch"] = pytest.importorskip("torch")
-        exec(stub.source, {**names, "exercises": stub_rec})
-        solved["exercises"] = sol_rec
+        exec(stub.source, {**names, "lesson": stub_rec})
+        solved["lesson"] = sol_rec
         exec(solution.source, solved)
         assert set(stub_rec.results) == set(sol_rec.results) != set()
         assert not any(stub_rec.results.values())
@@ -125,21 +133,21 @@ def _wrong_batched_no_abs(frames):
 
 
 WRONG = [
-    (check.check_backprop_norms, _wrong_backprop_transpose, "TRANSPOSE"),
-    (check.check_qr_step, _wrong_qr_no_abs, "negative"),
-    (check.check_spectrum, _wrong_spectrum_counts_transient, "transient"),
-    (check.check_logdet_gradient, lambda a: np.linalg.inv(a) if a.shape[0] == a.shape[1]
+    (LESSON["01"].check_backprop_norms, _wrong_backprop_transpose, "TRANSPOSE"),
+    (LESSON["02"].check_qr_step, _wrong_qr_no_abs, "negative"),
+    (LESSON["02"].check_spectrum, _wrong_spectrum_counts_transient, "transient"),
+    (LESSON["03"].check_logdet_gradient, lambda a: np.linalg.inv(a) if a.shape[0] == a.shape[1]
      else a, "inverse TRANSPOSED"),
-    (check.check_flossing_loss, _wrong_flossing_sqrt, "square"),
-    (check.check_xor_targets, _wrong_xor_floor, "ceil"),
-    (check.check_effective_rank, _wrong_erank_squares, "not their squares"),
-    (check.check_batched_log_r, _wrong_batched_no_abs, "absolute value"),
+    (LESSON["04"].check_flossing_loss, _wrong_flossing_sqrt, "square"),
+    (LESSON["05"].check_xor_targets, _wrong_xor_floor, "ceil"),
+    (LESSON["06"].check_effective_rank, _wrong_erank_squares, "not their squares"),
+    (LESSON["07"].check_batched_log_r, _wrong_batched_no_abs, "absolute value"),
 ]
 
 
 @pytest.mark.parametrize("checker, wrong, hint", WRONG, ids=[w[0].__name__ for w in WRONG])
 def test_wrong_answers_fail_with_a_hint(checker, wrong, hint, capsys):
-    if checker is check.check_batched_log_r:
+    if checker is LESSON["07"].check_batched_log_r:
         pytest.importorskip("torch")
     assert checker(wrong) is False
     out = capsys.readouterr().out
@@ -147,7 +155,7 @@ def test_wrong_answers_fail_with_a_hint(checker, wrong, hint, capsys):
 
 
 def test_a_crashing_answer_is_reported_not_raised(capsys):
-    assert check.check_effective_rank(lambda m: 1 / 0) is False
+    assert LESSON["06"].check_effective_rank(lambda m: 1 / 0) is False
     assert "ZeroDivisionError" in capsys.readouterr().out
 
 
@@ -158,4 +166,4 @@ def test_a_non_differentiable_flossing_loss_fails():
         lam = fl.lyapunov_spectrum(params, inputs, n_exponents=k, transient=16)
         return float(plain_np.mean((plain_np.asarray(lam, dtype=float) - target) ** 2))
 
-    assert check.check_flossing_loss(detached) is False
+    assert LESSON["04"].check_flossing_loss(detached) is False

@@ -2,6 +2,7 @@
 committed notebooks carry no outputs or widget state except the cells nbval checks."""
 import ast
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -109,3 +110,40 @@ def test_notebooks_are_committed_clean(path):
         else:
             assert cell["outputs"] and cell["execution_count"], \
                 f"cell {i} is checked by nbval but has no stored output to compare"
+
+
+def lesson_imports(root: Path = ROOT) -> list:
+    """Each import, by a lesson module in ``root / "flosslab/course"``, of another lesson."""
+    bad = []
+    for path in sorted((root / "flosslab" / "course").glob("lesson*.py")):
+        source = module_name(path, root)
+        for target, line in imports_of(path, root):
+            if target.startswith("flosslab.course.lesson") and target != source:
+                bad.append(f"{source}:{line} imports the lesson {target}")
+    return bad
+
+
+def test_a_lesson_module_imports_no_other_lesson():
+    """One lesson, one module: what several lessons use lives in a shared course module."""
+    bad = lesson_imports()
+    assert not bad, "\n".join(bad)
+
+
+def test_the_lesson_check_catches_a_lesson_importing_another(tmp_path):
+    """On a copy of the package in a temporary folder, so nothing is left in the project."""
+    shutil.copytree(PACKAGE, tmp_path / "flosslab", ignore=shutil.ignore_patterns(
+        "__pycache__", "data", "*.png", "*.json", "*.jsonl"))
+    assert lesson_imports(tmp_path) == []
+    (tmp_path / "flosslab" / "course" / "lesson99_probe.py").write_text(
+        "from . import lesson04_flossing\n")
+    assert lesson_imports(tmp_path) == [
+        "flosslab.course.lesson99_probe:1 imports the lesson flosslab.course.lesson04_flossing"]
+
+
+def test_every_notebook_imports_its_own_lesson():
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        code = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
+                       if c["cell_type"] == "code")
+        lessons = set(re.findall(r"\blesson\d\d_\w+", code))
+        assert lessons and all(name.startswith(f"lesson{path.name[:2]}_") for name in lessons), \
+            f"{path.name} imports {sorted(lessons)}"

@@ -1,4 +1,4 @@
-"""The machinery of the exercise checkers (:mod:`flosslab.course.exercises`).
+"""The machinery of the exercise checkers (the ``check_*`` functions of each lesson module).
 
 A checker calls the student's function on a few cases, compares with an independent computation and
 prints ONE line: "Correct: ..." or "Not yet: ... Hint: ...". It never raises, whatever the student's
@@ -11,6 +11,9 @@ digits and the exercises' computations lose up to ~2 of them); an answer in floa
 accepted when it is right to float32's precision, not rejected with a hint that the maths is wrong.
 """
 from __future__ import annotations
+
+import contextlib
+import io
 
 import numpy as np
 
@@ -97,8 +100,6 @@ def pick(name: str, student, fallback, check) -> object:
     Later demos call what this returns, so a student's own function feeds the demos once it is
     right, and a skipped exercise never breaks them.
     """
-    import contextlib
-    import io
     with contextlib.redirect_stdout(io.StringIO()):
         ok = student is not None and check(student)
     print(f"the demos below use {'your' if ok else 'the reference'} {name}"

@@ -24,6 +24,13 @@ def horizon(summary: dict, level: float = 0.9):
     return max(ok) if ok else None
 
 
+def bootstrap_draws(sizes, n_boot: int, seed: int = 0) -> list:
+    """Indices of ``n_boot`` resamples with replacement of each group, one (n_boot, size) array per
+    group of ``sizes`` in order, all from one generator seeded with ``seed``."""
+    rng = onp.random.default_rng(seed)
+    return [rng.integers(0, n, size=(n_boot, n)) for n in sizes]
+
+
 def bootstrap_horizon(accuracy_by_delay: dict, level: float = 0.9, n_boot: int = 2000,
                       coverage: float = 0.9, seed: int = 0) -> dict:
     """The horizon and a ``coverage`` bootstrap interval over seeds.
@@ -38,11 +45,11 @@ def bootstrap_horizon(accuracy_by_delay: dict, level: float = 0.9, n_boot: int =
     values = [onp.asarray(accuracy_by_delay[d] if d in accuracy_by_delay
                           else accuracy_by_delay[str(d)], dtype=float) for d in delays]
     point = horizon({d: {"median": float(onp.median(v))} for d, v in zip(delays, values)}, level)
-    rng = onp.random.default_rng(seed)
     # -1 stands for "no delay reached the level" (below the swept range)
     boot = onp.full(n_boot, -1)
-    medians = onp.stack([onp.median(v[rng.integers(0, len(v), size=(n_boot, len(v)))], axis=1)
-                         for v in values])                        # (n_delays, n_boot)
+    draws = bootstrap_draws([len(v) for v in values], n_boot, seed)
+    medians = onp.stack([onp.median(v[i], axis=1)
+                         for v, i in zip(values, draws)])         # (n_delays, n_boot)
     reached = medians >= level
     for j, d in enumerate(delays):
         boot[reached[j]] = d                 # delays ascend: the last one reached wins

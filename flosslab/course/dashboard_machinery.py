@@ -14,6 +14,9 @@ How an update goes:
 Outside a live kernel (tests, scripts, ``nbconvert`` without widgets) and for the first figure,
 updates run synchronously; :meth:`Dashboard.wait` waits for the worker. Times of every update are
 kept in ``seconds`` (``benchmarks/dashboard_latency.py`` reads them).
+
+:class:`RunDashboard` is the same for computations that take seconds (training): a button starts
+them and a progress bar follows them.
 """
 from __future__ import annotations
 
@@ -215,3 +218,135 @@ def _describe(values: dict) -> str:
             value = "-".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in value)
         parts.append(f"{name}={value}")
     return ", ".join(parts)
+
+
+class RunDashboard:
+    """Controls, a button, a progress bar, a status line and a figure, for computations that take
+    seconds (training): a click runs ``run(values, progress)`` in a worker thread in a live kernel
+    (synchronously elsewhere) while the bar moves, then ``draw(art, data, values)`` updates the
+    figure and ``note(data, values)`` the status line. ``validate(values)`` raising one of
+    :data:`USER_ERRORS` disables the button and says why. ``seconds`` keeps each run's time."""
+
+    def __init__(self, controls: dict, run, make_figure, draw, note=None, validate=None,
+                 ready=None, label: str = "Run", height: str = "380px", extra_buttons=(),
+                 background: bool | None = None):
+        self.controls = controls
+        self._run, self._draw, self._note = run, draw, note
+        self._validate_values, self._ready = validate, ready
+        self.background = in_live_kernel() if background is None else background
+        self.button = W.Button(description=label, button_style="primary", icon="play")
+        self.bar = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width="260px"))
+        self.bar_text = W.HTML()
+        self.status = W.HTML(layout=W.Layout(min_height="1.6em"))
+        self.image = W.Image(format="png", layout=W.Layout(height=height, width="auto",
+                                                           object_fit="contain"))
+        self.message, self.data, self.n_draws = None, None, 0
+        self.seconds: list[float] = []
+        self._thread = None
+        self.button.on_click(lambda _: self.run())
+        for control in controls.values():
+            control.observe(lambda change: self.validate(), names="value")
+        items = list(controls.values())
+        rows = [W.HBox(items[i:i + 3]) for i in range(0, len(items), 3)]
+        rows.append(W.HBox([self.button, *extra_buttons, self.bar, self.bar_text]))
+        self.widget = W.VBox(rows + [self.status, self.image])
+        self.fig, self.artists = make_figure()
+        self.validate()
+        self._redraw()
+
+    def values(self) -> dict:
+        return {name: control.value for name, control in self.controls.items()}
+
+    def validate(self) -> bool:
+        values = self.values()
+        try:
+            if self._validate_values is not None:
+                self._validate_values(values)
+        except USER_ERRORS as err:
+            self.button.disabled, self.message = True, str(err)
+            self.status.value = (f"<span style='color:#a00'>Cannot run this combination: "
+                                 f"{html.escape(str(err))}</span>")
+            return False
+        self.button.disabled, self.message = False, None
+        self.status.value = self._ready(values) if self._ready else "ready: press the button"
+        return True
+
+    def _report(self, done, total, desc, postfix):
+        self.bar.max, self.bar.value = max(total, 1), min(done, max(total, 1))
+        what = "flossing" if desc.startswith("floss") else "training"
+        self.bar_text.value = f"{what} {done}/{total}"
+
+    def run(self):
+        """Run with the current settings (as the button does): in a live kernel in a worker thread
+        (returns at once), else synchronously (returns the data)."""
+        if not self.validate():
+            return None
+        values = self.values()
+        if self.background:
+            if self._thread is not None and self._thread.is_alive():
+                return None
+            self.button.disabled = True
+            self._thread = threading.Thread(target=self._work, args=(values,), daemon=True)
+            self._thread.start()
+            return None
+        return self._work(values)
+
+    def _work(self, values):
+        import time
+        start = time.perf_counter()
+        try:
+            self.status.value = "<i>running ...</i>"
+            data = self._run(values, self._report)
+            self.seconds.append(time.perf_counter() - start)
+            self.data = data
+            self._draw(self.artists, data, values)
+            self.n_draws += 1
+            self._redraw()
+            self.status.value = (f"done in {self.seconds[-1]:.1f} s. "
+                                 + (self._note(data, values) if self._note else ""))
+            return data
+        except USER_ERRORS as err:
+            self.message = str(err)
+            self.status.value = (f"<span style='color:#a00'>Stopped: {html.escape(str(err))}"
+                                 "</span>")
+            return None
+        except Exception as err:            # a bug: show it, never swallow it
+            self.message = show_bug(self.status, err)
+            if not self.background:
+                raise
+            return None
+        finally:
+            self.button.disabled = self.message is not None
+
+    def wait(self, timeout: float = 600.0):
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self
+
+    def show(self, data, values: dict | None = None):
+        """Draw data computed elsewhere (e.g. with a progress bar in a notebook cell) as if the
+        button had computed it for ``values`` (default: the current controls)."""
+        values = self.values() if values is None else values
+        self.data = data
+        self._draw(self.artists, data, values)
+        self.n_draws += 1
+        self._redraw()
+        self.status.value = self._note(data, values) if self._note else ""
+        return self
+
+    def static_figure(self):
+        """The current figure (for pages without a live kernel)."""
+        return self.fig
+
+    def set(self, **values):
+        """Set several controls at once (without running)."""
+        for name, value in values.items():
+            self.controls[name].value = value
+        return self
+
+    def _redraw(self):
+        from ..core.style import render_png
+        self.image.value = render_png(self.fig)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
