@@ -13,7 +13,7 @@ from ..core.errors import FlosslabError
 from ..core.settings import fast_or_full
 from ..core.style import AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, new_figure
 from ..core.validate import check_choice, check_n_exponents, check_real
-from ..paper import results
+from ..paper import report, results
 from ..paper.stats import bootstrap_draws, bootstrap_horizon
 from .checking import Answer, call, close, run, to_array
 from .dashboard_machinery import Dashboard, RunDashboard, slider
@@ -78,6 +78,15 @@ def shipped_horizons(summary: dict, level: float = 0.9, coverage: float = 0.9,
             boot["delays"] = sorted(int(d) for d in by_delay)
             out[task, schedule] = boot
     return out
+
+
+def paper_runs_tables(delay: int = 70):
+    """The author's budget, every run shipped (d = 70 and the ablations at d = 64 included), as
+    three Markdown tables: the delay ``delay``, the horizons, the ablations."""
+    from IPython.display import Markdown
+    runs = report.shipped_accuracies()
+    return (Markdown(report.delay_table(runs, delay)), Markdown(report.horizon_table(runs)),
+            Markdown(report.ablation_table(runs, report.shipped_ablations(), 64)))
 
 
 def horizon_ratio(horizons: dict, task: str, schedule: str):

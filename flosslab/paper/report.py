@@ -301,6 +301,11 @@ def shipped_accuracies(variant: str = "", task: str = "xor") -> dict:
     return {s: {int(d): v for d, v in by_delay.items()} for s, by_delay in by_schedule.items()}
 
 
+def shipped_ablations() -> dict:
+    """``{setting label: accuracies}`` of the one-setting ablations, from the shipped file."""
+    return {label: shipped_accuracies(variant) for label, (variant, _) in ABLATIONS.items()}
+
+
 #: The tables a page can hold, by name.
 TABLES = {
     "default-copy": lambda: sweep_table(_merged("docs/results/runs.jsonl", task="copy")),
