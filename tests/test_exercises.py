@@ -149,13 +149,13 @@ WRONG = [
 def test_wrong_answers_fail_with_a_hint(checker, wrong, hint, capsys):
     if checker is LESSON["07"].check_batched_log_r:
         pytest.importorskip("torch")
-    assert checker(wrong) is False
+    assert not checker(wrong)
     out = capsys.readouterr().out
     assert "Not yet" in out and hint in out
 
 
 def test_a_crashing_answer_is_reported_not_raised(capsys):
-    assert LESSON["06"].check_effective_rank(lambda m: 1 / 0) is False
+    assert not LESSON["06"].check_effective_rank(lambda m: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out
 
 
@@ -166,4 +166,4 @@ def test_a_non_differentiable_flossing_loss_fails():
         lam = fl.lyapunov_spectrum(params, inputs, n_exponents=k, transient=16)
         return float(plain_np.mean((plain_np.asarray(lam, dtype=float) - target) ** 2))
 
-    assert LESSON["04"].check_flossing_loss(detached) is False
+    assert not LESSON["04"].check_flossing_loss(detached)

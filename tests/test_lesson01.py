@@ -227,7 +227,7 @@ WRONG_01 = [
 @pytest.mark.parametrize("checker, wrong, hint", WRONG_01,
                          ids=[f"{w[0].__name__}-{i}" for i, w in enumerate(WRONG_01)])
 def test_01_wrong_answers_fail_with_a_hint(checker, wrong, hint, capsys):
-    assert checker(wrong) is False
+    assert not checker(wrong)
     out = capsys.readouterr().out
     assert "Not yet" in out and hint in out and out.count("\n") == 1
 
@@ -244,4 +244,4 @@ def test_01_wrong_answers_fail_with_a_hint(checker, wrong, hint, capsys):
     (lesson.check_growth_rate, lambda n, s: np.float32(growth_rate(n, s))),
 ])
 def test_01_right_answers_pass(checker, answer, capsys):
-    assert checker(answer) is True
+    assert checker(answer)

@@ -155,7 +155,7 @@ WRONG_02 = [
                          ids=[f"{w[0].__name__}-{i}" for i, w in enumerate(WRONG_02)])
 def test_02_wrong_answers_fail_with_a_hint(checker, wrong, hint, capsys):
     with np.errstate(invalid="ignore"):
-        assert checker(wrong) is False
+        assert not checker(wrong)
     out = capsys.readouterr().out
     assert "Not yet" in out and hint in out
 
@@ -166,4 +166,4 @@ def test_02_wrong_answers_fail_with_a_hint(checker, wrong, hint, capsys):
     lambda j, tr: np.float32(np.mean(np.linalg.slogdet(j[tr:])[1])),
 ])
 def test_02_right_answers_pass(answer, capsys):
-    assert lesson.check_log_det_average(answer) is True
+    assert lesson.check_log_det_average(answer)

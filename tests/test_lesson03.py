@@ -148,7 +148,7 @@ def _vjp_upper_copy(q, r, qb, rb):
     (lesson.check_qr_vjp, lambda q, r, qb, rb: np.full_like(qb, np.nan), "NaN"),
 ], ids=lambda v: getattr(v, "__name__", None) or str(v)[:12])
 def test_checkers_of_03_catch_typical_mistakes(checker, wrong, hint, capsys):
-    assert checker(wrong) is False
+    assert not checker(wrong)
     out = capsys.readouterr().out
     assert "Not yet" in out and hint in out
 
@@ -170,7 +170,7 @@ def _copyltu_loops(m):
      (qb + q @ lesson.reference_copyltu(r @ rb.T - qb.T @ q)) @ np.linalg.inv(r).T),
 ])
 def test_checkers_of_03_accept_legitimate_variants(checker, answer):
-    assert checker(answer) is True
+    assert checker(answer)
 
 
 def test_qr_gradient_dashboard():

@@ -208,6 +208,19 @@ def _adam_t_from_zero(x, g, m, v, t, lr):
     return lesson.reference_adam_step(x, g, m, v, t - 1 if t > 1 else t, lr)
 
 
+def _adam_eps_inside_the_root(x, g, m, v, t, lr):
+    m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g ** 2
+    m_hat, v_hat = m / (1 - 0.9 ** t), v / (1 - 0.999 ** t)
+    return x - lr * m_hat / np.sqrt(v_hat + 1e-8), m, v
+
+
+def _adam_bias_with_t_minus_one(x, g, m, v, t, lr):
+    m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g ** 2
+    with np.errstate(all="ignore"):
+        m_hat, v_hat = m / (1 - 0.9 ** (t - 1)), v / (1 - 0.999 ** (t - 1))
+        return x - lr * m_hat / (np.sqrt(v_hat) + 1e-8), m, v
+
+
 def _falling_last_vs_first(losses):
     return bool(losses[-1] < losses[0])
 
@@ -222,13 +235,15 @@ def _falling_last_two(losses):
     (lesson.check_flossing_gradient, lambda p, i, k, t: 0.0, "pair"),
     (lesson.check_adam_step, _adam_no_bias_correction, "bias"),
     (lesson.check_adam_step, _adam_uphill, "uphill"),
-    (lesson.check_adam_step, _adam_t_from_zero, "t = 1"),
+    (lesson.check_adam_step, _adam_t_from_zero, "tau = 1"),
+    (lesson.check_adam_step, _adam_eps_inside_the_root, "OUTSIDE the square root"),
+    (lesson.check_adam_step, _adam_bias_with_t_minus_one, "1 - b**0 = 0"),
     (lesson.check_still_falling, _falling_last_vs_first, "wrong on"),
     (lesson.check_still_falling, _falling_last_two, "wrong on"),
     (lesson.check_still_falling, lambda losses: "yes", "True or False"),
 ], ids=lambda v: getattr(v, "__name__", None) or str(v)[:12])
 def test_checkers_of_04_catch_typical_mistakes(checker, wrong, hint, capsys):
-    assert checker(wrong) is False
+    assert not checker(wrong)
     out = capsys.readouterr().out
     assert "Not yet" in out and hint in out
 
@@ -256,4 +271,4 @@ def _falling_by_fit(losses):
     (lesson.check_still_falling, _falling_by_fit),
 ])
 def test_checkers_of_04_accept_legitimate_variants(checker, answer):
-    assert checker(answer) is True
+    assert checker(answer)

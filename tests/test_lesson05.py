@@ -180,11 +180,20 @@ RIGHT = [
 
 @pytest.mark.parametrize("checker, right", RIGHT, ids=[r[0].__name__ for r in RIGHT])
 def test_right_answers_pass(checker, right, capsys):
-    assert checker(right) is True
+    assert checker(right)
     assert "Correct" in capsys.readouterr().out
 
 
+def _xor_as_a_sum(bits, delay):
+    """x_{t - ceil(d/2)} + x_{t - d}: 0, 1 or 2 (a sum where XOR is asked)."""
+    y = np.zeros_like(bits)
+    half = -(-delay // 2)
+    y[delay:] = bits[delay - half:len(bits) - half] + bits[:len(bits) - delay]
+    return y
+
+
 WRONG = [
+    (lesson.check_xor_targets, _xor_as_a_sum, "do not add them"),
     (lesson.check_parity_targets, lambda b, d, p: _parity(b, d, p, lambda j, d_, p_: j * d_ // p_),
      "ceil(j d / p), not floor"),
     (lesson.check_parity_targets, lambda b, d, p: sum(_parity(b, d, 1, lambda j, d_, p_:
@@ -206,11 +215,11 @@ WRONG = [
 @pytest.mark.parametrize("checker, wrong, hint", WRONG,
                          ids=[f"{w[0].__name__}-{w[2]}" for w in WRONG])
 def test_wrong_answers_fail_with_the_matching_hint(checker, wrong, hint, capsys):
-    assert checker(wrong) is False
+    assert not checker(wrong)
     out = capsys.readouterr().out
     assert "Not yet" in out and hint in out, out
 
 
 def test_checkers_survive_crashes_and_nan(capsys):
-    assert lesson.check_task_loss(lambda y, z, m: 1 / 0) is False
+    assert not lesson.check_task_loss(lambda y, z, m: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out

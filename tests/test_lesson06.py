@@ -163,7 +163,7 @@ RIGHT = [
 
 @pytest.mark.parametrize("checker, right", RIGHT, ids=[r[0].__name__ for r in RIGHT])
 def test_right_answers_pass(checker, right, capsys):
-    assert checker(right) is True
+    assert checker(right)
     assert "Correct" in capsys.readouterr().out
 
 
@@ -184,12 +184,12 @@ WRONG = [
 @pytest.mark.parametrize("checker, wrong, hint", WRONG,
                          ids=[f"{w[0].__name__}-{w[2]}" for w in WRONG])
 def test_wrong_answers_fail_with_the_matching_hint(checker, wrong, hint, capsys):
-    assert checker(wrong) is False
+    assert not checker(wrong)
     out = capsys.readouterr().out
     assert "Not yet" in out and hint in out, out
 
 
 def test_checkers_survive_crashes_and_nan(capsys):
     nan = lambda h, a, d: np.full((h.shape[-1],) * 2, np.nan)
-    assert lesson.check_weight_gradient(nan) is False
+    assert not lesson.check_weight_gradient(nan)
     assert "NaN" in capsys.readouterr().out

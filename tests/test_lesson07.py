@@ -187,7 +187,7 @@ def _loss_squares_first(log_r, target):
      "input x"),
 ], ids=lambda v: getattr(v, "__name__", None) or str(v)[:12])
 def test_checkers_of_07_catch_typical_mistakes(checker, wrong, hint, capsys):
-    assert checker(wrong) is False
+    assert not checker(wrong)
     out = capsys.readouterr().out
     assert "Not yet" in out and hint in out
 
@@ -200,7 +200,7 @@ def test_checkers_of_07_catch_typical_mistakes(checker, wrong, hint, capsys):
     (lesson.check_cell_jacobian, lambda s, z, x: torch.func.jacrev(s)(z, x).float()),
 ])
 def test_checkers_of_07_accept_legitimate_variants(checker, answer):
-    assert checker(answer) is True
+    assert checker(answer)
 
 
 def test_engine_experiments_match_the_reference():

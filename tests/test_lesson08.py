@@ -204,7 +204,7 @@ RIGHT = [
 
 @pytest.mark.parametrize("checker, right", RIGHT, ids=[r[0].__name__ for r in RIGHT])
 def test_right_answers_pass(checker, right, capsys):
-    assert checker(right) is True
+    assert checker(right)
     assert "Correct" in capsys.readouterr().out
 
 
@@ -229,7 +229,7 @@ WRONG = [
 @pytest.mark.parametrize("checker, wrong, hint", WRONG,
                          ids=[f"{w[0].__name__}-{w[2]}" for w in WRONG])
 def test_wrong_answers_fail_with_the_matching_hint(checker, wrong, hint, capsys):
-    assert checker(wrong) is False
+    assert not checker(wrong)
     out = capsys.readouterr().out
     assert "Not yet" in out and hint in out, out
 
@@ -249,5 +249,5 @@ def test_the_bootstrap_reference_draws_as_the_paper_statistics(shipped):
 
 
 def test_checkers_survive_crashes(capsys):
-    assert lesson.check_horizon(lambda d, m, lv: "ten") is False
+    assert not lesson.check_horizon(lambda d, m, lv: "ten")
     assert "Not yet" in capsys.readouterr().out

@@ -2,8 +2,9 @@
 
 A checker calls the student's function on a few cases, compares with an independent computation and
 prints ONE line: "Correct: ..." or "Not yet: ... Hint: ...". It never raises, whatever the student's
-function does (raises, returns a list, a torch tensor, the wrong shape, NaN), and it returns True or
-False so that a notebook (or a test) can act on the result.
+function does (raises, returns a list, a torch tensor, the wrong shape, NaN), and it returns a
+:class:`CheckResult`, true or false, so that a notebook (or a test) can act on the result without
+a bare ``True`` shown under the cell.
 
 Tolerances follow the dtype of the answer: float64 answers must agree to ``rtol=1e-7`` (round-off of
 a different but correct order of operations), float32 answers to ``rtol=2e-4`` (float32 keeps ~7
@@ -25,12 +26,36 @@ class Answer(Exception):
     """Raised inside a checker to stop at the first problem; carries the hint."""
 
 
-def report(ok: bool, name: str, hint: str = "") -> bool:
+class CheckResult:
+    """What a checker returns: true or false like a bool, but shown as nothing in a notebook (the
+    checker has already printed its one line), so a check cell never shows a bare ``True``."""
+    __slots__ = ("ok",)
+
+    def __init__(self, ok: bool):
+        self.ok = bool(ok)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __eq__(self, other):
+        return self.ok == bool(other) if isinstance(other, (bool, CheckResult)) else NotImplemented
+
+    def __hash__(self):
+        return hash(self.ok)
+
+    def __repr__(self) -> str:
+        return f"CheckResult({self.ok})"
+
+    def _ipython_display_(self):
+        """Nothing to show: the checker printed its line."""
+
+
+def report(ok: bool, name: str, hint: str = "") -> CheckResult:
     if ok:
         print(f"Correct: {name} matches the reference on every test case.")
     else:
         print(f"Not yet: {name}. Hint: {hint}")
-    return ok
+    return CheckResult(ok)
 
 
 def call(name: str, func, *args):

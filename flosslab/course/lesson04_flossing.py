@@ -816,49 +816,64 @@ def check_flossing_gradient(func, n_cases: int = 3) -> bool:
 ADAM_B1, ADAM_B2, ADAM_EPS = 0.9, 0.999, 1e-8
 
 
-def reference_adam_step(x, g, m, v, t, lr):
-    """One Adam update (Kingma & Ba 2015; as autograd's and torch's): t = 1 at the first step."""
-    m = ADAM_B1 * m + (1 - ADAM_B1) * g
-    v = ADAM_B2 * v + (1 - ADAM_B2) * g ** 2
-    m_hat, v_hat = m / (1 - ADAM_B1 ** t), v / (1 - ADAM_B2 ** t)
-    return x - lr * m_hat / (np.sqrt(v_hat) + ADAM_EPS), m, v
+def reference_adam_step(theta, grad, mom1, mom2, tau, lr):
+    """One Adam update (Kingma & Ba 2015; as autograd's and torch's): tau = 1 at the first step,
+    epsilon outside the square root."""
+    mom1 = ADAM_B1 * mom1 + (1 - ADAM_B1) * grad
+    mom2 = ADAM_B2 * mom2 + (1 - ADAM_B2) * grad ** 2
+    m_hat, v_hat = mom1 / (1 - ADAM_B1 ** tau), mom2 / (1 - ADAM_B2 ** tau)
+    return theta - lr * m_hat / (np.sqrt(v_hat) + ADAM_EPS), mom1, mom2
 
 
-def check_adam_step(func, n_cases: int = 4) -> bool:
-    """``func(x, g, m, v, t, lr)`` -> (x_new, m_new, v_new), one Adam step (t = 1 first)."""
+def check_adam_step(func, n_cases: int = 5) -> bool:
+    """``func(theta, grad, mom1, mom2, tau, lr)`` -> (theta_new, mom1_new, mom2_new), one Adam step
+    (tau = 1 first). The last case has gradients of size 1e-6, where epsilon inside or outside the
+    square root makes a difference of order one."""
     name = "adam_step"
 
     def cases():
         for case in range(n_cases):
             rng = np.random.default_rng(540 + case)
             shape = (int(rng.integers(2, 5)), int(rng.integers(1, 4)))
-            x, g = rng.standard_normal(shape), rng.standard_normal(shape)
-            t = [1, 2, 7, 30][case % 4]
-            m = np.zeros(shape) if t == 1 else 0.1 * rng.standard_normal(shape)
-            v = np.zeros(shape) if t == 1 else 0.1 * rng.random(shape)
+            scale = 1e-6 if case == 4 else 1.0
+            x, g = rng.standard_normal(shape), scale * rng.standard_normal(shape)
+            t = [1, 2, 7, 30, 3][case]
+            m = np.zeros(shape) if t == 1 else 0.1 * scale * rng.standard_normal(shape)
+            v = np.zeros(shape) if t == 1 else 0.1 * scale ** 2 * rng.random(shape)
             lr = float(rng.choice([0.01, 0.003]))
             want = reference_adam_step(x, g, m, v, t, lr)
             got = call(name, func, x.copy(), g.copy(), m.copy(), v.copy(), t, lr)
             if not isinstance(got, (tuple, list)) or len(got) != 3:
-                raise Answer("return three arrays: (x_new, m_new, v_new).")
+                raise Answer("return three arrays: (theta_new, mom1_new, mom2_new).")
+            with np.errstate(all="ignore"):
+                raw = np.asarray(got[0], dtype=float) if not hasattr(got[0], "detach") else \
+                    got[0].detach().cpu().numpy()
+            if t == 1 and raw.shape == shape and not np.isfinite(raw).all():
+                raise Answer("tau counts steps from 1: the bias correction is 1 - b**tau, and at the "
+                             "first step (tau = 1) it is 1 - b, not 1 - b**0 = 0.")
             x_new, m_new, v_new = (to_array(name, a, shape, what) for a, what in
-                                   zip(got, ("x_new", "m_new", "v_new")))
+                                   zip(got, ("theta_new", "mom1_new", "mom2_new")))
             if not close(m_new, want[1]):
-                raise Answer("m_new = b1 m + (1 - b1) g with b1 = 0.9.")
+                raise Answer("mom1_new = b1 mom1 + (1 - b1) grad with b1 = 0.9.")
             if not close(v_new, want[2]):
-                raise Answer("v_new = b2 v + (1 - b2) g**2 with b2 = 0.999.")
+                raise Answer("mom2_new = b2 mom2 + (1 - b2) grad**2 with b2 = 0.999.")
             if close(x_new, want[0]):
                 continue
+            m_hat, v_hat = m_new / (1 - ADAM_B1 ** t), v_new / (1 - ADAM_B2 ** t)
             if close(x_new, 2 * x - want[0]):
                 raise Answer("the step goes uphill: subtract lr * m_hat / (sqrt(v_hat) + eps).")
+            if close(x_new, x - lr * m_hat / np.sqrt(v_hat + ADAM_EPS)):
+                raise Answer("add eps OUTSIDE the square root: sqrt(v_hat) + eps (inside, it swamps "
+                             "small gradients).")
             if close(x_new, x - lr * m_new / (np.sqrt(v_new) + ADAM_EPS)):
-                raise Answer("correct the bias of the moments: m_hat = m / (1 - b1**t), "
-                             "v_hat = v / (1 - b2**t).")
+                raise Answer("correct the bias of the moments: m_hat = mom1 / (1 - b1**tau), "
+                             "v_hat = mom2 / (1 - b2**tau).")
             if t > 1 and close(x_new, reference_adam_step(x, g, m, v, t - 1, lr)[0]):
-                raise Answer("t counts steps from 1: the first step has t = 1 (bias correction "
-                             "1 - b**t).")
-            raise Answer("x_new = x - lr * m_hat / (sqrt(v_hat) + eps), with m_hat = m_new / "
-                         "(1 - b1**t), v_hat = v_new / (1 - b2**t), eps = 1e-8 outside the root.")
+                raise Answer("tau counts steps from 1: the first step has tau = 1 (bias correction "
+                             "1 - b**tau).")
+            raise Answer("theta_new = theta - lr * m_hat / (sqrt(v_hat) + eps), with m_hat = "
+                         "mom1_new / (1 - b1**tau), v_hat = mom2_new / (1 - b2**tau), eps = 1e-8 "
+                         "outside the root.")
     return run(name, cases)
 
 

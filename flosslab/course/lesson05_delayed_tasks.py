@@ -438,8 +438,11 @@ def check_xor_targets(func, n_cases: int = 4) -> bool:
             want = batch.targets[..., 0].astype(int)
             got = to_array(name, call(name, func, bits, delay), want.shape,
                            "the targets (shaped like bits)")
-            if np.array_equal(got[batch.mask] % 2, want[batch.mask]):
+            if np.array_equal(got[batch.mask], want[batch.mask]):
                 continue
+            if np.array_equal(got[batch.mask] % 2, want[batch.mask]):
+                raise Answer("a target is 0 or 1: XOR the two bits (a ^ b, or (a + b) % 2), do not "
+                             "add them (their sum is 2 where both are 1).")
             if delay % 2:                                       # floor(d/2) instead of ceil
                 t = np.arange(delay, bits.shape[0])
                 if np.array_equal(got[t] % 2, bits[t - delay // 2] ^ bits[t - delay]):
