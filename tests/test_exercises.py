@@ -100,6 +100,11 @@ def _wrong_qr_no_abs(D, Q):
         return q, np.log(np.diag(r))
 
 
+def _wrong_qr_log10(D, Q):
+    q, r = np.linalg.qr(D @ Q)
+    return q, np.log10(np.abs(np.diag(r)))
+
+
 def _wrong_spectrum_counts_transient(jacobians, frame, transient):
     q, total = frame, 0.0
     for d in jacobians:
@@ -135,6 +140,7 @@ def _wrong_batched_no_abs(frames):
 WRONG = [
     (LESSON["01"].check_backprop_norms, _wrong_backprop_transpose, "TRANSPOSE"),
     (LESSON["02"].check_qr_step, _wrong_qr_no_abs, "negative"),
+    (LESSON["02"].check_qr_step, _wrong_qr_log10, "natural log"),
     (LESSON["02"].check_spectrum, _wrong_spectrum_counts_transient, "transient"),
     (LESSON["03"].check_logdet_gradient, lambda a: np.linalg.inv(a) if a.shape[0] == a.shape[1]
      else a, "inverse TRANSPOSED"),

@@ -221,6 +221,11 @@ def _adam_bias_with_t_minus_one(x, g, m, v, t, lr):
         return x - lr * m_hat / (np.sqrt(v_hat) + 1e-8), m, v
 
 
+def _falling_without_a_margin(losses):
+    n = len(losses)
+    return bool(np.median(losses[3 * n // 4:]) < np.median(losses[n // 2:3 * n // 4]))
+
+
 def _falling_last_vs_first(losses):
     return bool(losses[-1] < losses[0])
 
@@ -241,6 +246,7 @@ def _falling_last_two(losses):
     (lesson.check_still_falling, _falling_last_vs_first, "wrong on"),
     (lesson.check_still_falling, _falling_last_two, "wrong on"),
     (lesson.check_still_falling, lambda losses: "yes", "True or False"),
+    (lesson.check_still_falling, _falling_without_a_margin, "flat noisy curves"),
 ], ids=lambda v: getattr(v, "__name__", None) or str(v)[:12])
 def test_checkers_of_04_catch_typical_mistakes(checker, wrong, hint, capsys):
     assert not checker(wrong)

@@ -167,7 +167,15 @@ def test_right_answers_pass(checker, right, capsys):
     assert "Correct" in capsys.readouterr().out
 
 
+def _rank_without_the_zero_filter(m):
+    s = np.linalg.svd(m, compute_uv=False)
+    p = s / s.sum()
+    with np.errstate(all="ignore"):
+        return float(np.exp(-np.sum(p * np.log(p))))
+
+
 WRONG = [
+    (lesson.check_effective_rank, _rank_without_the_zero_filter, "exactly 0"),
     (lesson.check_log10_condition, lambda s: np.log10(np.exp(s[0]) / np.exp(s[-1])),
      "never exponentiate"),
     (lesson.check_log10_condition, lambda s: s[0] - s[-1], "NATURAL logs"),

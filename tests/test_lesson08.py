@@ -212,6 +212,8 @@ WRONG = [
     (lesson.check_seed_summary, lambda v: (np.mean(v), *np.percentile(v, [25, 75])),
      "not the mean"),
     (lesson.check_seed_summary, lambda v: (np.median(v), v.min(), v.max()), "min and max"),
+    (lesson.check_seed_summary,
+     lambda v: tuple(np.percentile(v, [50, 25, 75], method="nearest")), "method='nearest'"),
     (lesson.check_seed_summary, lambda v: tuple(np.percentile(v, [50, 75, 25])), "order"),
     (lesson.check_horizon, _horizon_first_failure, "LONGEST"),
     (lesson.check_horizon, lambda d, m, lv: _horizon(d, m, lv) or 0, "None"),

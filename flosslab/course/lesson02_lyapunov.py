@@ -456,6 +456,9 @@ def check_qr_step(func, n_cases: int = 4) -> bool:
             if not close(logs, logs_ref):
                 if close(logs, np.abs(np.diag(r_ref))):
                     raise Answer("return the LOG of |R_ii|, not |R_ii| itself.")
+                if close(logs, logs_ref / np.log(10)):
+                    raise Answer("use the natural log (np.log), not log10: the exponents are in "
+                                 "natural log per step.")
                 raise Answer("multiply first (D Q), then take the QR of the product; return "
                              "log|diag(R)| of that QR.")
             q_new = to_array(name, got[0], (n, k), "Q_new (N x k, reduced QR)")

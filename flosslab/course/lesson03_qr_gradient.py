@@ -139,7 +139,7 @@ def logdet_gradient_vs_conditioning(n_rows: int = 6, n_cols: int = 4,
                                     log10_sigma_min: tuple = tuple(np.arange(-12.0, 0.25, 0.5)),
                                     seed: int = 0, closed_form=None) -> ConditioningCurve:
     """d(sum log|R_ii|)/dA for A = U S V^T (m x n) with singular values spread geometrically from 1
-    down to sigma_min, whose exact gradient is U S^{-1} V^T: relative errors of the VJP (autograd
+    down to sigma_min, whose exact gradient is Phi S^{-1} Psi^T: relative errors of the VJP (autograd
     through qr) and of ``closed_form(A)`` (default: the normal equations,
     :func:`closed_form_logdet_gradient`). Where ``closed_form`` raises (A^T A singular to working
     precision) or returns NaN/inf its error is NaN and the reason is kept in ``failed``. The
@@ -289,7 +289,7 @@ def conditioning_figure(curve, sigma: float):
     art["guide2"], = ax_e.loglog([], [], ":", color="tab:orange",
                                  label=r"$10^{-16}/\sigma_{min}^2$")
     art["err_marker"], = ax_e.loglog([], [], "o", ms=9, color="tab:red")
-    ax_e.set(xlabel=r"$\sigma_{min}$", ylabel=r"relative error against $U S^{-1} V^\top$",
+    ax_e.set(xlabel=r"$\sigma_{min}$", ylabel=r"relative error against $\Phi S^{-1} \Psi^\top$",
              title="Accuracy of the two gradients")
     ax_e.legend(loc="lower left", fontsize="small")
     update_conditioning(art, curve, sigma)

@@ -613,6 +613,12 @@ def check_seed_summary(func) -> bool:
                              "not a median.")
             if close(got, np.percentile(values, [50, 75, 25])):
                 raise Answer("the order is (median, q25, q75).")
+            for method in ("nearest", "lower", "higher", "midpoint", "hazen", "weibull",
+                           "median_unbiased", "normal_unbiased", "inverted_cdf"):
+                if close(got, np.percentile(values, [50, 25, 75], method=method)):
+                    raise Answer(f"that is method='{method}': use numpy's default, linear "
+                                 "interpolation (np.percentile(values, [25, 75]) with no method), "
+                                 "which the course's tables use.")
             if close(got[1:], [values.min(), values.max()]):
                 raise Answer("the quartiles are the 25th and 75th percentiles, not the min and max.")
             if close(got[0], want[0]):
