@@ -4,17 +4,10 @@ import numpy as np
 import pytest
 
 from flosslab.course import lesson03_qr_gradient as lesson
+from course_helpers import rejects_with_hint, one_thread  # noqa: F401 (autouse: one thread)
 
 
 torch = pytest.importorskip("torch")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """As in the notebooks (setup_notebook): one thread; these small matrices run slower on two."""
-    from flosslab.core.settings import threads
-    with threads(1):
-        yield
 
 
 def ydata(line):
@@ -148,9 +141,7 @@ def _vjp_upper_copy(q, r, qb, rb):
     (lesson.check_qr_vjp, lambda q, r, qb, rb: np.full_like(qb, np.nan), "NaN"),
 ], ids=lambda v: getattr(v, "__name__", None) or str(v)[:12])
 def test_checkers_of_03_catch_typical_mistakes(checker, wrong, hint, capsys):
-    assert not checker(wrong)
-    out = capsys.readouterr().out
-    assert "Not yet" in out and hint in out
+    rejects_with_hint(checker, wrong, hint, capsys)
 
 
 def _copyltu_loops(m):

@@ -5,17 +5,10 @@ import pytest
 
 import flosslab as fl
 from flosslab.course import lesson07_torch as lesson
+from course_helpers import rejects_with_hint, one_thread  # noqa: F401 (autouse: one thread)
 
 
 torch = pytest.importorskip("torch")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """As in the notebooks (setup_notebook): one thread; these small matrices run slower on two."""
-    from flosslab.core.settings import threads
-    with threads(1):
-        yield
 
 
 def ydata(line):
@@ -187,9 +180,7 @@ def _loss_squares_first(log_r, target):
      "input x"),
 ], ids=lambda v: getattr(v, "__name__", None) or str(v)[:12])
 def test_checkers_of_07_catch_typical_mistakes(checker, wrong, hint, capsys):
-    assert not checker(wrong)
-    out = capsys.readouterr().out
-    assert "Not yet" in out and hint in out
+    rejects_with_hint(checker, wrong, hint, capsys)
 
 
 @pytest.mark.parametrize("checker, answer", [

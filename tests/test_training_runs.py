@@ -5,26 +5,10 @@ import pytest
 
 import flosslab as fl
 from flosslab.course import training_runs
+from course_helpers import (tiny_training, reference_runs)  # noqa: F401
 
 
 torch = pytest.importorskip("torch")
-
-
-TINY = {"n_units": 6, "n_epochs": 8, "n_seeds": 2, "seq_extra": 6, "lr": 0.01, "n_exponents": 3,
-        "floss_steps": 3, "floss_lr": 0.01, "eval_every": 4, "eval_batch": 16}
-
-
-@pytest.fixture
-def tiny_training(monkeypatch):
-    """Training clicks of a few milliseconds; a fresh cache so that nothing leaks between tests."""
-    monkeypatch.setitem(training_runs.TRAIN_SIZES, "small", dict(TINY))
-    monkeypatch.setattr(training_runs, "_RUNS", {})
-
-
-def reference_runs(task, delay, schedule, k=3, order=None, seeds=(0, 1)):
-    """Lone runs of the numpy/autograd reference with the configurations a tiny click uses."""
-    configs = training_runs.training_configs(task, delay, schedule, k, "small", order, seeds)
-    return [fl.train(c)[1] for c in configs]
 
 
 def test_train_seeds_caches_per_schedule(tiny_training):
