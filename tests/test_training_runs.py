@@ -22,4 +22,7 @@ def test_train_seeds_caches_per_schedule(tiny_training):
 def test_seed_spread_and_its_description():
     med, lo, hi = training_runs.seed_spread([0.5, 1.0, 0.9, 0.6, 0.95])
     assert (med, lo, hi) == (0.9, 0.6, 0.95)
-    assert training_runs.describe_spread([0.5, 1.0, 0.9]).startswith("0.90 [0.70-0.95] (3 seeds")
+    assert training_runs.describe_spread([0.5, 1.0, 0.9]).startswith(
+        "median 0.90, quartiles 0.70 to 0.95 (3 seeds")
+    assert training_runs.describe_spread([0.5, 1.0, 0.9], "range").startswith(
+        "median 0.90, range 0.50 to 1.00 (3 seeds")

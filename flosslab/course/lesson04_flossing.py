@@ -22,6 +22,7 @@ from ..core.tasks import make_batch
 from ..core.validate import check_int, check_n_exponents, check_real
 from ..paper.results import load
 from ..reference.diagnostics import condition_number_curve
+from .training_runs import describe_spread  # noqa: F401 (the notebook's spread over seeds)
 from ..reference.flossing import flossing_loss
 from ..reference.lyapunov import lyapunov_spectrum
 from .checking import Answer, call, close, run, to_array
@@ -326,12 +327,6 @@ def flossing_over_seeds(seeds=(0, 1, 2, 3, 4), gain: float = 1.0, n_exponents: i
     l1, lk, cond, dist, conv = (np.asarray(c) for c in zip(*rows))
     return SeedSummary(tuple(seeds), l1, lk, l1 - lk, cond, dist, conv,
                        int(flossing_defaults()["cond_times"][-1]))
-
-
-def median_range(values) -> str:
-    """'median [min, max]' of an array, for printing claims over seeds."""
-    v = np.asarray(values, dtype=float)
-    return f"{np.median(v):.3g} [{v.min():.3g}, {v.max():.3g}]"
 
 
 def shipped_condition_numbers(name: str = "default") -> dict:

@@ -138,9 +138,19 @@ def seed_spread(values) -> tuple:
     return q["median"], q["q25"], q["q75"]
 
 
-def describe_spread(values) -> str:
-    """"0.98 [0.97-0.99] (3 seeds: 0.97, 0.98, 0.99)": median [quartiles] and every seed."""
+def describe_spread(values, spread: str = "quartiles", digits: int = 2, every: bool = True) -> str:
+    """The course's one way to print a spread over seeds, its meaning in its label:
+    "median 0.98, quartiles 0.97-0.99 (3 seeds: 0.97, 0.98, 0.99)", or with ``spread="range"``
+    "median 0.98, range 0.97-0.99 (3 seeds: ...)"."""
     values = np.asarray(values, dtype=float)
-    med, lo, hi = seed_spread(values)
-    return (f"{med:.2f} [{lo:.2f}-{hi:.2f}] ({values.size} seeds: "
-            + ", ".join(f"{v:.2f}" for v in values) + ")")
+    if spread == "quartiles":
+        med, lo, hi = seed_spread(values)
+    elif spread == "range":
+        med, lo, hi = float(np.median(values)), float(values.min()), float(values.max())
+    else:
+        raise ValueError(f"spread is 'quartiles' or 'range', got {spread!r}")
+    f = lambda v: f"{v:.{digits}g}" if digits > 2 else f"{v:.{digits}f}"
+    text = f"median {f(med)}, {spread} {f(lo)} to {f(hi)}"
+    if not every:
+        return text
+    return f"{text} ({values.size} seeds: " + ", ".join(f(v) for v in values) + ")"
