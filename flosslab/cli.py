@@ -194,6 +194,8 @@ def cmd_course(args, backend) -> dict:
     from .course import editions
     if args.action == "student-edition":
         written = editions.student_edition(args.out, args.notebooks)
+    elif args.action == "figures":
+        written = editions.figures(args.out, args.notebooks, only=args.only)
     else:
         written = editions.slides(args.out, args.notebooks, execute=args.execute,
                                   reveal_prefix=args.reveal_prefix)
@@ -413,12 +415,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="student-edition: every notebook without its solutions and answers (the "
                     "exercises' checkers stay), outputs cleared. slides: reveal.js slides of "
                     "every notebook (a heading starts a slide; solutions and answers are "
-                    "skipped); --execute runs the notebooks first so the figures show.")
-    p.add_argument("action", choices=("student-edition", "slides"))
+                    "skipped); --execute runs the notebooks first so the figures show. figures: run "
+                    "each notebook and save every figure it shows as a PNG, for a slide deck.")
+    p.add_argument("action", choices=("student-edition", "slides", "figures"))
     p.add_argument("out", help="folder to write into")
     p.add_argument("--notebooks", default=None,
                    help="folder of the course notebooks (default: the repository's notebooks/)")
     p.add_argument("--execute", action="store_true", help="slides: run each notebook first")
+    p.add_argument("--only", nargs="+", metavar="NN", default=None,
+                   help="figures: only the notebooks whose names start with these (e.g. 01 04)")
     p.add_argument("--reveal-prefix", default=None,
                    help="slides: where the browser loads reveal.js 4 from (default: nbconvert's "
                         "CDN address; a local copy presents offline)")

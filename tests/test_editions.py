@@ -79,3 +79,13 @@ def test_slides_start_at_headings_and_skip_answers(tmp_path):
     html = written[4].read_text()
     assert "reveal" in html.lower() and html.count('<section') >= kinds.count("slide")
     assert "click to open" not in html                       # answers are not on the slides
+
+
+@pytest.mark.skipif(os.environ.get("FLOSSLAB_FAST") != "1", reason="runs a notebook: fast mode")
+def test_figures_are_exported_as_pngs_named_by_notebook_and_cell(tmp_path):
+    written = editions.figures(tmp_path, only=["01"])
+    assert written, "notebook 01 shows figures"
+    for path in written:
+        assert path.parent.name == "01_exploding_vanishing_gradients"
+        assert path.name.startswith("01_exploding_vanishing_gradients_cell")
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

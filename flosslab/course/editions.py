@@ -14,6 +14,11 @@
   continues the slide before it. Run the notebooks first (``--execute``) to have figures on the
   slides. reveal.js itself is loaded by the browser from ``--reveal-prefix`` (by default the CDN that
   nbconvert names; pass a local copy of reveal.js 4 to present offline).
+* **Figures** (``python -m flosslab course figures OUT``): every notebook run top to bottom
+  (nbconvert's ``ExecutePreprocessor``), and every figure it shows (each demo's static figure at its
+  defaults, the shipped results) written as a PNG named by notebook and cell
+  (``ExtractOutputPreprocessor``), for a slide deck. Figures are PNG (the course renders PNG); the
+  dashboards' live images are not saved.
 """
 from __future__ import annotations
 
@@ -140,4 +145,29 @@ def slides(out_dir, folder=None, execute: bool = False, reveal_prefix: str | Non
         target = out / (path.stem + ".slides.html")
         target.write_text(body)
         written.append(target)
+    return written
+
+
+def figures(out_dir, folder=None, timeout: int = 600, only=None) -> list:
+    """Run each course notebook (or those whose names start with one of ``only``) and write every
+    PNG figure it shows into ``out_dir/NN_name/``; return the paths."""
+    from nbconvert.preprocessors import ExecutePreprocessor, ExtractOutputPreprocessor
+    out = Path(out_dir)
+    written = []
+    for path in course_notebooks(folder):
+        if only and not any(path.name.startswith(prefix) for prefix in only):
+            continue
+        nb = _read(path)
+        ExecutePreprocessor(timeout=timeout, kernel_name="python3").preprocess(
+            nb, {"metadata": {"path": str(path.parent)}})
+        extract = ExtractOutputPreprocessor(extract_output_types={"image/png"},
+                                            output_filename_template=path.stem
+                                            + "_cell{cell_index:02d}_{index}{extension}")
+        _, resources = extract.preprocess(nb, {"outputs": {}})
+        folder_out = out / path.stem
+        folder_out.mkdir(parents=True, exist_ok=True)
+        for name, data in sorted(resources["outputs"].items()):
+            target = folder_out / name
+            target.write_bytes(data)
+            written.append(target)
     return written
