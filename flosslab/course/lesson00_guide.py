@@ -48,7 +48,9 @@ def key_result_figure(results):
         ax.set(xlabel="delay d (longest lag, steps)", title=f"delayed {task}: N = {r['n']}, "
                f"k = {r['k']}, {r['n_seeds']} seeds", ylim=(0.4, 1.03))
     axes[0].set_ylabel("final accuracy (chance 0.5)")
-    axes[-1].legend(loc="lower left")
+    # under the panels: inside, the legend covers seeds at chance level
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3,
+               frameon=False)
     return fig, {"axes": axes}
 
 
