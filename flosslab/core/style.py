@@ -12,14 +12,13 @@ import io
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
+from .trainconfig import SCHEDULE_LABELS  # noqa: F401 (figures label schedules)
 
 #: Colours of "before" and "after" (flossing).
 BEFORE, AFTER = "tab:gray", "tab:red"
 #: One colour and one name per flossing schedule, everywhere.
 SCHEDULE_COLOURS = {"none": "tab:gray", "pre": "tab:blue", "inter": "tab:red",
                     "penalty": "tab:green"}
-SCHEDULE_LABELS = {"none": "no flossing", "pre": "preflossing", "inter": "pre + periodic flossing",
-                   "penalty": "flossing as a penalty"}
 
 _PRESENTATION = {"font.size": 15, "axes.titlesize": 16, "axes.labelsize": 15,
                  "legend.fontsize": 13, "xtick.labelsize": 13, "ytick.labelsize": 13,

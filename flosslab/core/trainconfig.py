@@ -18,6 +18,9 @@ from .validate import check_choice, check_int, check_real
 from .tasks import TASKS, default_seq_len, task_lags
 
 SCHEDULES = ("none", "pre", "inter", "penalty")
+#: What a student reads for each schedule (figures, tables, progress bars).
+SCHEDULE_LABELS = {"none": "no flossing", "pre": "preflossing", "inter": "pre + periodic flossing",
+                   "penalty": "flossing as a penalty"}
 
 
 @dataclass

@@ -189,7 +189,7 @@ def _seed_points(ax, x, values, colour, width: float):
 
 
 def accuracy_vs_delay_panel(ax, by_schedule: dict, shown=None, highlight=None, points=True):
-    """Median (line), quartiles (band) and each seed (points) of the final accuracy against the
+    """Median (line), quartiles (bar) and each seed (points) of the final accuracy against the
     delay, one colour per schedule. Returns the artists drawn."""
     out = []
     shown = list(by_schedule) if shown is None else [s for s in by_schedule if s in shown]
@@ -199,7 +199,10 @@ def accuracy_vs_delay_panel(ax, by_schedule: dict, shown=None, highlight=None, p
         colour = SCHEDULE_COLOURS.get(s)
         q25, q50, q75 = np.percentile(np.asarray(acc, dtype=float), [25, 50, 75], axis=1)
         out += ax.plot(delays, q50, "-", lw=2.4, color=colour, label=SCHEDULE_LABELS.get(s, s))
-        out.append(ax.fill_between(delays, q25, q75, color=colour, alpha=0.2, lw=0))
+        # quartiles as bars at the swept delays: a band between them would invent values
+        out.append(ax.vlines(delays + (j - (len(shown) - 1) / 2) * 0.12 * (
+            np.min(np.diff(delays)) if delays.size > 1 else 1.0), q25, q75, color=colour, lw=6,
+            alpha=0.25))
         if points:
             step = np.min(np.diff(delays)) if delays.size > 1 else 1.0
             out += _seed_points(ax, delays + (j - (len(shown) - 1) / 2) * 0.12 * step, acc,

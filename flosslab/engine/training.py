@@ -27,7 +27,7 @@ from ..core.measures import effective_rank
 from ..core.progress import progress_bar
 from ..core.records import TrainHistory
 from ..core.tasks import accuracy, make_batch
-from ..core.trainconfig import TrainConfig
+from ..core.trainconfig import SCHEDULE_LABELS, TrainConfig
 from ..core.validate import check_params, check_task_network
 from .device import resolve_device, resolve_dtype
 from .flossing import floss, flossing_loss
@@ -162,7 +162,8 @@ def train_members(configs, params_list=None, progress=False, device=None, dtype=
                             for m, c in zip(members, configs)], foreach=True if fused else None)
     epoch_losses = GraphedTaskLoss(device, graphs if fused else False)
     bar = progress_bar(progress, n_epochs, f"{configs[0].task} d={configs[0].delay} "
-                       f"{configs[0].flossing}" + (f" (+{e - 1} members)" if e > 1 else ""))
+                       f"{SCHEDULE_LABELS.get(configs[0].flossing, configs[0].flossing)}"
+                       + (f" ({e} networks)" if e > 1 else ""))
     try:
         for epoch in range(n_epochs + 1):
             flossers = [i for i in range(e) if epoch in floss_at[i] and configs[i].floss_steps
