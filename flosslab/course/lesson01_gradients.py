@@ -7,7 +7,6 @@ from typing import NamedTuple
 
 import ipywidgets as W
 import matplotlib as mpl
-from matplotlib.colors import Normalize
 import numpy as np
 
 from ..core.conventions import default_transient, init_rnn, random_bits, random_state
@@ -273,9 +272,12 @@ def gaussian_product_rate(gain: float, n_units: int) -> float:
 
 
 def _gain_colours(gains):
+    """One colour per gain, in the gains' order, evenly spaced along viridis (colour-blind safe,
+    and distinct in lightness on a projector): spacing by value made g = 0.1 and 0.5 look alike."""
     cmap = mpl.colormaps["viridis"]
-    norm = Normalize(vmin=min(gains), vmax=max(gains) + 1e-9)
-    return [cmap(norm(g)) for g in gains]
+    rank = np.argsort(np.argsort(np.asarray(gains, dtype=float)))
+    steps = np.linspace(0.0, 0.9, len(gains)) if len(gains) > 1 else [0.0]
+    return [cmap(steps[r]) for r in rank]
 
 
 #: log10 of the smallest normal float64 (2.2e-308) and of its square root (1.5e-154): below the
