@@ -44,12 +44,8 @@ def load_runs(*paths) -> list:
 
 def accuracies(records, task="xor", variant="") -> dict:
     """``{schedule: {delay: [final accuracy of each seed, by seed]}}`` of one task and variant."""
-    out = {}
-    for r in sorted(records, key=lambda r: r["seed"]):
-        if r["task"] == task and r.get("variant", "") == variant:
-            out.setdefault(r["schedule"], {}).setdefault(int(r["delay"]), []).append(
-                float(r["final_accuracy"]))
-    return out
+    by_schedule = compact_runs(records, digits=None).get(variant, {}).get(task, {})
+    return {s: {int(d): v for d, v in by_delay.items()} for s, by_delay in by_schedule.items()}
 
 
 def median_interval(values, coverage: float = 0.9, n_boot: int = 2000, seed: int = 0):
@@ -144,11 +140,7 @@ def ablation_table(base: dict, variants: dict, delay: int, schedule: str = "inte
 
 
 def _merged(*paths, task="xor", variant=""):
-    acc = {}
-    for s, by_delay in accuracies(load_runs(*paths), task, variant).items():
-        for d, v in by_delay.items():
-            acc.setdefault(s, {}).setdefault(d, []).extend(v)
-    return acc
+    return accuracies(load_runs(*paths), task, variant)
 
 
 ABLATIONS = {
@@ -164,16 +156,16 @@ def _existing(path):
     return (ROOT / path).exists()
 
 
+#: The runs at d = 70 (pre and pre + periodic flossing; no flossing).
+D70_FILES = (f"{PAPER_RUNS}/d70/runs.jsonl", f"{PAPER_RUNS}/d70_none/runs.jsonl")
+
+
 def _paper_d70():
-    return _merged(*[p for p in (f"{PAPER_RUNS}/d70/runs.jsonl", f"{PAPER_RUNS}/d70_none/runs.jsonl")
-                     if _existing(p)])
+    return _merged(*[p for p in D70_FILES if _existing(p)])
 
 
 def _paper_all():
-    files = [f"{PAPER_RUNS}/runs.jsonl"] + [p for p in (f"{PAPER_RUNS}/d70/runs.jsonl",
-                                                      f"{PAPER_RUNS}/d70_none/runs.jsonl")
-                                            if _existing(p)]
-    return _merged(*files)
+    return _merged(f"{PAPER_RUNS}/runs.jsonl", *[p for p in D70_FILES if _existing(p)])
 
 
 def _ablations():
@@ -281,15 +273,17 @@ PAPER_RUN_FILES = ("runs.jsonl", "d70/runs.jsonl", "d70_none/runs.jsonl",
 SHIPPED_RUNS = Path(__file__).parent / "data" / "paper_runs.json"
 
 
-def compact_runs(records) -> dict:
+def compact_runs(records, digits: int | None = 6) -> dict:
     """``{variant: {task: {schedule: {delay: [final accuracy by seed]}}}}``, the part of a sweep's
-    records the course and the tables need (variant "" is the budget itself)."""
+    records the course and the tables need (variant "" is the budget itself); accuracies rounded to
+    ``digits`` for the shipped file, or kept whole with ``None``."""
     out = {}
     for r in sorted(records, key=lambda r: (r.get("variant", ""), r["task"], r["schedule"],
                                             int(r["delay"]), r["seed"])):
         (out.setdefault(r.get("variant", ""), {}).setdefault(r["task"], {})
          .setdefault(r["schedule"], {}).setdefault(str(int(r["delay"])), [])
-         .append(round(float(r["final_accuracy"]), 6)))
+         .append(float(r["final_accuracy"]) if digits is None
+                 else round(float(r["final_accuracy"]), digits)))
     return out
 
 
