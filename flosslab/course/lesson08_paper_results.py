@@ -199,14 +199,12 @@ def accuracy_vs_delay_panel(ax, by_schedule: dict, shown=None, highlight=None, p
         colour = SCHEDULE_COLOURS.get(s)
         q25, q50, q75 = np.percentile(np.asarray(acc, dtype=float), [25, 50, 75], axis=1)
         out += ax.plot(delays, q50, "-", lw=2.4, color=colour, label=SCHEDULE_LABELS.get(s, s))
+        step = np.min(np.diff(delays)) if delays.size > 1 else 1.0
+        at = delays + (j - (len(shown) - 1) / 2) * 0.12 * step     # schedules side by side
         # quartiles as bars at the swept delays: a band between them would invent values
-        out.append(ax.vlines(delays + (j - (len(shown) - 1) / 2) * 0.12 * (
-            np.min(np.diff(delays)) if delays.size > 1 else 1.0), q25, q75, color=colour, lw=6,
-            alpha=0.25))
+        out.append(ax.vlines(at, q25, q75, color=colour, lw=6, alpha=0.25))
         if points:
-            step = np.min(np.diff(delays)) if delays.size > 1 else 1.0
-            out += _seed_points(ax, delays + (j - (len(shown) - 1) / 2) * 0.12 * step, acc,
-                                colour, 0.04 * step)
+            out += _seed_points(ax, at, acc, colour, 0.04 * step)
     if highlight is not None:
         out.append(ax.axvline(highlight, color="k", ls=":", lw=1.2))
     out.append(ax.axhline(0.5, color="0.5", ls=":", lw=1))
