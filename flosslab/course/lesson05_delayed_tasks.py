@@ -388,7 +388,8 @@ class TrainingDashboard(RunDashboard):
         a = self._args(values)
         s = values["schedule"]
         label = (f"{a['task']}{'' if a['order'] is None else ' p=' + str(a['order'])} "
-                 f"d={a['delay']} {s}" + (f" k={a['n_exponents']}" if s != "none" else "")
+                 f"d={a['delay']} {SCHEDULE_LABELS.get(s, s)}"
+                 + (f" k={a['n_exponents']}" if s != "none" else "")
                  + ("" if values["size"] == "small" else " (larger)"))
         colour = None if any(r[0]["schedule"] == s for r in self.runs) \
             else SCHEDULE_COLOURS.get(s)
@@ -413,7 +414,8 @@ class TrainingDashboard(RunDashboard):
         fig, art = seed_curves_figure()
         for values, runs in self.runs:
             add_seed_runs(art, runs, f"{values['task']} d={values['delay']} "
-                                f"{values['schedule']}", SCHEDULE_COLOURS.get(values["schedule"]))
+                                f"{SCHEDULE_LABELS.get(values['schedule'], values['schedule'])}",
+                          SCHEDULE_COLOURS.get(values["schedule"]))
         return fig
 
 

@@ -322,8 +322,8 @@ def accuracy_vs_k_panel(ax, ks, by_k: dict, none, title: str = ""):
     acc = np.asarray([by_k[k] for k in by_k], dtype=float)
     q25, q50, q75 = np.percentile(acc, [25, 50, 75], axis=1)
     colour = SCHEDULE_COLOURS["pre"]
-    ax.plot(ks, q50, "o-", lw=2.4, color=colour, label="preflossing k exponents (median)")
-    ax.fill_between(ks, q25, q75, color=colour, alpha=0.2, lw=0)
+    ax.plot(ks, q50, "o-", lw=2.4, color=colour, label="preflossing k exponents (median; bars: quartiles)")
+    ax.vlines(ks, q25, q75, color=colour, lw=6, alpha=0.25)    # quartiles at the swept k only
     for k, row in zip(ks, acc):
         ax.plot(k * np.exp(np.linspace(-0.08, 0.08, row.size)), row, "o", ms=5, alpha=0.6,
                 color=colour, mec="none")
