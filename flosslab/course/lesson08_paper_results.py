@@ -299,9 +299,12 @@ def update_horizons(art, horizons: dict, level: float, coverage: float, title: s
         labels = []
         for s in schedules:
             h = horizons[task, s]
-            point = "below" if h["horizon"] is None else str(h["horizon"])
-            labels.append(f"{SCHEDULE_LABELS.get(s, s)}\n{point} [{_end(h['low'])}, "
-                          f"{_end(h['high'])}]")
+            if h["horizon"] is None and h["high"] is None:
+                text = f"below {delays[0]}"              # no resample reached the level
+            else:
+                text = f"{_end(h['horizon'], delays)} [{_end(h['low'], delays)}, " \
+                       f"{_end(h['high'], delays)}]"
+            labels.append(f"{SCHEDULE_LABELS.get(s, s)}\n{text}")
         ax.set_yticks(range(len(schedules)), labels, fontsize="small")
         ax.set_ylim(-0.6, len(schedules) - 0.4)
         ax.set_xticks(delays)
@@ -311,8 +314,9 @@ def update_horizons(art, horizons: dict, level: float, coverage: float, title: s
                title=f"{task}: horizon at {level:.2f}, {coverage:.0%} interval{title}")
 
 
-def _end(x):
-    return "below" if x is None else str(x)
+def _end(x, delays):
+    """A horizon or an interval's end: a delay, or "below" the shortest one swept."""
+    return f"below {delays[0]}" if x is None else str(x)
 
 
 def accuracy_vs_k_panel(ax, ks, by_k: dict, none, title: str = ""):
