@@ -1,37 +1,44 @@
-"""Core-seconds per paper-budget network on the CPU, old path against new, with the arithmetic floor.
+"""Core-seconds per paper-budget network on the CPU, old code against new, with the arithmetic floor.
 
-    python benchmarks/per_network_cost.py [--chunk 16] [--new-chunks 16 32] [--repeats 3] [--out PREFIX]
+    git worktree add --detach /tmp/flosslab-old a9c023e      # the code before this work
+    python benchmarks/per_network_cost.py --old-tree /tmp/flosslab-old [--out PREFIX]
 
 A paper-budget network (:data:`flosslab.paper.budgets.PAPER`: N=80, k=75, 3001 epochs of 16
 sequences of 300 steps, evaluation every 250 epochs, 500 flossing steps per episode, float32) costs
-minutes, so its cost is assembled from measured parts, each timed in this process as CPU time
+minutes, so its cost is assembled from measured parts, each timed as CPU time of one process
 (``time.process_time``, one torch thread: core-seconds, which the other processes on a shared
 machine inflate much less than wall time), for a chunk of E networks trained together as
-``reproduce`` trains them (old path: E = 16, its CPU default; new path: E = 16 and 32, since the
-per-network cost of an epoch falls with E while the per-step overhead is shared):
+``reproduce`` trains them. Every case runs in its own Python process importing flosslab from its
+own tree: **old** = ``--old-tree`` (a checkout of commit a9c023e, the code when the per-network
+cost was first measured: autograd through the training epoch, the flossing backward of that time)
+at ``--chunk`` (16, reproduce's CPU default); **new** = this tree at each of ``--new-chunks``,
+and **new + floss_qr_auto** (the budget variant whose flossing episodes take a QR only as often as
+the frame's spread needs, :mod:`flosslab.core.schedule`; the author's code takes one every step).
 
 * ``epoch``: one training epoch (batch, forward, backward, clipping, Adam), from two runs of
   ``train_members`` with ``a`` and ``b`` epochs and no flossing: (t_b - t_a) / (b - a);
 * ``eval``: one evaluation (accuracy on 256 fresh sequences, a 200-step spectrum, the gradient's
   rank), from runs with and without evaluations after every epoch;
-* ``floss_step``: one flossing step of the episode (``floss`` on the E networks), per step. The
-  flossing code is the same in both paths (the fused recursion of ``engine/recursion.py``, whose
-  QRs are LAPACK's at its measured rate, see the floor): its old/new difference is noise.
+  both are the minimum over ``--repeats`` rounds in which the cases alternate (on a shared machine
+  the other processes only ever add time);
+* ``floss_step``: the mean CPU time of a step over one whole preflossing episode
+  (``--episode-steps``, 500 as the budget; ``floss`` on the E networks from their initialisation).
+  A whole episode, because the automatic QR interval depends on the frame's spread, which
+  flossing shrinks: its first steps cost what a QR at every step costs, its later ones less.
 
 Per network: ``(3001 epoch + 13 eval + episodes x 500 floss_step) / E`` with 0 / 1 / 3 episodes for
-no flossing / preflossing / pre + periodic flossing. The old and new paths alternate in one run
-(``--repeats`` rounds; the minimum of each timing is kept: on a shared machine the other processes
-only ever add time, and they add much, as the saved spread of the rounds shows): old = ``train_members(fused=False)``
-(autograd through run_rnn, readout, bce), new = the default (``TaskLossRecursion``).
+no flossing / preflossing / pre + periodic flossing (the periodic episodes are taken to cost what
+the preflossing episode does).
 
 The floor: the floating-point operations of each part (below), at this machine's measured rate for
 their kind: batched products at the shapes of the step (E x (16 x 80) @ (80 x 80), E x (75 x 80) @
 (80 x 80)) and LAPACK's Householder QR of E frames of 80 x 75 (geqrf + orgqr, 4 N k^2 - 4 k^3 / 3).
 Training epoch: the recurrent product forward, and backward twice (h_b and W_b): 3 x 2 B T N^2.
-Flossing step, per time step of its 55: frame product 2 N^2 k forward and 2 x 2 N^2 k backward and
-the QR's backward (5 N k^2), all at the product rate, and the QR at LAPACK's. Evaluation: 2 N^2 per step of 256 x 300, and a 200-step
-spectrum (frame product + QR each step). Elementwise work (tanh, ...) is not counted: the floor is
-what the products and QRs alone would take.
+Flossing step with a QR every step, per time step of its 55: frame product 2 N^2 k forward and
+2 x 2 N^2 k backward and the QR's backward (5 N k^2), all at the product rate, and the QR at
+LAPACK's. Evaluation: 2 N^2 per step of 256 x 300, and a 200-step spectrum (frame product + QR
+each step). Elementwise work (tanh, ...) is not counted: the floor is what the products and QRs
+alone would take (with fewer QRs, floss_qr_auto can go below the every-step floor).
 """
 from __future__ import annotations
 
@@ -39,8 +46,11 @@ import argparse
 import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
@@ -51,9 +61,9 @@ from flosslab.engine.training import train_members
 from flosslab.paper.budgets import PAPER
 from flosslab.paper.sweep import RunSpec
 
-PATHS = {"old": {"fused": False}, "new": {"fused": True}}
 SCHEDULES = {"none": 0, "pre": 1, "inter": 3}
 EPOCHS, EVALS = PAPER.n_epochs, PAPER.n_epochs // PAPER.eval_every + 1       # 3001, 13
+HERE = Path(__file__).resolve().parent.parent
 
 
 def cpu_seconds(fn) -> float:
@@ -67,17 +77,38 @@ def configs(e, n_epochs, eval_every):
     return [RunSpec("xor", 48, "none", seed).config(budget) for seed in range(e)]
 
 
-def measure_parts(path: dict, e: int, a: int = 2, b: int = 12, floss_steps: int = 2) -> dict:
-    """CPU seconds of one round: runs of ``a`` and ``b`` epochs, ``a`` epochs with evaluations
-    after each, and ``floss_steps`` flossing steps, for a chunk of ``e`` networks."""
+def measure_parts(e: int, a: int = 2, b: int = 12) -> dict:
+    """CPU seconds of one round in this process: runs of ``a`` and ``b`` epochs and ``a`` epochs
+    with evaluations after each, for a chunk of ``e`` networks (after a warm-up run)."""
     train = lambda n, every: cpu_seconds(lambda: train_members(configs(e, n, every),
-                                                               dtype=PAPER.dtype, **path))
+                                                               dtype=PAPER.dtype))
+    train(1, 10 ** 6)
+    return {"train_a": train(a, 10 ** 6), "train_b": train(b, 10 ** 6),
+            "train_a_evals": train(a, 1)}
+
+
+def measure_episode(e: int, steps: int, reorth) -> dict:
+    """CPU seconds per step of one flossing episode of ``steps`` steps on ``e`` fresh networks."""
     params = init_ensemble(PAPER.n_units, 1.0, list(range(e)), dtype=PAPER.dtype)
     seeds = list(range(e))
-    return {"train_a": train(a, 10 ** 6), "train_b": train(b, 10 ** 6),
-            "train_a_evals": train(a, 1),
-            "floss": cpu_seconds(lambda: floss(params, floss_steps, PAPER.n_exponents,
-                                               seed=seeds)) / floss_steps}
+    extra = {} if reorth == 1 else {"reorth_every": reorth}
+    floss(params, 1, PAPER.n_exponents, seed=seeds, **extra)                     # warm-up
+    return {"floss_step": cpu_seconds(lambda: floss(params, steps, PAPER.n_exponents,
+                                                    seed=seeds, **extra)) / steps}
+
+
+def in_process(tree: Path, task: dict) -> dict:
+    """Run ``task`` (``{"kind": "parts" | "episode", ...}``) in a fresh process importing flosslab
+    from ``tree``, on one torch thread; return its JSON result."""
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    out = subprocess.run([sys.executable, __file__, "--task", json.dumps(task)], env=env,
+                         capture_output=True, text=True, check=False, cwd=tree)
+    if out.returncode != 0:
+        raise SystemExit(f"the {task} measurement in {tree} failed:\n{out.stderr[-2000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if Path(result.pop("flosslab")) != tree / "flosslab":
+        raise SystemExit(f"the measurement in {tree} imported another flosslab")
+    return result
 
 
 def parts_from_rounds(rounds: list, a: int = 2, b: int = 12) -> dict:
@@ -85,8 +116,7 @@ def parts_from_rounds(rounds: list, a: int = 2, b: int = 12) -> dict:
     parts: per epoch (t_b - t_a) / (b - a), per evaluation (t_a,evals - t_a) / (a - 1)."""
     best = {key: min(r[key] for r in rounds) for key in rounds[0]}
     return {"epoch": (best["train_b"] - best["train_a"]) / (b - a),
-            "eval": max(0.0, best["train_a_evals"] - best["train_a"]) / (a - 1),
-            "floss_step": best["floss"]}
+            "eval": max(0.0, best["train_a_evals"] - best["train_a"]) / (a - 1)}
 
 
 def per_network(parts: dict, e: int) -> dict:
@@ -129,32 +159,68 @@ def floor(e: int, repeats: int = 3) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--old-tree", type=Path, required=False,
+                        help="a checkout of the old code (e.g. git worktree add --detach DIR a9c023e)")
     parser.add_argument("--chunk", type=int, default=16,
                         help="networks trained together (E) on the old path: reproduce's default")
     parser.add_argument("--new-chunks", type=int, nargs="+", default=[16, 32],
                         help="chunk sizes of the new path")
+    parser.add_argument("--auto-chunk", type=int, default=32,
+                        help="chunk size of the new path with floss_qr_auto")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--episode-steps", type=int, default=PAPER.floss_steps)
     parser.add_argument("--out", default=None, help="write PREFIX.json and PREFIX.txt")
+    parser.add_argument("--task", help=argparse.SUPPRESS)      # one measurement, in a subprocess
     args = parser.parse_args()
-    chunks = sorted({args.chunk, *args.new_chunks})
+    if args.task:
+        task = json.loads(args.task)
+        with threads(1):
+            result = measure_parts(task["e"]) if task["kind"] == "parts" else \
+                measure_episode(task["e"], task["steps"], task["reorth"])
+        import flosslab
+        print(json.dumps({**result, "flosslab": str(Path(flosslab.__file__).resolve().parent)}))
+        return
+    if args.old_tree is None or not (args.old_tree / "flosslab").is_dir():
+        parser.error("--old-tree must name a checkout of the old code holding flosslab/ "
+                     "(git worktree add --detach DIR a9c023e)")
+    old_tree = args.old_tree.resolve()
+    old_commit = subprocess.run(["git", "-C", str(old_tree), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip()
+    new_commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip()
     load_before = os.getloadavg()
     started = time.strftime("%Y-%m-%d %H:%M")
-    cases = [("old", args.chunk)] + [("new", c) for c in chunks]
-    with threads(1):
-        for name, c in cases:                                          # warm-up
-            train_members(configs(c, 1, 10 ** 6), dtype=PAPER.dtype, **PATHS[name])
-        rounds = {f"{name}@{c}": [] for name, c in cases}
-        for _ in range(args.repeats):
-            for name, c in cases:
-                rounds[f"{name}@{c}"].append(measure_parts(PATHS[name], c))
-        fl = floor(args.chunk)
+    cases = {f"old@{args.chunk}": (old_tree, args.chunk, 1)}
+    cases.update({f"new@{c}": (HERE, c, 1) for c in sorted(set(args.new_chunks))})
+    auto = f"new@{args.auto_chunk}+floss_qr_auto"
+    rounds = {label: [] for label in cases}
+    for r in range(args.repeats):
+        for label, (tree, e, _) in cases.items():
+            rounds[label].append(in_process(tree, {"kind": "parts", "e": e}))
+            print(f"round {r + 1}/{args.repeats} {label}: {rounds[label][-1]}", flush=True)
     parts = {label: parts_from_rounds(r) for label, r in rounds.items()}
-    cost = {label: per_network(p, int(label.split("@")[1])) for label, p in parts.items()}
+    if f"new@{args.auto_chunk}" not in parts:
+        parts[f"new@{args.auto_chunk}"] = parts_from_rounds(
+            [in_process(HERE, {"kind": "parts", "e": args.auto_chunk})
+             for _ in range(args.repeats)])
+    parts[auto] = dict(parts[f"new@{args.auto_chunk}"])
+    cases[auto] = (HERE, args.auto_chunk, "auto")
+    for label, (tree, e, reorth) in cases.items():
+        parts[label].update(in_process(tree, {"kind": "episode", "e": e,
+                                              "steps": args.episode_steps, "reorth": reorth}))
+        print(f"episode {label}: {parts[label]['floss_step'] / e * 1e3:.2f} ms per network and "
+              f"step", flush=True)
+    with threads(1):
+        fl = floor(args.chunk)
+    chunk_of = {label: e for label, (_, e, _) in cases.items()}
+    cost = {label: per_network(p, chunk_of[label]) for label, p in parts.items()}
     base = f"old@{args.chunk}"
     result = {"date": started, "machine": f"{platform.machine()} {platform.processor()}".strip(),
               "cpu": _cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__,
               "cpu_capability": torch.backends.cpu.get_cpu_capability(),
               "threads": 1, "dtype": PAPER.dtype, "baseline": base,
+              "old_commit": old_commit, "new_commit": new_commit,
+              "episode_steps": args.episode_steps,
               "load_average_before_after": [round(load_before[0], 2),
                                             round(os.getloadavg()[0], 2)],
               "rounds_cpu_s": rounds, "parts_cpu_s_per_chunk": parts,
@@ -164,19 +230,21 @@ def main() -> None:
               "floor": fl,
               "extrapolation": f"per network = ({EPOCHS} epoch + {EVALS} eval + episodes x "
                                f"{PAPER.floss_steps} floss_step) / E; episodes 0/1/3"}
+    width = max(len(label) for label in cost) + 2
     lines = [f"core-seconds per paper-budget network (float32, 1 thread), {started}, "
              f"{result['cpu']} ({result['cpu_capability']}), {result['cores']} cores, load "
-             f"average {result['load_average_before_after']} (before, after); "
-             f"min of {args.repeats} rounds",
-             f"{'path@chunk':<12}" + "".join(f"{s:>9}{'x':>7}" for s in SCHEDULES)]
+             f"average {result['load_average_before_after']} (before, after); epoch and "
+             f"evaluation: min of {args.repeats} rounds; flossing: one {args.episode_steps}-step "
+             f"episode; old = {old_commit}, new = {new_commit}",
+             f"{'path@chunk':<{width}}" + "".join(f"{s:>9}{'x':>7}" for s in SCHEDULES)]
     for label in cost:
-        lines.append(f"{label:<12}" + "".join(
+        lines.append(f"{label:<{width}}" + "".join(
             f"{cost[label][s]:>9.1f}{result['speedup_vs_baseline'][label][s]:>6.2f}x"
             for s in SCHEDULES))
-    lines.append(f"{'floor':<12}" + "".join(f"{fl['per_network_s'][s]:>9.1f}{'':>7}"
-                                            for s in SCHEDULES))
+    lines.append(f"{'floor':<{width}}" + "".join(f"{fl['per_network_s'][s]:>9.1f}{'':>7}"
+                                               for s in SCHEDULES))
     for label, p in parts.items():
-        e = int(label.split("@")[1])
+        e = chunk_of[label]
         lines.append(f"  {label}: per network, epoch {p['epoch'] / e * 1e3:.2f} ms, evaluation "
                      f"{p['eval'] / e * 1e3:.1f} ms, flossing step {p['floss_step'] / e * 1e3:.2f} ms")
     lines.append("  floor: epoch {epoch:.2f} ms, evaluation {eval:.1f} ms, flossing step "

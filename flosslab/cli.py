@@ -458,7 +458,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="flossing schedules of the delay sweep (default: all three)")
     p.add_argument("--variant", default="", choices=tuple(VARIANTS),
                    help="change one budget setting: 200 flossing steps per episode, episodes at "
-                        "epochs/4 and epochs/2, clipping at 1.0, sequences of delay + 50")
+                        "epochs/4 and epochs/2, clipping at 1.0, sequences of delay + 50; or "
+                        "floss_qr_auto: the flossing episodes take a QR only as often as the "
+                        "frame's spread needs (same exponents in exact arithmetic, faster; the "
+                        "author's code takes one every step)")
     threads_option(p)
     p.add_argument("--chunk", type=int, default=None,
                    help="runs trained together (default 16 on a CPU, 256 on a GPU)")

@@ -80,6 +80,24 @@ def test_fused_backward_matches_autograd():
             assert float((a - b).abs().max()) <= 1e-7 * float(b.abs().max())
 
 
+def test_fused_backward_matches_autograd_for_an_ensemble():
+    """The same for three members at once (the per-step gradient of W is accumulated per member)."""
+    seeds, gains = [3, 4, 5], [0.8, 1.5, 2.5]
+    x = np.stack([fl.random_bits(60, 1, s) for s in seeds], axis=1)
+    for m in (1, 4, "auto"):
+        grads = []
+        for fused in (True, False):
+            ens = init_ensemble(12, gains, seeds)
+            for name in "WUb":
+                ens[name].requires_grad_()
+            lam = L.lyapunov_spectrum(ens, x, n_exponents=7, reorth_every=m, transient=8,
+                                      seed=seeds, fused=fused)
+            ((lam + 0.1) ** 2).mean().backward()
+            grads.append([ens[n].grad for n in "WUb"])
+        for a, b in zip(*grads):
+            assert float((a - b).abs().max()) <= 1e-7 * float(b.abs().max())
+
+
 def test_ensemble_spectra_equal_individual_runs():
     seeds, gains = [3, 4, 5], [0.8, 1.5, 2.5]
     ens = init_ensemble(14, gains, seeds)

@@ -1,4 +1,5 @@
 """Flossing: it lowers the loss it minimises, touches only the dynamics, and fails loudly."""
+import autograd
 import numpy as np
 import pytest
 
@@ -61,3 +62,36 @@ def test_nan_weights_are_reported():
 def test_bad_arguments(kwargs, message):
     with pytest.raises(fl.FlosslabError, match=message):
         fl.floss(fl.init_rnn(6, seed=0), **kwargs)
+
+
+@pytest.mark.parametrize("m", [2, 5, "auto"])
+def test_flossing_loss_and_gradient_do_not_depend_on_the_qr_interval(m):
+    """The product of the R factors is the R of the product: the flossing loss and its gradient
+    with a QR every m steps (or the automatic interval) equal those of a QR at every step, in
+    float64 to the interval's round-off, in the reference and in the engine (ensemble of two)."""
+    import torch
+    from flosslab.core.conventions import random_bits
+    from flosslab.engine.ensemble import init_ensemble
+    from flosslab.engine.flossing import flossing_loss as engine_loss
+    from flosslab.reference.flossing import flossing_loss as reference_loss
+    params = fl.init_rnn(14, 1.0, seed=3)
+    x = random_bits(55, 1, seed=[3, 0])
+    grad = autograd.grad(lambda p: reference_loss(p, x, 9, 0.0, 16, 1, seed=3))
+    want, want_grad = reference_loss(params, x, 9, 0.0, 16, 1, seed=3), grad(params)
+    got = reference_loss(params, x, 9, 0.0, 16, m, seed=3)
+    got_grad = autograd.grad(lambda p: reference_loss(p, x, 9, 0.0, 16, m, seed=3))(params)
+    assert abs(got - want) <= 1e-10 * want
+    for name in "WUb":
+        assert np.abs(got_grad[name] - want_grad[name]).max() <= 1e-8 * np.abs(want_grad[name]).max()
+    ens = init_ensemble(14, [1.0, 1.5], [3, 4])
+    xs = np.stack([random_bits(55, 1, seed=[s, 0]) for s in (3, 4)], axis=1)
+    results = []
+    for interval in (1, m):
+        p = {k: v.clone().requires_grad_(k in "WUb") for k, v in ens.items()}
+        loss = engine_loss(p, xs, 9, 0.0, 16, interval, [3, 4])
+        loss.sum().backward()
+        results.append((loss.detach(), [p[k].grad for k in "WUb"]))
+    (l1, g1), (lm, gm) = results
+    torch.testing.assert_close(lm, l1, rtol=1e-10, atol=0)
+    for a, b in zip(gm, g1):
+        assert float((a - b).abs().max()) <= 1e-8 * float(b.abs().max())

@@ -4,6 +4,7 @@ import pytest
 
 import flosslab as fl
 from flosslab.core.trainconfig import TrainConfig
+from flosslab.engine.training import train_members
 
 
 def test_copy_task_is_learned():
@@ -46,6 +47,44 @@ def test_penalty_adds_the_flossing_loss_to_the_gradient():
     assert np.mean(np.abs(penal.spectra[-1])) < np.mean(np.abs(plain.spectra[-1]))
 
 
+@pytest.mark.parametrize("engine", ["reference", "torch"])
+def test_flossing_qr_interval_changes_only_round_off(engine, monkeypatch):
+    """floss_reorth="auto" takes fewer QRs in the flossing episodes (counted) and, in float64, gives
+    the flossing losses and the training curve of a QR at every step (the same function of the
+    parameters in exact arithmetic): to 1e-6, as the automatic interval's round-off (up to
+    e^12 u ~ 3e-11 per QR in float64) is amplified by Adam's normalised steps where a gradient
+    component is near zero (the flossing loss itself agrees to ~1e-11, test_flossing.py)."""
+    import flosslab.engine.recursion as recursion
+    calls = []
+    real = recursion.orthonormalize
+    monkeypatch.setattr(recursion, "orthonormalize",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    runs = {}
+    for m in (1, "auto"):
+        config = TrainConfig(task="copy", delay=3, n_units=12, n_epochs=6, eval_every=6,
+                             flossing="inter", inter_epochs=(3,), n_exponents=8, floss_steps=15,
+                             floss_reorth=m)
+        calls.clear()
+        if engine == "torch":
+            _, (history,) = train_members([config], dtype="float64")
+        else:
+            _, history = fl.train(config)
+        runs[m] = history, len(calls)
+    (every, qr_every), (auto, qr_auto) = runs[1], runs["auto"]
+    for a, b in zip(auto.floss_losses, every.floss_losses):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    np.testing.assert_allclose(auto.loss, every.loss, rtol=1e-6)
+    if engine == "torch":
+        assert 0 < qr_auto < qr_every / 2, (qr_auto, qr_every)
+
+
+def test_members_with_different_flossing_qr_intervals_do_not_train_together():
+    configs = [TrainConfig(task="copy", delay=2, n_units=8, n_epochs=2, floss_reorth=m)
+               for m in (1, "auto")]
+    with pytest.raises(fl.FlosslabError, match="floss_reorth"):
+        train_members(configs)
+
+
 def test_segments_cover_all_epochs():
     config = TrainConfig(n_epochs=100, flossing="inter", inter_epochs=(30, 60))
     assert config.segments() == [(0, 30), (30, 60), (60, 100)]
@@ -58,6 +97,8 @@ def test_segments_cover_all_epochs():
     (dict(flossing="sometimes"), "one of none, pre, inter, penalty"),
     (dict(lr=-1.0), "learning rate"),
     (dict(n_epochs=10, flossing="inter", inter_epochs=(20,)), "interflossing epoch"),
+    (dict(floss_reorth=0), "floss_reorth"),
+    (dict(floss_reorth="sometimes"), "floss_reorth"),
 ])
 def test_bad_configs(kwargs, message):
     with pytest.raises(fl.FlosslabError, match=message):

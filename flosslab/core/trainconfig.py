@@ -41,6 +41,7 @@ class TrainConfig:
     floss_target: float = 0.0
     floss_steps: int = 200
     floss_lr: float = 1e-3
+    floss_reorth: int | str = 1       # QR interval of the flossing episodes: 1 (the author's code) or "auto"
     inter_epochs: tuple = field(default_factory=tuple)   # default: N/4 and N/2 of the epochs
     penalty_weight: float = 0.1
     eval_every: int = 25
@@ -74,6 +75,9 @@ class TrainConfig:
         self.floss_steps = check_int("the number of flossing steps", self.floss_steps, minimum=0)
         self.floss_lr = check_real("the flossing learning rate", self.floss_lr, minimum=0.0,
                                    strict_minimum=True)
+        if not (isinstance(self.floss_reorth, str) and self.floss_reorth == "auto"):
+            self.floss_reorth = check_int("floss_reorth (the flossing QR interval, or 'auto')",
+                                          self.floss_reorth, minimum=1)
         if isinstance(self.inter_epochs, (str, bytes)) or not hasattr(self.inter_epochs,
                                                                         "__iter__"):
             raise FlosslabError(f"inter_epochs must be a sequence of epochs (e.g. (100, 200)), "

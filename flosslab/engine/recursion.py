@@ -9,9 +9,11 @@ Forward, for t = 1..T, from h_0 and the frame Q_0 (N x k), with drive d_t = U x_
 in order of decreasing slope: see :func:`graded_steps`; the factors Q_t, R_t are the same)
 
 and the output is the sum of log|diag R_t| over the QR steps after the transient (k). The frame is
-stored transposed (F = Q^T, k x N, so that F'_t = (F_{t-1} W^T) * s_t) because then the frames of
-all steps stack into one (T k) x N matrix without copying, and the gradient of W from the frame is
-one product, ``sum_t G_t^T F_{t-1}``. Autograd would record about eight small operations per step;
+stored transposed (F = Q^T, k x N, so that F'_t = (F_{t-1} W^T) * s_t): the scaled frames F'_t of
+all steps in one buffer, the frames after the QR steps as LAPACK returns them (column-major Q, so
+Q^T is contiguous: neither needs a copy). The gradient of W from the frame, ``sum_t G_t^T F_{t-1}``,
+is accumulated step by step (a batched product with inner size k; one product over all steps would
+first have to permute (T, E, k, N) arrays, which costs three times as much on a CPU). Autograd would record about eight small operations per step;
 here the whole loop is one ``torch.autograd.Function`` whose backward walks the steps in reverse::
 
     at a QR step:  Rb = diag(c / R_ii) (c = upstream gradient after the transient, else 0),
@@ -100,27 +102,30 @@ class RNNFrameRecursion(torch.autograd.Function):
             graded = graded_steps(slopes)                  # their QRs sort the rows by slope
             orders = torch.argsort(slopes[:, :, 0], dim=-1, descending=True, stable=True) \
                 if graded else None
-            frames = POOL.take((n_steps + 1, e, k, n), **kw)   # F_t = Q_t^T (after any QR)
+            # frames[t + 1] holds F'_t (the scaled frame, before any QR); the frame after a QR step,
+            # Q_t^T, is LAPACK's own output (contiguous as F), kept in ``qs``: no copies either way
+            frames = POOL.take((n_steps + 1, e, k, n), **kw)
             frames[0] = frame.mT
             fs, ss = frames.unbind(0), slopes.unbind(0)
-            rs, scaled = {}, {}                                # R_t and F'_t at the QR steps
+            rs, qs = {}, {}                                    # R_t and Q_t^T at the QR steps
             careful = set()                                    # QRs of sorted rows
+            current = fs[0]
             for t in range(n_steps):
-                torch.bmm(fs[t], wt, out=fs[t + 1])
+                torch.bmm(current, wt, out=fs[t + 1])
                 fs[t + 1].mul_(ss[t])
+                current = fs[t + 1]
                 if schedule.due(t):
-                    scaled[t] = fs[t + 1].clone()
                     a = fs[t + 1].mT
                     q, r = orthonormalize(a, method, None)
                     if t in graded and small_pivots(a, r):        # redo with sorted rows
                         q, r = orthonormalize(a, method, orders[t])
                         careful.add(t)
-                    fs[t + 1].copy_(q.mT)
+                    current = qs[t] = q.mT.contiguous()
                     rs[t] = r
                     schedule.record(t, torch.log(torch.diagonal(r, dim1=-2, dim2=-1).abs()))
         logs = torch.stack(schedule.logs)
         ctx.save_for_backward(w, states, slopes)
-        ctx.frames, ctx.rs, ctx.scaled, ctx.transient = frames, rs, scaled, schedule.transient
+        ctx.frames, ctx.rs, ctx.qs, ctx.transient = frames, rs, qs, schedule.transient
         ctx.orders = {t: orders[t] for t in careful}
         ctx.collapsed = bool(torch.stack([torch.diagonal(r, dim1=-2, dim2=-1) for r in rs.values()])
                              .eq(0).any())
@@ -137,17 +142,18 @@ class RNNFrameRecursion(torch.autograd.Function):
         n_steps, e, k, n = frames.shape[0] - 1, *frames.shape[1:]
         fbars = POOL.take((n_steps, e, k, n), w.dtype, w.device)   # gradient of F'_t
         fbars[-1].zero_()
-        gs = POOL.take((n_steps, e, k, n), w.dtype, w.device)      # G_t^T = F'b_t * s_t
+        g = torch.empty((e, k, n), dtype=w.dtype, device=w.device)   # G_t^T = F'b_t * s_t
+        w_bar = torch.zeros_like(w)
         with _step_threads(frames[0]):
-            fb, gl, ss, fs = fbars.unbind(0), gs.unbind(0), slopes.unbind(0), frames.unbind(0)
+            fb, ss, fs = fbars.unbind(0), slopes.unbind(0), frames.unbind(0)
             for t in reversed(range(n_steps)):
                 if t in ctx.rs:                           # fb[t] holds the gradient of Q_t
-                    r, q = ctx.rs[t], fs[t + 1].mT
+                    r, q = ctx.rs[t], ctx.qs[t].mT
                     if t in ctx.orders:                    # small pivots: no cancellation
                         lower = torch.zeros_like(r)        # copyltu(R Rb^T) = diag(c)
                         if t >= ctx.transient:
                             lower.diagonal(dim1=-2, dim2=-1).copy_(total_bar)
-                        x = qr_vjp(ctx.scaled[t].mT, q, r, fb[t].mT, lower, ctx.orders[t],
+                        x = qr_vjp(fs[t + 1].mT, q, r, fb[t].mT, lower, ctx.orders[t],
                                    careful=True, check=False)
                     else:                                  # the textbook form, fewer steps
                         m = torch.bmm(fb[t], q).neg_()     # M = R Rb^T - Qb^T Q, R Rb^T = diag(c)
@@ -156,19 +162,15 @@ class RNNFrameRecursion(torch.autograd.Function):
                         x = torch.baddbmm(fb[t].mT, q, copyltu(m))
                         x = torch.linalg.solve_triangular(r.mT, x, upper=False, left=False)
                     fb[t].copy_(x.mT)
-                torch.mul(fb[t], ss[t], out=gl[t])
+                torch.mul(fb[t], ss[t], out=g)
+                before = fs[0] if t == 0 else ctx.qs.get(t - 1, fs[t])   # the frame F_{t-1}
+                w_bar.baddbmm_(g.mT, before)               # per step: no (T, E, k, N) permutation
                 if t > 0:
-                    torch.bmm(gl[t], w, out=fb[t - 1])
-        w_bar = torch.einsum("tekn,tekm->enm", gs, frames[:-1]) if e > 1 else \
-            (gs.reshape(n_steps * k, n).mT @ frames[:-1].reshape(n_steps * k, n)).unsqueeze(0)
-        POOL.give(gs)
-        # u_t = sum over the frame's vectors of F'b_t * F'_t, all steps at once (F'_t = F_t except
-        # at the QR steps, whose F'_t were kept), then -2 h_t u_t: the start of a_b,t
-        at_qr = {t: (fb[t] * f_scaled).sum(-2, keepdim=True) for t, f_scaled in ctx.scaled.items()}
+                    torch.bmm(g, w, out=fb[t - 1])
+        # u_t = sum over the frame's vectors of F'b_t * F'_t, all steps at once (frames[1:] holds
+        # F'_t at every step, QR or not), then -2 h_t u_t: the start of a_b,t
         u = fbars.mul_(frames[1:]).sum(-2, keepdim=True)            # (T, E, 1, N)
         POOL.give(fbars)
-        for t, u_t in at_qr.items():
-            u[t] = u_t
         a_bar = u.mul_(states[1:]).mul_(-2.0)
         with _step_threads(frames[0]):
             hbar = torch.zeros((e, 1, n), dtype=w.dtype, device=w.device)
@@ -240,8 +242,7 @@ class TaskLossRecursion(torch.autograd.Function):
         states[0].zero_()
         wt, hs = w.mT, states.unbind(0)
         for t in range(n_steps):                          # d_t + h W^T, then tanh
-            torch.bmm(hs[t], wt, out=hs[t + 1])
-            tanh_(hs[t + 1].add_(drive[t]))
+            tanh_(torch.baddbmm(drive[t], hs[t], wt, out=hs[t + 1]))
         POOL.give(drive)
         logits = states[1:] @ v.mT + c.unsqueeze(-2)      # as readout
         bce = torch.logaddexp(torch.zeros_like(logits), logits) - targets * logits
@@ -260,7 +261,7 @@ class TaskLossRecursion(torch.autograd.Function):
         w_bar, u_bar, v_bar = torch.zeros_like(w), torch.zeros_like(u), torch.zeros_like(v)
         b_bar = torch.zeros(w.shape[:-1], dtype=w.dtype, device=w.device)
         a_bar = torch.empty_like(states[0])               # a_b,t of one step
-        slope = torch.empty_like(states[0])
+        scratch = torch.empty_like(states[0])
         hs, ys, xs = states.unbind(0), y_bar.unbind(0), inputs.unbind(0)
         hbar = None
         for t in reversed(range(n_steps)):
@@ -270,7 +271,7 @@ class TaskLossRecursion(torch.autograd.Function):
                 torch.bmm(ys[t], v, out=a_bar)
             else:
                 torch.baddbmm(hbar, ys[t], v, out=a_bar)
-            a_bar.mul_(torch.mul(h, h, out=slope).neg_().add_(1.0))
+            a_bar.addcmul_(torch.mul(a_bar, h, out=scratch), h, value=-1.0)   # * (1 - h^2)
             w_bar.baddbmm_(a_bar.mT, hs[t])
             u_bar.baddbmm_(a_bar.mT, xs[t])
             b_bar.add_(a_bar.sum(-2))

@@ -107,10 +107,10 @@ def train(config: TrainConfig | None = None, params: dict | None = None, progres
 
 
 def _check_alike(configs):
-    for name in ("n_units", "n_epochs", "batch_size", "eval_every"):
+    for name in ("n_units", "n_epochs", "batch_size", "eval_every", "floss_reorth"):
         values = {getattr(c, name) for c in configs}
         if len(values) > 1:
-            raise FlosslabError(f"members trained together must share {name}; got {sorted(values)}. "
+            raise FlosslabError(f"members trained together must share {name}; got {sorted(values, key=str)}. "
                                 "Train such members in separate ensembles")
 
 
@@ -247,7 +247,8 @@ def _floss_episode(members, configs, histories, flossers, epoch, progress):
     c = [configs[i] for i in flossers]
     flossed, fh = floss(sub, [x.floss_steps for x in c], [x.n_exponents for x in c],
                         [x.floss_target for x in c], [x.floss_lr for x in c],
-                        seed=[x.seed + epoch for x in c], progress=progress)
+                        reorth_every=c[0].floss_reorth, seed=[x.seed + epoch for x in c],
+                        progress=progress)
     with torch.no_grad():
         for j, i in enumerate(flossers):
             for name in DYNAMIC_PARAMS:

@@ -54,6 +54,7 @@ class Budget:
     eval_batch: int
     dtype: str
     gain: float = 1.0
+    floss_reorth: int | str = 1      # the flossing episodes' QR interval (1: every step, as his code)
     #: longest lags swept by default, per task
     delays: tuple = ()
 
@@ -65,6 +66,7 @@ class Budget:
                            seq_len=self.seq_len, lr=self.lr, clip=self.clip, flossing=schedule,
                            n_exponents=self.n_exponents if n_exponents is None else n_exponents,
                            floss_steps=self.floss_steps, floss_lr=self.floss_lr,
+                           floss_reorth=self.floss_reorth,
                            inter_epochs=self.inter_epochs if schedule == "inter" else (),
                            eval_every=self.eval_every, eval_batch=self.eval_batch, seed=seed)
 
@@ -99,6 +101,8 @@ VARIANTS = {
     "late_episodes": lambda b: {"inter_epochs": (b.n_epochs // 4, b.n_epochs // 2)},
     "clip1": lambda b: {"clip": 1.0},                               # looser gradient clipping
     "seq_d50": lambda b: {"seq_len": None},                         # sequences of delay + 50
+    # not an ablation: the same exponents and gradients in exact arithmetic, fewer QRs (faster)
+    "floss_qr_auto": lambda b: {"floss_reorth": "auto"},
 }
 
 

@@ -120,6 +120,7 @@ def train(config: TrainConfig | None = None, params: dict | None = None, progres
                 if start in floss_at and config.floss_steps:
                     params, fh = floss(params, config.floss_steps, config.n_exponents,
                                        config.floss_target, config.floss_lr,
+                                       reorth_every=config.floss_reorth,
                                        seed=config.seed + start, progress=progress)
                     history.floss_epochs.append(start)
                     history.floss_losses.append(fh.losses)
