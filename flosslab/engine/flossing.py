@@ -9,7 +9,7 @@ by default, as in the paper's code), with the same draws as the reference: bits 
 
 Ensembles (parameters stacked along a leading axis E): ``n_steps``, ``n_exponents``, ``target``,
 ``lr`` and ``seed`` may each be one value or one per member; every member follows exactly the run it
-would have alone (its own Adam parameter group; members with fewer steps stop early; members with
+would have alone (its own Adam state, and its own learning rate; members with fewer steps stop early; members with
 fewer exponents ride in a wider frame whose leading columns are their own, see
 :func:`~flosslab.engine.lyapunov.member_frames`). The objective summed over members is separable, so
 each member's gradient is its own.
@@ -115,8 +115,10 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
     seq_len = check_int("the flossing window", seq_len, minimum=transient + 1)
     members = [{name: (params[name][i] if ens else params[name]).detach().clone().requires_grad_()
                 for name in DYNAMIC_PARAMS} for i in range(e)]
-    opt = torch.optim.Adam([{"params": list(m.values()), "lr": lr_i}
-                            for m, lr_i in zip(members, lrs)])
+    groups = {}                  # one Adam group per learning rate; its multi-tensor kernels
+    for m, lr_i in zip(members, lrs):            # update all members' arrays in a few operations
+        groups.setdefault(lr_i, []).extend(m.values())
+    opt = torch.optim.Adam([{"params": p, "lr": lr_i} for lr_i, p in groups.items()], foreach=True)
     losses, spectra = [[] for _ in range(e)], [[] for _ in range(e)]
     bar = progress_bar(progress, max(steps, default=0), "flossing", leave=False)
     try:

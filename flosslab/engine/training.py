@@ -32,7 +32,8 @@ from ..core.validate import check_params, check_task_network
 from .device import resolve_device, resolve_dtype
 from .flossing import floss, flossing_loss
 from .lyapunov import lyapunov_spectrum, member_frames
-from .model import check_finite_params, init_rnn, readout, rnn_step, run_rnn, to_torch
+from .model import check_finite_params, init_rnn, readout, run_rnn, to_torch
+from .recursion import tanh_
 from .graphs import GraphedTaskLoss
 
 __all__ = ["bce", "task_loss", "evaluate", "evaluate_members", "spectrum_snapshot", "train",
@@ -71,12 +72,20 @@ def evaluate_members(params: dict, configs, seeds) -> list:
         inputs[:b.inputs.shape[0], i, :b.inputs.shape[1]] = torch.as_tensor(b.inputs)
     inputs = inputs.to(w.device)
     with torch.no_grad():
+        # rnn_step's expressions, written into two recycled state arrays: a fresh (E, batch, N)
+        # array per operation and step is page-faulted in anew each time (most of the time of an
+        # evaluation at the paper's 256 sequences on a CPU)
         h = torch.zeros((len(batches), b_max, w.shape[-1]), dtype=w.dtype, device=w.device)
-        logits = []
-        for x in inputs:
-            h = rnn_step(params, h, x)
-            logits.append(readout(params, h.unsqueeze(0))[0])
-        logits = torch.stack(logits).cpu().numpy()
+        new, drive = torch.empty_like(h), torch.empty_like(h)
+        wt, ut, bias = w.mT, params["U"].mT, params["b"].unsqueeze(-2)
+        logits = torch.empty((t_max, len(batches), b_max, params["V"].shape[-2]), dtype=w.dtype,
+                             device=w.device)
+        for t, x in enumerate(inputs):
+            torch.matmul(x, ut, out=drive).add_(bias)
+            tanh_(torch.baddbmm(drive, h, wt, out=new))
+            torch.matmul(new, params["V"].mT, out=logits[t]).add_(params["c"].unsqueeze(-2))
+            h, new = new, h
+        logits = logits.cpu().numpy()
     return [accuracy(logits[:b.inputs.shape[0], i, :b.inputs.shape[1]], b.targets, b.mask)
             for i, b in enumerate(batches)]
 
@@ -158,8 +167,13 @@ def train_members(configs, params_list=None, progress=False, device=None, dtype=
     weights = torch.zeros((t_max, e), dtype=dtype, device=device)
     # the fused path also takes Adam's steps with its multi-tensor kernels (a few operations for all
     # members' arrays instead of ~10 per array; the same formulas)
-    opt = torch.optim.Adam([{"params": list(m.values()), "lr": c.lr}
-                            for m, c in zip(members, configs)], foreach=True if fused else None)
+    # one parameter group per learning rate (not per member): Adam's multi-tensor kernels then
+    # update all members of a group in a few operations (its state is per array either way)
+    groups = {}
+    for m, c in zip(members, configs):
+        groups.setdefault(c.lr, []).extend(m.values())
+    opt = torch.optim.Adam([{"params": p, "lr": lr} for lr, p in groups.items()],
+                           foreach=True if fused else None)
     epoch_losses = GraphedTaskLoss(device, graphs if fused else False)
     bar = progress_bar(progress, n_epochs, f"{configs[0].task} d={configs[0].delay} "
                        f"{SCHEDULE_LABELS.get(configs[0].flossing, configs[0].flossing)}"
