@@ -604,9 +604,10 @@ def cell_dashboard(jacobian, name="GRU", n_units=None, scale=1.0):
     student's ``jacobian(step, z, x)`` against the engine's."""
     d = scaling_defaults()
     controls = {
-        "name": W.ToggleButtons(options=list(CELLS), value=name, description="cell"),
+        "name": W.ToggleButtons(options=list(CELLS), value=name, description="cell",
+                                style={"button_width": "90px"}),
         "n_units": slider(W.IntSlider, "units N", n_units or d["cell_units"], 2, 12),
-        "scale": slider(W.FloatSlider, "scale of the recurrent weights", scale, 0.5, 4.0, 0.25),
+        "scale": slider(W.FloatSlider, "recurrent weight scale", scale, 0.5, 4.0, 0.25),
     }
 
     def compute(name, n_units, scale):
