@@ -7,6 +7,7 @@ import time
 from typing import NamedTuple
 
 import ipywidgets as W
+import matplotlib as mpl
 import numpy as np
 
 from ..core.conventions import (DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, autonomous,
@@ -425,6 +426,10 @@ def update_ensemble(art, gains, spectra):
     rescale(art["ax"])
 
 
+#: A legend below its panel, outside the data (constrained layout makes room for it).
+_BELOW = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.2), "frameon": False}
+
+
 def ensemble_flossing_figure(result):
     """Each member's leading exponents before (first step's window) and after flossing (last five
     windows), against its gain; and every member's loss per step."""
@@ -438,14 +443,15 @@ def ensemble_flossing_figure(result):
     ax_e.axhline(0.0, color="k", lw=0.8)
     ax_e.set(xlabel="gain g of the member", ylabel=r"$\lambda_1 \dots \lambda_k$ (per step)",
              title=r"Flossed together (dark: $\lambda_1$)")
-    ax_e.legend(loc="lower left")
+    ax_e.legend(**_BELOW, ncols=2)
     steps = np.arange(1, result.losses.shape[0] + 1)
-    for j, g in enumerate(result.gains):
-        ax_l.semilogy(steps, result.losses[:, j], lw=1.2, label=f"g = {g:.1f}")
+    colours = mpl.colormaps["viridis"](np.linspace(0.0, 0.85, len(result.gains)))
+    for j, (g, colour) in enumerate(zip(result.gains, colours)):
+        ax_l.semilogy(steps, result.losses[:, j], lw=1.6, color=colour, label=f"g = {g:.1f}")
     light_log_axis(ax_l)
     integer_ticks(ax_l)
     ax_l.set(xlabel="flossing step", ylabel=r"$L_{floss}$ of each member", title="Losses")
-    ax_l.legend(loc="upper right", ncols=2, fontsize="small")
+    ax_l.legend(**_BELOW, ncols=len(result.gains))
     return fig, {"axes": (ax_e, ax_l)}
 
 
@@ -498,12 +504,12 @@ def flossed_cells_figure(results):
     ax_e.axhline(0.0, color="k", lw=0.8)
     ax_e.set(xlabel="index i", ylabel=r"$\lambda_i$ (per step, 300 fresh bits)",
              title="Flossing torch cells: floss_cell")
-    ax_e.legend(loc="lower left", ncols=2, fontsize="small")
+    ax_e.legend(**_BELOW, ncols=2)
     integer_ticks(ax_e)
     light_log_axis(ax_l)
     integer_ticks(ax_l)
     ax_l.set(xlabel="flossing step", ylabel=r"$L_{floss}$", title="Loss")
-    ax_l.legend(loc="upper right")
+    ax_l.legend(**_BELOW, ncols=len(results))
     return fig, {"axes": (ax_e, ax_l)}
 
 

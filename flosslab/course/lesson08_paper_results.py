@@ -11,7 +11,8 @@ import numpy as np
 from ..core.conventions import random_bits
 from ..core.errors import FlosslabError
 from ..core.settings import fast_or_full
-from ..core.style import AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, new_figure
+from ..core.style import (AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, SCHEDULE_MARKERS,
+                          new_figure)
 from ..core.validate import check_choice, check_n_exponents, check_real
 from ..paper import report, results
 from ..paper.stats import bootstrap_draws, bootstrap_horizon
@@ -177,13 +178,13 @@ def live_condition_grid(ks: tuple = LIVE_CONDITION_KS, steps: tuple = LIVE_CONDI
 # --- figures ---------------------------------------------------------------------------------------
 
 
-def _seed_points(ax, x, values, colour, width: float):
+def _seed_points(ax, x, values, colour, width: float, marker: str = "o"):
     """Each seed as a point, spread sideways by ``width`` so equal values stay visible."""
     values = np.asarray(values, dtype=float)
     offsets = np.linspace(-width, width, values.shape[-1]) if values.shape[-1] > 1 else [0.0]
     out = []
     for xi, row in zip(x, values):
-        out += ax.plot(xi + np.asarray(offsets), row, "o", ms=4, alpha=0.55, color=colour,
+        out += ax.plot(xi + np.asarray(offsets), row, marker, ms=4, alpha=0.55, color=colour,
                        mec="none")
     return out
 
@@ -198,19 +199,18 @@ def accuracy_vs_delay_panel(ax, by_schedule: dict, shown=None, highlight=None, p
         delays = np.asarray(delays, dtype=float)
         colour = SCHEDULE_COLOURS.get(s)
         q25, q50, q75 = np.percentile(np.asarray(acc, dtype=float), [25, 50, 75], axis=1)
-        out += ax.plot(delays, q50, "-", lw=2.4, color=colour, label=SCHEDULE_LABELS.get(s, s))
+        out += ax.plot(delays, q50, "-", marker=SCHEDULE_MARKERS.get(s, "o"), ms=7, lw=2.4,
+                       color=colour, label=SCHEDULE_LABELS.get(s, s))
         step = np.min(np.diff(delays)) if delays.size > 1 else 1.0
         at = delays + (j - (len(shown) - 1) / 2) * 0.12 * step     # schedules side by side
         # quartiles as bars at the swept delays: a band between them would invent values
         out.append(ax.vlines(at, q25, q75, color=colour, lw=6, alpha=0.25))
         if points:
-            out += _seed_points(ax, at, acc, colour, 0.04 * step)
+            out += _seed_points(ax, at, acc, colour, 0.04 * step, SCHEDULE_MARKERS.get(s, "o"))
     if highlight is not None:
         out.append(ax.axvline(highlight, color="k", ls=":", lw=1.2))
     out.append(ax.axhline(0.5, color="0.5", ls=":", lw=1))
     out.append(ax.axhline(0.9, color="0.5", ls="--", lw=0.8))
-    if shown:
-        out.append(ax.legend(fontsize="small", loc="best"))
     swept = np.unique(np.concatenate([np.asarray(d, dtype=float) for d, _ in by_schedule.values()]))
     margin = 0.6 * (np.min(np.diff(swept)) if swept.size > 1 else 1.0)
     ax.set_xlim(swept[0] - margin, swept[-1] + margin)    # redrawn for another task or budget
@@ -218,21 +218,34 @@ def accuracy_vs_delay_panel(ax, by_schedule: dict, shown=None, highlight=None, p
     return out
 
 
+def schedule_legend(fig, ax, old=None):
+    """One legend for the figure, below its panels (never over the data), from ``ax``'s labelled
+    lines; ``old`` (a previous legend) is removed first. Returns the legend (None without lines)."""
+    if old is not None:
+        old.remove()
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return None
+    return fig.legend(handles, labels, loc="outside lower center", ncols=len(handles))
+
+
 def delay_sweeps_figure(sweeps: dict, title: str = ""):
-    """One panel per task: final accuracy against delay (see :func:`accuracy_vs_delay_panel`)."""
-    fig, axes = new_figure(ncols=len(sweeps), width=5.4 * len(sweeps), height=3.8)
+    """One panel per task: final accuracy against delay (see :func:`accuracy_vs_delay_panel`),
+    one legend below the panels."""
+    fig, axes = new_figure(ncols=len(sweeps), width=5.4 * len(sweeps), height=4.2)
     for ax, (task, by_schedule) in zip(axes, sweeps.items()):
         accuracy_vs_delay_panel(ax, by_schedule)
         n_seeds = np.asarray(next(iter(by_schedule.values()))[1]).shape[1]
         ax.set(xlabel="delay d (longest lag, steps)", ylabel="final accuracy",
                title=f"delayed {task}{title}, {n_seeds} seeds")
-    return fig, {"axes": axes}
+    legend = schedule_legend(fig, axes[0])
+    return fig, {"axes": axes, "legend": legend}
 
 
 def delay_explorer_figure(by_schedule: dict, task: str, shown, highlight: int, title: str = ""):
     """Left: accuracy against delay; right: every seed at the highlighted delay, per schedule."""
-    fig, (ax, ax_d) = new_figure(ncols=2, width=10.5, height=3.8, width_ratios=(2.2, 1))
-    art = {"axes": (ax, ax_d), "lines": []}
+    fig, (ax, ax_d) = new_figure(ncols=2, width=10.5, height=4.2, width_ratios=(2.2, 1))
+    art = {"axes": (ax, ax_d), "lines": [], "legend": None}
     update_delay_explorer(art, by_schedule, task, shown, highlight, title)
     return fig, art
 
@@ -245,14 +258,15 @@ def update_delay_explorer(art, by_schedule: dict, task: str, shown, highlight: i
     art["lines"] = accuracy_vs_delay_panel(ax, by_schedule, shown, highlight)
     ax.set(xlabel="delay d (longest lag, steps)", ylabel="final accuracy",
            title=f"delayed {task}{title}")
+    art["legend"] = schedule_legend(ax.figure, ax, art.get("legend"))
     shown = [s for s in by_schedule if s in shown]
     for j, s in enumerate(shown):
         delays, acc = by_schedule[s]
         i = int(np.argmin(np.abs(np.asarray(delays) - highlight)))
         values = np.asarray(acc)[i]
         colour = SCHEDULE_COLOURS.get(s)
-        art["lines"] += ax_d.plot(j + np.linspace(-0.15, 0.15, values.size), values, "o", ms=8,
-                                  color=colour, alpha=0.8)
+        art["lines"] += ax_d.plot(j + np.linspace(-0.15, 0.15, values.size), values,
+                                  SCHEDULE_MARKERS.get(s, "o"), ms=8, color=colour, alpha=0.8)
         art["lines"] += ax_d.plot([j - 0.3, j + 0.3], [np.median(values)] * 2, "-", lw=3,
                                   color=colour)
     ax_d.set_xticks(range(len(shown)), [SCHEDULE_LABELS.get(s, s).replace(" + ", "\n+ ")
@@ -340,12 +354,12 @@ def accuracy_vs_k_panel(ax, ks, by_k: dict, none, title: str = ""):
     ax.minorticks_off()
     ax.set(xlabel="number of flossed exponents k", ylabel="final accuracy", ylim=(0.4, 1.03),
            title=title)
-    ax.legend(fontsize="small", loc="upper left")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
 
 
 def accuracy_vs_k_figure(ks, by_k: dict, none, title: str = ""):
     """See :func:`accuracy_vs_k_panel`."""
-    fig, (ax,) = new_figure(width=6.5, height=3.6)
+    fig, (ax,) = new_figure(width=6.5, height=4.2)
     accuracy_vs_k_panel(ax, ks, by_k, none, title)
     return fig, {"ax": ax}
 
@@ -491,13 +505,14 @@ def live_delay_dashboard(task="copy", size="small"):
         fig, (ax,) = new_figure(width=6.5, height=3.6)
         ax.set(xlabel="delay d (longest lag, steps)", ylabel="final accuracy", ylim=(0.4, 1.03),
                title="small rerun: press the button")
-        return fig, {"ax": ax, "lines": []}
+        return fig, {"ax": ax, "lines": [], "legend": None}
 
     def draw(art, data, values):
         sweep, task = data
         for a in art["lines"]:
             a.remove()
         art["lines"] = accuracy_vs_delay_panel(art["ax"], sweep)
+        art["legend"] = schedule_legend(art["ax"].figure, art["ax"], art["legend"])
         s = TRAIN_SIZES[size]
         art["ax"].set_title(f"small rerun: {task}, N = {s['n_units']}, {s['n_epochs']} epochs, "
                             f"{len(LIVE['seeds'])} seeds")
