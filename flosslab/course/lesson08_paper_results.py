@@ -493,6 +493,60 @@ def horizon_dashboard(dataset="default", level=0.9, coverage=0.9):
                      lambda d, v: horizons_figure(*d), height="300px", note=note)
 
 
+def _stale_when_changed(dash: RunDashboard, what: str) -> RunDashboard:
+    """Mark a rerun dashboard's figure as stale the moment a control leaves the settings it was
+    drawn for (a grey veil over the panels and a line saying so; the status line says it too), and
+    lift the mark when the controls return to them or a new run draws. Without it the previous
+    task's figure stayed on screen under the new task's name until the button was pressed."""
+    from ..core.style import render_png
+    art = dash.artists
+    art.setdefault("stale", [])
+
+    def refresh(change=None):
+        drawn, now = art.get("drawn_values"), dash.values()
+        stale = drawn is not None and now != drawn
+        for a in art["stale"]:
+            a.remove()
+        art["stale"] = []
+        if stale:
+            fig = dash.fig
+            art["stale"].append(_veil(fig))
+            changed = ", ".join(f"{dash.controls[k].description} = {drawn[k]}" for k in now
+                                if now[k] != drawn[k])
+            art["stale"].append(fig.text(0.5, 0.5, f"stale: drawn for {changed}\n"
+                                         f"press {dash.button.description} for {what}",
+                                         ha="center", va="center", fontsize="large",
+                                         zorder=60, color="#a00",
+                                         bbox=dict(boxstyle="round", fc="white", ec="#a00")))
+            dash.status.value = (f"<b>The figure shows the previous settings ({changed})</b>: "
+                                 f"press {dash.button.description} to draw these. "
+                                 + dash.status.value)
+        if drawn is not None:
+            dash.image.value = render_png(dash.fig)
+        art["is_stale"] = stale
+
+    art["refresh_stale"] = refresh
+    for control in dash.controls.values():
+        control.observe(refresh, names="value")
+    return dash
+
+
+def _veil(fig):
+    """A translucent white rectangle over the whole figure (a stale figure, greyed out)."""
+    from matplotlib.patches import Rectangle
+    return fig.add_artist(Rectangle((0, 0), 1, 1, transform=fig.transFigure, fc="white",
+                                    alpha=0.7, zorder=50))
+
+
+def _drawn(art, values):
+    """Record the settings a rerun figure now shows and lift a stale mark."""
+    art["drawn_values"] = dict(values)
+    for a in art.get("stale", []):
+        a.remove()
+    art["stale"] = []
+    art["is_stale"] = False
+
+
 def live_delay_dashboard(task="copy", size="small"):
     """A button reruns the delay sweep small: no flossing and preflossing, three delays, the seeds
     of ``LIVE``, all as one ensemble on the torch engine; the figure has the shipped figure's form."""
@@ -511,6 +565,7 @@ def live_delay_dashboard(task="copy", size="small"):
         sweep, task = data
         for a in art["lines"]:
             a.remove()
+        _drawn(art, {**values, "task": task})
         art["lines"] = accuracy_vs_delay_panel(art["ax"], sweep)
         art["legend"] = schedule_legend(art["ax"].figure, art["ax"], art["legend"])
         s = TRAIN_SIZES[size]
@@ -524,8 +579,9 @@ def live_delay_dashboard(task="copy", size="small"):
             f"d={d} {m:.2f}" for d, m in zip(dl, np.median(acc, axis=1)))
             for s, (dl, acc) in sweep.items())
 
-    return RunDashboard(controls, run, make, draw, note, label="Rerun small", height="360px",
+    dash = RunDashboard(controls, run, make, draw, note, label="Rerun small", height="360px",
                         ready=lambda v: f"ready: {_n_delay_members(v)} networks at once")
+    return _stale_when_changed(dash, "this task")
 
 
 def _n_delay_members(values) -> int:
@@ -550,6 +606,7 @@ def live_parity_dashboard(size="small"):
 
     def draw(art, data, values):
         ks, acc, v = data
+        _drawn(art, {"order": v["order"], "delay": v["delay"]})
         art["ax"].clear()
         accuracy_vs_k_panel(art["ax"], ks, {k: acc[k] for k in ks}, acc["none"],
                                   f"small rerun: parity p={v['order']}, d={v['delay']}, N=32")
@@ -559,9 +616,10 @@ def live_parity_dashboard(size="small"):
         return "; ".join(f"{'no flossing' if k == 'none' else 'k=' + str(k)}: "
                          f"{describe_spread(acc[k])}" for k in ["none", *ks])
 
-    return RunDashboard(controls, run, make, draw, note, label="Rerun small", height="360px",
+    dash = RunDashboard(controls, run, make, draw, note, label="Rerun small", height="360px",
                         ready=lambda v: f"ready: {(len(LIVE['parity_ks']) + 1) * len(LIVE['seeds'])}"
                                         " networks at once")
+    return _stale_when_changed(dash, "these settings")
 
 
 def live_condition_dashboard(n_exponents=16, floss_steps=80, grid: dict | None = None):
