@@ -7,6 +7,9 @@ import pytest
 
 from flosslab.course import lesson03_qr_gradient as lesson03
 from flosslab.course import lesson04_flossing as lesson04
+from flosslab.course import lesson06_why_it_works as lesson06
+from flosslab.course import lesson08_paper_results as lesson08
+from flosslab.course import training_runs
 
 
 def test_03_cell_12_best_epsilon_and_error_of_the_central_differences():
@@ -47,3 +50,143 @@ def test_04_cell_19_answers_read_what_the_status_line_says(lr, reason):
         assert after > 1.0 and after > 3 * before
         assert r.cond_times[-1] == 100
         assert 15 <= r.cond_before[-1] <= 17 and r.cond_after[-1] > 100
+
+
+# --- notebook 06, written for full mode --------------------------------------------------------------
+
+
+
+@pytest.fixture(scope="module")
+def full_06():
+    """Demo 2's checkpoints and Demo 3's schedule comparison at their full-mode sizes (whatever
+    FLOSSLAB_FAST says: the prose describes full mode): about half a minute on one thread, as in
+    the notebook (small matrices; a second thread only slows them on a shared machine)."""
+    from flosslab.core.settings import threads
+    c = lesson06.SCHEDULE_COMPARISON
+    with threads(1), pytest.MonkeyPatch.context() as mp:
+        checkpoints = lesson06.flossing_checkpoints_seeds(
+            lesson06.CHECKPOINT_KS, n_units=32, steps_per_checkpoint=20, n_checkpoints=5,
+            window=60, seeds=(0, 1, 2, 3, 4))
+        mp.setitem(training_runs.TRAIN_SIZES, "small",
+                   {**training_runs.TRAIN_SIZES["small"], "n_epochs": 250})
+        mp.setattr(training_runs, "_RUNS", {})
+        runs = training_runs.train_seeds(c["task"], c["delay"], c["schedules"],
+                                         seeds=(0, 1, 2, 3, 4))
+    return checkpoints, runs
+
+
+def test_06_cell_4_the_paper_size_spans_hundreds_of_decades():
+    """'at the paper's size, N = 80, kappa ~ 10^295 over 300 steps: notebook 08' (shipped data)."""
+    b = lesson08.paper_summary("default")[0]["b_condition"]
+    assert b["before"]["times"][-1] == 300 and b["n"] == 80
+    assert round(b["before"]["log10_condition"][-1]) == 295
+
+
+def test_06_demo_1_answer_slopes_agree_to_a_few_per_cent():
+    """Answer 1: measured slope and (lambda_1 - lambda_k) / ln 10 'agree to a few per cent at the
+    defaults'."""
+    c = lesson06.condition_vs_window(1.0, 16)
+    slope = np.polyfit(c.times, c.measured, 1)[0]
+    predicted = (c.exponents[0] - c.exponents[-1]) / np.log(10)
+    assert abs(slope - predicted) < 0.05 * predicted
+
+
+def test_06_demo_2_answers(full_06):
+    """Answer 1: at k = 16 the median log10 kappa falls by several decades and the median rank
+    roughly triples, on every seed. Answer 3: at k = 2 the first median log10 kappa is below 1,
+    the median rose, kappa ended lower on at most one seed, the rank rose on most seeds."""
+    checkpoints, _ = full_06
+    c = checkpoints[16]
+    cond, rank = np.median(c.cond, axis=0), np.median(c.eff_rank, axis=0)
+    assert cond[0] - cond[-1] > 3
+    assert 2.5 < rank[-1] / rank[0] < 4
+    assert np.all(c.cond[:, -1] < c.cond[:, 0]) and np.all(c.eff_rank[:, -1] > c.eff_rank[:, 0])
+    c = checkpoints[2]
+    cond = np.median(c.cond, axis=0)
+    assert cond[0] < 1 and cond[-1] > cond[0]
+    assert np.sum(c.cond[:, -1] < c.cond[:, 0]) <= 1
+    assert np.sum(c.eff_rank[:, -1] > c.eff_rank[:, 0]) > len(c.seeds) / 2
+
+
+def test_06_bonus_correlations(full_06):
+    """'negative within each k >= 8 but not at k = 2, and positive when pooled over k'."""
+    checkpoints, _ = full_06
+    order = lambda v: np.argsort(np.argsort(np.ravel(v)))
+    spearman = lambda x, y: np.corrcoef(order(x), order(y))[0, 1]
+    for k, c in checkpoints.items():
+        r = spearman(c.cond, c.eff_rank)
+        assert (r < 0) if k >= 8 else (r >= 0), (k, r)
+    pooled = spearman(np.concatenate([np.ravel(c.cond) for c in checkpoints.values()]),
+                      np.concatenate([np.ravel(c.eff_rank) for c in checkpoints.values()]))
+    assert pooled > 0
+
+
+def test_06_demo_3_what_this_run_shows(full_06):
+    """Cell 'What this run shows' and its answers: no flossing at chance on every seed, lambda_1
+    clearly negative, rank below every flossing schedule's; preflossing's seeds split; the episode
+    at 1/4 of the epochs knocks pre + periodic back, its median ends no higher than preflossing's;
+    the penalty learns on all five seeds with the highest median; the flossing schedules' median
+    lambda_1 within 0.15 of 0 at every evaluation, and the rank stays high after the episode."""
+    _, runs = full_06
+    none, pre, inter, pen = (runs[s] for s in ("none", "pre", "inter", "penalty"))
+    assert np.all(none.final < 0.55) and np.median(none.lam1[:, -1]) < -0.2
+    flossing_ranks = [np.median(r.grad_rank[:, -1]) for r in (pre, inter, pen)]
+    assert np.median(none.grad_rank[:, -1]) < 0.5 * min(flossing_ranks)
+    assert pre.final.max() >= 0.9 and pre.final.min() < 0.55
+    epochs = np.asarray(inter.eval_epochs)
+    quarter = 250 // 4                                 # the first episode after preflossing
+    before, after = np.flatnonzero(epochs < quarter)[-1], np.flatnonzero(epochs > quarter)[0]
+    acc = np.median(inter.accuracy, axis=0)
+    assert acc[after] < acc[before]
+    rank = np.median(inter.grad_rank, axis=0)
+    assert rank[after] > 0.8 * rank[before]
+    assert np.median(inter.final) <= np.median(pre.final)
+    assert np.all(pen.final >= 0.9)
+    assert np.median(pen.final) == max(np.median(r.final) for r in runs.values())
+    for r in (pre, inter, pen):
+        assert np.all(np.abs(np.median(r.lam1, axis=0)) < 0.15)
+
+
+# --- notebook 05, written for full mode --------------------------------------------------------------
+
+from flosslab.course import lesson05_delayed_tasks as lesson05  # noqa: E402
+
+
+def test_05_demo_2_answer_1_prediction_and_measurement_a_few_times_apart():
+    """'e^(lambda_1 d) and the measured ratio are a factor of a few apart ... the error reaches
+    h_(t-d) hundreds of times weaker' (d = 20, the dashboard's defaults; no fast-mode sizes)."""
+    r = lesson05.delay_gradients((1, 8, 24))[24]
+    ratio = r.before[20] / np.exp(20 * r.lam1_before)
+    assert 1.5 < ratio < 10
+    assert r.before[20] < 1e-2
+
+
+@pytest.fixture(scope="module")
+def full_05_clicks():
+    """The clicks answers 1-4 of Demo 3 describe, at the full-mode size (250 epochs)."""
+    from flosslab.core.settings import threads
+    with threads(1), pytest.MonkeyPatch.context() as mp:
+        mp.setitem(training_runs.TRAIN_SIZES, "small",
+                   {**training_runs.TRAIN_SIZES["small"], "n_epochs": 250})
+        mp.setattr(training_runs, "_RUNS", {})
+        out = {("copy", 20): training_runs.train_seeds("copy", 20, ("none", "pre", "inter")),
+               ("xor", 16): training_runs.train_seeds("xor", 16, ("none", "pre")),
+               ("parity", 16): training_runs.train_seeds("parity", 16, ("none", "pre"), order=3),
+               "k=1": training_runs.train_seeds("copy", 20, "pre", n_exponents=1)["pre"]}
+    return out
+
+
+def test_05_demo_3_answers(full_05_clicks):
+    """1: copy d = 20, no seed learns without flossing (< 0.6), every seed with preflossing
+    (> 0.9). 2: XOR d = 16 median near chance without flossing, every seed learns with
+    preflossing; parity p = 3 at d = 16 at chance either way (every seed below 0.6). 3: k = 1 partly learned on every
+    seed (between chance and 0.9). 4: pre + periodic ends with every seed above 0.9."""
+    copy = full_05_clicks["copy", 20]
+    assert np.all(copy["none"].final < 0.6) and np.all(copy["pre"].final > 0.9)
+    xor = full_05_clicks["xor", 16]
+    assert np.median(xor["none"].final) < 0.6 and np.all(xor["pre"].final > 0.9)
+    parity = full_05_clicks["parity", 16]
+    assert np.all(parity["none"].final < 0.6) and np.all(parity["pre"].final < 0.6)
+    k1 = full_05_clicks["k=1"].final
+    assert np.all((k1 > 0.55) & (k1 < 0.9))
+    assert np.all(copy["inter"].final > 0.9)
