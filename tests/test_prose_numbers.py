@@ -7,9 +7,13 @@ import pytest
 
 from flosslab.course import lesson03_qr_gradient as lesson03
 from flosslab.course import lesson04_flossing as lesson04
+from flosslab.course import lesson05_delayed_tasks as lesson05
 from flosslab.course import lesson06_why_it_works as lesson06
+from flosslab.course import lesson07_torch as lesson07
 from flosslab.course import lesson08_paper_results as lesson08
 from flosslab.course import training_runs
+
+from course_helpers import one_thread  # noqa: F401 (one thread, as in the notebooks)
 
 
 def test_03_cell_12_best_epsilon_and_error_of_the_central_differences():
@@ -149,7 +153,6 @@ def test_06_demo_3_what_this_run_shows(full_06):
 
 # --- notebook 05, written for full mode --------------------------------------------------------------
 
-from flosslab.course import lesson05_delayed_tasks as lesson05  # noqa: E402
 
 
 def test_05_demo_2_answer_1_prediction_and_measurement_a_few_times_apart():
@@ -190,3 +193,63 @@ def test_05_demo_3_answers(full_05_clicks):
     k1 = full_05_clicks["k=1"].final
     assert np.all((k1 > 0.55) & (k1 < 0.9))
     assert np.all(copy["inter"].final > 0.9)
+
+
+# --- notebook 07 ---------------------------------------------------------------------------------------
+
+
+
+def test_07_demo_1_agreement_and_divergence():
+    """Same Jacobians: round-off (1e-15) at every gain; separately, round-off for g <= 1 at
+    t = 400, exponents about 1e-2 apart for g = 2, 3 (lambda_1 > 0); answer 1: the states pass 0.1
+    after a few hundred steps, before t = 16 ln 10 / lambda_1; answer 2: at T = 100 the states
+    stay far less than 1e-6 apart and the exponents agree by orders of magnitude better."""
+    runs = {g: lesson07.engine_vs_reference(g, 32, 8, 400) for g in (0.5, 1.0, 2.0, 3.0)}
+    for a in runs.values():
+        assert np.abs(a.same_engine - a.same_reference).max() < 1e-14
+    for g in (0.5, 1.0):
+        assert runs[g].divergence[-1] < 1e-14
+    for g in (2.0, 3.0):
+        a = runs[g]
+        assert a.separate_reference[0] > 0
+        assert 3e-3 < np.abs(a.separate_engine - a.separate_reference).max() < 0.1
+    a = runs[2.0]
+    apart = a.times[np.argmax(a.divergence > 0.1)]
+    assert 200 <= apart < 16 * np.log(10) / a.separate_reference[0] < 500
+    short = lesson07.engine_vs_reference(2.0, 32, 8, 100)
+    assert short.divergence[-1] < 1e-6
+    assert np.abs(short.separate_engine - short.separate_reference).max() < 1e-3 * \
+        np.abs(a.separate_engine - a.separate_reference).max()
+
+
+def _log_r(frames):
+    import torch
+    r = torch.linalg.qr(frames, mode="reduced").R
+    return torch.log(torch.abs(torch.diagonal(r, dim1=-2, dim2=-1)))
+
+
+def test_07_demo_2_flossed_together():
+    """'lambda_1 ends within 0.1 of zero for every gain; the fourth exponent ... is not there yet
+    after 40 steps at g >= 1'."""
+    r = lesson07.ensemble_floss_with(_log_r, lambda lr, t: ((lr.mean(0) - t) ** 2).mean(-1),
+                                     n_steps=40)
+    assert np.all(np.abs(r.exponents_after[:, 0]) < 0.1)
+    g = np.asarray(r.gains)
+    assert np.all(r.exponents_after[g >= 1, 3] < -0.15)
+
+
+def test_07_demo_3_cells():
+    """Flossing: the four leading exponents of both cells from clearly negative to within a few
+    hundredths of 0 in 60 steps. Answer 1: the tanh cell's lambda_1 close to 0 from scale 2 on;
+    the LSTM's rises towards 0 but stays below; the GRU's rises least and stays furthest below."""
+    import torch
+    for name in ("GRU", "LSTM"):
+        c = lesson07.flossed_cell(name, 8, 4, 60, 0.03)
+        assert np.all(c.before < -0.3) and np.all(np.abs(c.after) < 0.05)
+    jac = lambda step, z, x: torch.func.jacrev(step, argnums=0)(z, x)       # noqa: E731
+    lam1 = {name: [lesson07.cell_spectrum_with(jac, name, 8, s, 200)[1][0] for s in (1, 2, 3, 4)]
+            for name in lesson07.CELLS}
+    tanh, gru, lstm = (np.asarray(lam1[n]) for n in ("RNN (tanh)", "GRU", "LSTM"))
+    assert np.all(np.abs(tanh[1:]) < 0.05)
+    assert lstm[-1] > lstm[0] and gru[-1] > gru[0] and lstm[-1] < 0
+    assert lstm[-1] - lstm[0] > gru[-1] - gru[0] and gru[-1] < lstm[-1] < tanh[-1]
