@@ -214,3 +214,26 @@ def test_the_bootstrap_reference_draws_as_the_paper_statistics(shipped):
 def test_checkers_survive_crashes(capsys):
     assert not lesson.check_horizon(lambda d, m, lv: "ten")
     assert "Not yet" in capsys.readouterr().out
+
+
+def _overlaps(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_schedule_legends_sit_outside_the_data(shipped):
+    """The accuracy-against-delay legend (it covered XOR d = 28-32) lies below every panel, in the
+    static figure and in the explorer after a change of schedules; every title fits the figure."""
+    from flosslab.course.dashboard_machinery import freeze_layout
+    default, _ = lesson.paper_summary("default")
+    fig, art = lesson.delay_sweeps_figure({t: lesson.shipped_accuracy(default, t)
+                                           for t in ("copy", "xor")})
+    dash = lesson.paper_delay_dashboard(task="xor", highlight=28)
+    dash.set(shown=("none", "pre"))
+    for figure, legend in ((freeze_layout(fig), art["legend"]), (dash.fig, dash.artists["legend"])):
+        renderer = figure._get_renderer()
+        box = legend.get_window_extent(renderer)
+        for ax in figure.axes:
+            assert not _overlaps(box, ax.get_window_extent(renderer))
+            title = ax.title.get_window_extent(renderer)
+            assert title.x0 >= 0 and title.x1 <= figure.bbox.x1
+    assert [t.get_text() for t in dash.artists["legend"].get_texts()] == ["no flossing", "preflossing"]
