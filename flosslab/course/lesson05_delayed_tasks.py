@@ -327,6 +327,12 @@ def delay_gradient_dashboard(delay=20, n_exponents=24, ks=(1, 8, 24), n_units=32
                      lambda data, v: delay_gradient_figure(*data), height="360px", note=note)
 
 
+#: Colours and markers of a schedule's second, third, ... run in the training dashboard (its first
+#: run has the schedule's own): none of them is a schedule's colour, so runs stay apart.
+EXTRA_COLOURS = ("tab:purple", "tab:brown", "black", "tab:olive", "tab:pink", "tab:cyan")
+EXTRA_MARKERS = ("v", "P", "X", "*", "h", "<")
+
+
 class TrainingDashboard(RunDashboard):
     """Task, delay d, parity order p, k, schedule and size -> learning curves over several seeds;
     training starts with the button (all seeds as one ensemble on the torch engine, in a worker
@@ -392,9 +398,12 @@ class TrainingDashboard(RunDashboard):
                  f"d={a['delay']} {SCHEDULE_LABELS.get(s, s)}"
                  + (f" k={a['n_exponents']}" if s != "none" else "")
                  + ("" if values["size"] == "small" else " (larger)"))
-        colour = None if any(r[0]["schedule"] == s for r in self.runs) \
-            else SCHEDULE_COLOURS.get(s)
-        add_seed_runs(art, runs, label, colour, SCHEDULE_MARKERS.get(s, "o"))
+        colour, marker = SCHEDULE_COLOURS.get(s), SCHEDULE_MARKERS.get(s, "o")
+        if any(r[0]["schedule"] == s for r in self.runs):      # a second run of a schedule
+            n = len(self.runs)
+            colour = EXTRA_COLOURS[n % len(EXTRA_COLOURS)]
+            marker = EXTRA_MARKERS[n % len(EXTRA_MARKERS)]
+        add_seed_runs(art, runs, label, colour, marker)
         self.runs.append(({**values}, runs))
 
     def _verdict(self, runs, values):
