@@ -361,25 +361,29 @@ def cost_summary(n_units: int = 128, n_exponents: int = 32, device="cpu", repeat
 # --- figures ---------------------------------------------------------------------------------------
 
 
+#: A legend below its panel, outside the data (constrained layout makes room for it).
+_BELOW = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.2), "frameon": False}
+
+
 def agreement_figure(agreement):
     """Left: max_i |h_numpy - h_torch| against t, with 1e-16 e^{lambda_1 t}. Right: the exponents
     of each computation (reference and engine, same Jacobians or separate trajectories)."""
-    fig, (ax_d, ax_e) = new_figure(ncols=2, width=10.0, height=3.6)
+    fig, (ax_d, ax_e) = new_figure(ncols=2, width=10.0, height=4.2)
     art = {"axes": (ax_d, ax_e), "fig": fig}
     art["div"], = ax_d.semilogy([], [], color="tab:blue", label="numpy state - torch state")
     art["pred"], = ax_d.semilogy([], [], ":", color="k", label=r"$10^{-16}\,e^{\lambda_1 t}$")
     ax_d.set(xlabel="step t", ylabel=r"$\max_i |h_{t,i}^{numpy} - h_{t,i}^{torch}|$",
              title="Two integrations of the same network")
-    ax_d.legend(loc="upper left")
+    ax_d.legend(**_BELOW, ncols=2)
     light_log_axis(ax_d)
     art["sep_ref"], = ax_e.plot([], [], "o", ms=8, mfc="none", color=BEFORE,
                                 label="reference, own trajectory")
     art["sep_eng"], = ax_e.plot([], [], "x", ms=8, color=AFTER, label="engine, own trajectory")
     art["same_eng"], = ax_e.plot([], [], ".", ms=6, color="tab:blue",
-                                 label="engine, the reference's Jacobians")
+                                 label="engine, reference's Jacobians")
     ax_e.axhline(0.0, color="k", lw=0.8)
     ax_e.set(xlabel="index i", ylabel=r"$\lambda_i$ (per step)", title="Exponents")
-    ax_e.legend(loc="lower left", fontsize="small")
+    ax_e.legend(**_BELOW, ncols=2, fontsize="small")
     integer_ticks(ax_e)
     update_agreement(art, agreement)
     return fig, art
@@ -424,10 +428,6 @@ def update_ensemble(art, gains, spectra):
     for i, line in enumerate(art["lines"]):
         set_line(line, gains, spectra[:, i])
     rescale(art["ax"])
-
-
-#: A legend below its panel, outside the data (constrained layout makes room for it).
-_BELOW = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.2), "frameon": False}
 
 
 def ensemble_flossing_figure(result):
@@ -611,7 +611,7 @@ def cell_dashboard(jacobian, name="GRU", n_units=None, scale=1.0):
     d = scaling_defaults()
     controls = {
         "name": W.ToggleButtons(options=list(CELLS), value=name, description="cell",
-                                style={"button_width": "90px"}),
+                                style={"button_width": "110px"}),
         "n_units": slider(W.IntSlider, "units N", n_units or d["cell_units"], 2, 12),
         "scale": slider(W.FloatSlider, "recurrent weight scale", scale, 0.5, 4.0, 0.25),
     }
