@@ -159,3 +159,16 @@ def test_wrong_answers_fail_with_the_matching_hint(checker, wrong, hint, capsys)
 def test_checkers_survive_crashes_and_nan(capsys):
     assert not lesson.check_task_loss(lambda y, z, m: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out
+
+
+def test_a_second_run_of_a_schedule_gets_its_own_colour_and_marker(tiny_training):
+    """Copy and XOR with preflossing on the same figure: two curves that must not look alike."""
+    dash = lesson.training_dashboard(task="copy", delay=3, schedule="pre")
+    dash.background = False
+    dash.run()
+    dash.set(task="xor")
+    dash.run()
+    medians = [line for line in dash.artists["ax_accuracy"].get_lines() if line.get_linewidth() > 2]
+    assert len(medians) == 2
+    (c1, m1), (c2, m2) = [(line.get_color(), line.get_marker()) for line in medians]
+    assert c1 != c2 and m1 != m2

@@ -143,3 +143,35 @@ def test_checkers_survive_crashes_and_nan(capsys):
     nan = lambda h, a, d: np.full((h.shape[-1],) * 2, np.nan)
     assert not lesson.check_weight_gradient(nan)
     assert "NaN" in capsys.readouterr().out
+
+
+def test_schedules_figure_medians_bands_and_at_most_a_few_faint_seeds(tiny_training):
+    """By default one median line per schedule (with its own marker) and its quartile band, no
+    seed lines; with seeds, at most MAX_SEED_LINES faint ones per schedule."""
+    from flosslab.core.style import SCHEDULE_MARKERS
+    runs = training_runs.train_seeds("copy", 3, ("none", "pre"), 3)
+    fig, art = lesson.schedules_figure(runs)
+    ax_a = art["axes"][0]
+    assert [line.get_marker() for line in ax_a.get_lines()] == [SCHEDULE_MARKERS["none"],
+                                                                SCHEDULE_MARKERS["pre"]]
+    assert len(ax_a.collections) == 2                                    # the quartile bands
+    fig, art = lesson.schedules_figure(runs, seeds=True)
+    faint = [line for line in art["axes"][0].get_lines() if line.get_linewidth() < 1]
+    assert len(faint) == 2 * min(2, lesson.MAX_SEED_LINES)
+    assert all(line.get_alpha() < 0.5 for line in faint)
+    assert not lesson.schedules_dashboard(runs).controls["seeds"].value
+
+
+def test_checkpoint_panel_titles_fit_and_legend_follows(tiny_checkpoints):
+    """The singular-value panel's title is never clipped (it was 'Singular values after 100
+    steps (median)', cut at the figure's edge); its legend says which checkpoint is drawn."""
+    dash = lesson.why_dashboard(n_exponents=3, checkpoints=tiny_checkpoints)
+    for checkpoint in (0, 2):
+        dash.set(checkpoint=checkpoint)
+        renderer = dash.fig._get_renderer()
+        for ax in dash.fig.axes:
+            box = ax.title.get_window_extent(renderer)
+            assert box.x0 >= 0 and box.x1 <= dash.fig.bbox.x1, ax.get_title()
+        texts = [t.get_text() for t in dash.artists["sv_legend"].get_texts()]
+        assert texts[0] == f"after {tiny_checkpoints[3].steps[checkpoint]} flossing steps"
+        assert dash.artists["sv_legend"].get_texts()[1].get_visible() == bool(checkpoint)

@@ -204,3 +204,36 @@ def test_engine_experiments_match_the_reference():
         single = fl.lyapunov_spectrum(fl.init_rnn(10, g, seed=0), fl.random_bits(120, 1, 0),
                                       n_exponents=3, seed=0)
         np.testing.assert_allclose(lam, single, atol=1e-10)
+
+
+def test_slider_tracks_keep_their_room():
+    """A slider's minimum width leaves the track at least 150 px after its description (about 7 px
+    a character) and its readout: a fixed 260 px let 'scale of the recurrent weights' eat it."""
+    from flosslab.course import lesson06_why_it_works as lesson06
+    dashes = [lesson.cell_dashboard(lambda step, z, x: torch.func.jacrev(step, argnums=0)(z, x)),
+              lesson06.condition_dashboard()]
+    sliders = [c for d in dashes for c in d.controls.values() if hasattr(c, "readout")
+               and c.layout.min_width]
+    assert len(sliders) >= 4
+    for s in sliders:
+        assert int(s.layout.min_width.rstrip("px")) - 7 * len(s.description) - 50 >= 150, \
+            s.description
+
+
+def test_legends_below_their_panels():
+    """The ensemble's flossing figure: its legends (one covered the g = 0.5 points) lie outside
+    both panels."""
+    import types
+    from matplotlib.figure import Figure
+    r = types.SimpleNamespace(gains=(0.5, 1.0, 1.5, 2.0),
+                              exponents_before=-np.linspace(0.2, 1.2, 16).reshape(4, 4),
+                              exponents_after=-np.linspace(0.0, 0.4, 16).reshape(4, 4),
+                              losses=np.exp(-np.linspace(0, 4, 40))[:, None] * np.ones(4))
+    fig, art = lesson.ensemble_flossing_figure(r)
+    fig.draw_without_rendering()
+    renderer = fig._get_renderer()
+    for ax in art["axes"]:
+        box = ax.get_legend().get_window_extent(renderer)
+        for other in art["axes"]:
+            o = other.get_window_extent(renderer)
+            assert not (box.x0 < o.x1 and o.x0 < box.x1 and box.y0 < o.y1 and o.y0 < box.y1)

@@ -102,6 +102,29 @@ def test_live_delay_dashboard_reruns_small(tiny_training, monkeypatch):
     assert "medians" in dash.status.value
 
 
+def test_live_delay_figure_is_marked_stale_when_the_task_changes(tiny_training, monkeypatch):
+    """Another task: the old figure is veiled and says what it was drawn for at once, not when the
+    button is pressed; back to the drawn task, or a new run, lifts the mark."""
+    monkeypatch.setitem(lesson.LIVE, "delays", {"copy": (2, 4), "xor": (2, 4)})
+    monkeypatch.setitem(lesson.LIVE, "seeds", (0, 1))
+    dash = lesson.live_delay_dashboard(task="copy")
+    dash.background = False
+    dash.run()
+    png = dash.image.value
+    assert not dash.artists["is_stale"]
+    dash.set(task="xor")
+    texts = [t.get_text() for t in dash.fig.texts]
+    assert dash.artists["is_stale"] and dash.image.value != png
+    assert any("stale: drawn for task = copy" in t for t in texts), texts
+    assert "previous settings (task = copy)" in dash.status.value
+    dash.set(task="copy")
+    assert not dash.artists["is_stale"] and not any("stale" in t.get_text() for t in dash.fig.texts)
+    dash.set(task="xor")
+    dash.run()
+    assert not dash.artists["is_stale"] and dash.data[1] == "xor"
+    assert not any("stale" in t.get_text() for t in dash.fig.texts)
+
+
 def test_live_parity_dashboard_reruns_small(tiny_training, monkeypatch):
     monkeypatch.setitem(lesson.LIVE, "parity_ks", (1, 3))
     monkeypatch.setitem(lesson.LIVE, "seeds", (0, 1))
@@ -112,6 +135,8 @@ def test_live_parity_dashboard_reruns_small(tiny_training, monkeypatch):
     want = [h.final_accuracy for h in reference_runs("parity", 6, "pre", k=3, order=3)]
     np.testing.assert_allclose(acc[3], want, atol=1e-12)
     assert "k=3" in dash.status.value
+    dash.set(order=2)                                   # another setting: stale at once
+    assert dash.artists["is_stale"] and "parity order p = 3" in dash.status.value
 
 
 def test_live_condition_dashboard_matches_the_reference():
@@ -189,3 +214,26 @@ def test_the_bootstrap_reference_draws_as_the_paper_statistics(shipped):
 def test_checkers_survive_crashes(capsys):
     assert not lesson.check_horizon(lambda d, m, lv: "ten")
     assert "Not yet" in capsys.readouterr().out
+
+
+def _overlaps(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_schedule_legends_sit_outside_the_data(shipped):
+    """The accuracy-against-delay legend (it covered XOR d = 28-32) lies below every panel, in the
+    static figure and in the explorer after a change of schedules; every title fits the figure."""
+    from flosslab.course.dashboard_machinery import freeze_layout
+    default, _ = lesson.paper_summary("default")
+    fig, art = lesson.delay_sweeps_figure({t: lesson.shipped_accuracy(default, t)
+                                           for t in ("copy", "xor")})
+    dash = lesson.paper_delay_dashboard(task="xor", highlight=28)
+    dash.set(shown=("none", "pre"))
+    for figure, legend in ((freeze_layout(fig), art["legend"]), (dash.fig, dash.artists["legend"])):
+        renderer = figure._get_renderer()
+        box = legend.get_window_extent(renderer)
+        for ax in figure.axes:
+            assert not _overlaps(box, ax.get_window_extent(renderer))
+            title = ax.title.get_window_extent(renderer)
+            assert title.x0 >= 0 and title.x1 <= figure.bbox.x1
+    assert [t.get_text() for t in dash.artists["legend"].get_texts()] == ["no flossing", "preflossing"]

@@ -19,6 +19,9 @@ BEFORE, AFTER = "tab:gray", "tab:red"
 #: One colour and one name per flossing schedule, everywhere.
 SCHEDULE_COLOURS = {"none": "tab:gray", "pre": "tab:blue", "inter": "tab:red",
                     "penalty": "tab:green"}
+#: One marker per schedule, so that schedules stay apart without their colours (red and green
+#: look alike to a red-green colour-blind reader, and on a washed-out projector).
+SCHEDULE_MARKERS = {"none": "o", "pre": "s", "inter": "^", "penalty": "D"}
 
 _PRESENTATION = {"font.size": 15, "axes.titlesize": 16, "axes.labelsize": 15,
                  "legend.fontsize": 13, "xtick.labelsize": 13, "ytick.labelsize": 13,

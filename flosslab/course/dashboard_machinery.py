@@ -48,10 +48,14 @@ def in_live_kernel() -> bool:
 
 def slider(kind, description, value, lo, hi, step=None, live=False, **kw):
     """A slider that reports on release (``continuous_update=False``) unless ``live``, with a
-    readout wide enough not to overlap the next control."""
+    readout wide enough not to overlap the next control. Its minimum width grows with the
+    description (about 7 px a character) so that a row of controls, shrinking, always leaves the
+    track at least 150 px: a fixed minimum let a long description eat the whole track."""
+    min_width = max(260, 7 * len(description) + 210)
     args = dict(value=value, min=lo, max=hi, description=description, continuous_update=live,
                 style={"description_width": "initial"},
-                layout=W.Layout(width="auto", min_width="260px", margin="0 18px 0 0"), **kw)
+                layout=W.Layout(width="auto", min_width=f"{min_width}px", margin="0 18px 0 0"),
+                **kw)
     if step is not None:
         args["step"] = step
     return kind(**args)

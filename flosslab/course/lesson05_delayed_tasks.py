@@ -10,7 +10,8 @@ import numpy as np
 
 from ..core.conventions import random_bits
 from ..core.errors import FlosslabError
-from ..core.style import AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, new_figure
+from ..core.style import (AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, SCHEDULE_MARKERS,
+                          new_figure)
 from ..core.tasks import accuracy, make_batch, task_lags
 from ..core.validate import check_n_exponents
 from .checking import Answer, call, close, run, to_array
@@ -210,13 +211,13 @@ def seed_curves_figure():
     return fig, {"ax_accuracy": ax_a, "ax_loss": ax_l, "runs": [], "legend": None}
 
 
-def add_seed_runs(art, runs, label: str, colour=None):
+def add_seed_runs(art, runs, label: str, colour=None, marker: str = "o"):
     """Add one schedule trained on several seeds (a :class:`~SeedRuns`):
     thin lines per seed, the median thick, the band between the lowest and highest seed."""
     ax_a, ax_l = art["ax_accuracy"], art["ax_loss"]
     acc = np.asarray(runs.accuracy)
-    (median,) = ax_a.plot(runs.eval_epochs, np.median(acc, axis=0), "o-", ms=4, lw=2.4,
-                          color=colour, label=label)
+    (median,) = ax_a.plot(runs.eval_epochs, np.median(acc, axis=0), "-", marker=marker, ms=6,
+                          lw=2.4, color=colour, label=label)
     colour = median.get_color()
     artists = [median]
     artists.append(ax_a.fill_between(runs.eval_epochs, acc.min(0), acc.max(0), color=colour,
@@ -225,7 +226,7 @@ def add_seed_runs(art, runs, label: str, colour=None):
         artists += ax_a.plot(runs.eval_epochs, row, "-", lw=0.8, alpha=0.6, color=colour)
     loss = np.median(np.asarray(runs.loss), axis=0)
     artists += ax_l.plot(np.arange(1, loss.size + 1), running_median(loss), color=colour, lw=2,
-                         label=label)
+                         label=label, marker=marker, markevery=max(1, loss.size // 10), ms=6)
     art["runs"].append(artists)
     _outside_legend(art)
     rescale(ax_l)
@@ -326,6 +327,12 @@ def delay_gradient_dashboard(delay=20, n_exponents=24, ks=(1, 8, 24), n_units=32
                      lambda data, v: delay_gradient_figure(*data), height="360px", note=note)
 
 
+#: Colours and markers of a schedule's second, third, ... run in the training dashboard (its first
+#: run has the schedule's own): none of them is a schedule's colour, so runs stay apart.
+EXTRA_COLOURS = ("tab:purple", "tab:brown", "black", "tab:olive", "tab:pink", "tab:cyan")
+EXTRA_MARKERS = ("v", "P", "X", "*", "h", "<")
+
+
 class TrainingDashboard(RunDashboard):
     """Task, delay d, parity order p, k, schedule and size -> learning curves over several seeds;
     training starts with the button (all seeds as one ensemble on the torch engine, in a worker
@@ -391,9 +398,12 @@ class TrainingDashboard(RunDashboard):
                  f"d={a['delay']} {SCHEDULE_LABELS.get(s, s)}"
                  + (f" k={a['n_exponents']}" if s != "none" else "")
                  + ("" if values["size"] == "small" else " (larger)"))
-        colour = None if any(r[0]["schedule"] == s for r in self.runs) \
-            else SCHEDULE_COLOURS.get(s)
-        add_seed_runs(art, runs, label, colour)
+        colour, marker = SCHEDULE_COLOURS.get(s), SCHEDULE_MARKERS.get(s, "o")
+        if any(r[0]["schedule"] == s for r in self.runs):      # a second run of a schedule
+            n = len(self.runs)
+            colour = EXTRA_COLOURS[n % len(EXTRA_COLOURS)]
+            marker = EXTRA_MARKERS[n % len(EXTRA_MARKERS)]
+        add_seed_runs(art, runs, label, colour, marker)
         self.runs.append(({**values}, runs))
 
     def _verdict(self, runs, values):
@@ -415,7 +425,8 @@ class TrainingDashboard(RunDashboard):
         for values, runs in self.runs:
             add_seed_runs(art, runs, f"{values['task']} d={values['delay']} "
                                 f"{SCHEDULE_LABELS.get(values['schedule'], values['schedule'])}",
-                          SCHEDULE_COLOURS.get(values["schedule"]))
+                          SCHEDULE_COLOURS.get(values["schedule"]),
+                          SCHEDULE_MARKERS.get(values["schedule"], "o"))
         return fig
 
 

@@ -2,6 +2,7 @@
 order."""
 from __future__ import annotations
 
+import textwrap
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -14,7 +15,8 @@ from ..core.errors import FlosslabError
 from ..core.measures import effective_rank, log10_condition_number
 from ..core.progress import progress_bar
 from ..core.settings import fast_or_full
-from ..core.style import AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, new_figure
+from ..core.style import (AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, SCHEDULE_MARKERS,
+                          new_figure)
 from ..core.tasks import make_batch
 from ..core.validate import check_int, check_n_exponents, check_real
 from ..reference.diagnostics import weight_gradient
@@ -260,30 +262,55 @@ def update_condition_window(art, curve, gain: float):
     rescale(ax_s)
 
 
-def _band(ax, x, values, colour, label=None, seeds=True):
-    """Median (thick), interquartile band and (optionally) each row of ``values`` (thin)."""
+#: Seed lines drawn at most per schedule when every seed is asked for (faint): more turn a panel
+#: into a tangle that cannot be read from the back of a room.
+MAX_SEED_LINES = 5
+
+
+def _band(ax, x, values, colour, label=None, seeds=False, marker="o"):
+    """Median (thick, with markers), interquartile band and, if ``seeds``, the first
+    :data:`MAX_SEED_LINES` rows of ``values`` as faint thin lines."""
     values = np.asarray(values, dtype=float)
     q25, q50, q75 = np.percentile(values, [25, 50, 75], axis=0)
-    out = ax.plot(x, q50, "o-", ms=4, lw=2.4, color=colour, label=label)
-    out.append(ax.fill_between(x, q25, q75, color=colour, alpha=0.2, lw=0))
+    out = ax.plot(x, q50, "-", marker=marker, ms=6, lw=2.6, color=colour, label=label)
+    out.append(ax.fill_between(x, q25, q75, color=colour, alpha=0.18, lw=0))
     if seeds:
-        for row in values:
-            out += ax.plot(x, row, "-", lw=0.8, alpha=0.5, color=colour)
+        for row in values[:MAX_SEED_LINES]:
+            out += ax.plot(x, row, "-", lw=0.7, alpha=0.35, color=colour)
     return out
 
 
 def seed_checkpoints_figure(ckpt, selected: int = 0):
-    """log10 kappa(J_t) and the effective rank of dL/dW against flossing steps (median, quartiles,
-    each seed), and the singular values of J_t at the selected checkpoint (median over seeds)."""
-    fig, axes = new_figure(ncols=3, width=11.0, height=3.5)
+    """log10 kappa(J_t) and the effective rank of dL/dW against flossing steps (median and
+    quartiles over seeds), and the singular values of J_t at the selected checkpoint against those
+    before flossing (median over seeds, legend below the panel)."""
+    fig, axes = new_figure(ncols=3, width=11.0, height=3.8)
     art = {"axes": axes, "lines": []}
-    axes[0].set(xlabel="flossing steps", ylabel=r"$\log_{10}\kappa(J_t)$", title="Condition number")
+    axes[0].set(xlabel="flossing steps", ylabel=r"$\log_{10}\kappa(J_t)$")
     axes[1].set(xlabel="flossing steps", ylabel="effective rank",
                 title=r"Effective rank of $\partial L/\partial W$")
     axes[2].set(xlabel="index i", ylabel=r"$\log_{10}\sigma_i(J_t)$",
-                title="Singular values (median)")
+                title=r"Singular values of $J_t$ (median)")
+    ax_s = axes[2]
+    art["sv_now"], = ax_s.plot([], [], "o-", ms=4, lw=2.4, color=AFTER)
+    art["sv_before"], = ax_s.plot([], [], "--", lw=1.8, color=BEFORE, label="before flossing")
     update_seed_checkpoints(art, ckpt, selected)
+    art["sv_legend"] = ax_s.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2,
+                                   frameon=False)
+    _sync_sv_legend(art)
     return fig, art
+
+
+def _sync_sv_legend(art):
+    """The singular-value panel's legend says what its lines now show (the "before" entry only
+    while a later checkpoint is drawn)."""
+    legend = art.get("sv_legend")
+    if legend is None:
+        return
+    shown = art["sv_before"].get_visible()
+    legend.get_texts()[0].set_text(art["sv_now"].get_label())
+    legend.get_lines()[1].set_visible(shown)
+    legend.get_texts()[1].set_visible(shown)
 
 
 def update_seed_checkpoints(art, ckpt, selected: int):
@@ -293,31 +320,31 @@ def update_seed_checkpoints(art, ckpt, selected: int):
     art["lines"] = []
     steps = np.asarray(ckpt.steps)
     art["lines"] += _band(ax_c, steps, ckpt.cond, "tab:blue")
-    art["lines"] += _band(ax_r, steps, ckpt.eff_rank, "tab:green")
+    art["lines"] += _band(ax_r, steps, ckpt.eff_rank, "tab:green", marker="s")
     i = int(selected)
-    art["lines"] += ax_c.plot([steps[i]], [np.median(ckpt.cond[:, i])], "o", ms=11, color="tab:red")
-    art["lines"] += ax_r.plot([steps[i]], [np.median(ckpt.eff_rank[:, i])], "o", ms=11,
-                              color="tab:red")
-    sv = np.asarray(ckpt.log_sv)[:, i, :] / np.log(10.0)
-    idx = np.arange(1, sv.shape[1] + 1)
-    art["lines"] += _band(ax_s, idx, sv, "tab:red", seeds=False)
-    if i:
-        art["lines"] += ax_s.plot(idx, np.median(np.asarray(ckpt.log_sv)[:, 0, :], 0) / np.log(10),
-                                  "--", color=BEFORE, lw=1.5, label="before flossing")
-        ax_s.legend(fontsize="small", loc="lower left")
-    elif ax_s.get_legend() is not None:
-        ax_s.get_legend().remove()
+    for ax, values in ((ax_c, ckpt.cond), (ax_r, ckpt.eff_rank)):
+        art["lines"] += ax.plot([steps[i]], [np.median(values[:, i])], "o", ms=13, mfc="none",
+                                mec="k", mew=2.2)
+    log_sv = np.asarray(ckpt.log_sv) / np.log(10.0)
+    idx = np.arange(1, log_sv.shape[2] + 1)
+    art["lines"].append(ax_s.fill_between(idx, *np.percentile(log_sv[:, i, :], [25, 75], axis=0),
+                                          color=AFTER, alpha=0.18, lw=0))
+    set_line(art["sv_now"], idx, np.median(log_sv[:, i, :], axis=0))
+    set_line(art["sv_before"], idx, np.median(log_sv[:, 0, :], axis=0))
+    art["sv_now"].set_label(f"after {steps[i]} flossing steps")
+    art["sv_before"].set_visible(bool(i))
+    _sync_sv_legend(art)
     ax_s.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
-    ax_s.set_title(f"Singular values after {steps[i]} steps (median)")
     ax_c.set_title(f"Condition number, k = {ckpt.n_exponents}, t = {ckpt.window}")
     for ax in art["axes"]:
         rescale(ax)
 
 
-def schedules_figure(runs: dict, shown=None, seeds: bool = True):
+def schedules_figure(runs: dict, shown=None, seeds: bool = False):
     """Several schedules on several seeds: accuracy, lambda_1 and the effective rank of dL/dW over
-    training (median, quartiles, each seed), and the final accuracy of every seed."""
-    fig, axes = new_figure(ncols=2, nrows=2, width=10.5, height=6.4)
+    training (median and quartile band per schedule; faint seed lines on request), and the final
+    accuracy of every seed. One legend, below the panels."""
+    fig, axes = new_figure(ncols=2, nrows=2, width=10.5, height=6.6)
     art = {"axes": axes, "lines": []}
     axes[0].set(xlabel="epoch", ylabel="accuracy", title="Accuracy (fresh sequences)",
                 ylim=(0.4, 1.02))
@@ -329,7 +356,7 @@ def schedules_figure(runs: dict, shown=None, seeds: bool = True):
     return fig, art
 
 
-def update_schedules(art, runs: dict, shown=None, seeds: bool = True):
+def update_schedules(art, runs: dict, shown=None, seeds: bool = False):
     ax_a, ax_f, ax_l, ax_r = art["axes"]
     for a in art["lines"]:
         a.remove()
@@ -337,17 +364,17 @@ def update_schedules(art, runs: dict, shown=None, seeds: bool = True):
     shown = list(runs) if shown is None else [s for s in runs if s in shown]
     for j, s in enumerate(shown):
         r, colour = runs[s], SCHEDULE_COLOURS.get(s)
-        label = SCHEDULE_LABELS.get(s, s)
-        art["lines"] += _band(ax_a, r.eval_epochs, r.accuracy, colour, label, seeds)
-        art["lines"] += _band(ax_l, r.eval_epochs, r.lam1, colour, None, seeds)
-        art["lines"] += _band(ax_r, r.eval_epochs, r.grad_rank, colour, None, seeds)
+        label, marker = SCHEDULE_LABELS.get(s, s), SCHEDULE_MARKERS.get(s, "o")
+        art["lines"] += _band(ax_a, r.eval_epochs, r.accuracy, colour, label, seeds, marker)
+        art["lines"] += _band(ax_l, r.eval_epochs, r.lam1, colour, None, seeds, marker)
+        art["lines"] += _band(ax_r, r.eval_epochs, r.grad_rank, colour, None, seeds, marker)
         final = np.asarray(r.final)
         jitter = np.linspace(-0.15, 0.15, final.size)
-        art["lines"] += ax_f.plot(j + jitter, final, "o", ms=7, color=colour, alpha=0.8)
+        art["lines"] += ax_f.plot(j + jitter, final, marker, ms=8, color=colour, alpha=0.8)
         art["lines"] += ax_f.plot([j - 0.3, j + 0.3], [np.median(final)] * 2, "-", lw=3,
                                   color=colour)
-    ax_f.set_xticks(range(len(shown)), [SCHEDULE_LABELS.get(s, s).replace(" + ", "\n+ ")
-                                        for s in shown], fontsize="small")
+    ax_f.set_xticks(range(len(shown)), [textwrap.fill(SCHEDULE_LABELS.get(s, s), 14)
+                                        for s in shown])
     ax_f.set_xlim(-0.6, max(len(shown), 1) - 0.4)
     art["lines"].append(ax_l.axhline(0.0, color="k", lw=0.8))
     if art.get("legend") is not None:
@@ -356,7 +383,7 @@ def update_schedules(art, runs: dict, shown=None, seeds: bool = True):
     handles, labels = ax_a.get_legend_handles_labels()
     if handles:
         art["legend"] = ax_a.figure.legend(handles, labels, loc="outside lower center",
-                                           ncols=len(handles), fontsize="small")
+                                           ncols=len(handles))
     for ax in (ax_a, ax_l, ax_r):
         rescale(ax)
     ax_a.set_ylim(0.4, 1.02)
@@ -399,7 +426,7 @@ def condition_dashboard(gain=1.0, n_exponents=16, n_units=32, max_window=120):
     exponents (one network, torch engine; each setting computed once, then cached)."""
     controls = {
         "gain": slider(W.FloatSlider, "gain g", gain, 0.5, 2.0, 0.1),
-        "n_exponents": slider(W.IntSlider, "k (singular values compared)", n_exponents, 1,
+        "n_exponents": slider(W.IntSlider, "k (σ₁ / σₖ)", n_exponents, 1,
                               n_units),
     }
 
@@ -459,13 +486,13 @@ def why_dashboard(n_exponents=16, checkpoints: dict | None = None):
 
 
 def schedules_dashboard(runs: dict):
-    """Which schedules, and whether every seed is drawn -> accuracy, lambda_1 and effective rank
-    over training (median and quartiles over seeds) from finished runs (redraw only)."""
+    """Which schedules, and whether the seeds are drawn (faint) -> accuracy, lambda_1 and effective
+    rank over training (median and quartiles over seeds) from finished runs (redraw only)."""
     options = [(SCHEDULE_LABELS.get(s, s), s) for s in runs]
     controls = {
         "shown": W.SelectMultiple(options=options, value=tuple(runs), rows=len(runs),
                                   description="schedules"),
-        "seeds": W.Checkbox(value=True, description="draw every seed"),
+        "seeds": W.Checkbox(value=False, description=f"draw the seeds (at most {MAX_SEED_LINES})"),
     }
 
     def note(data, values):

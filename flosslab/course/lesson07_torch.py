@@ -7,6 +7,7 @@ import time
 from typing import NamedTuple
 
 import ipywidgets as W
+import matplotlib as mpl
 import numpy as np
 
 from ..core.conventions import (DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, autonomous,
@@ -360,25 +361,29 @@ def cost_summary(n_units: int = 128, n_exponents: int = 32, device="cpu", repeat
 # --- figures ---------------------------------------------------------------------------------------
 
 
+#: A legend below its panel, outside the data (constrained layout makes room for it).
+_BELOW = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.2), "frameon": False}
+
+
 def agreement_figure(agreement):
     """Left: max_i |h_numpy - h_torch| against t, with 1e-16 e^{lambda_1 t}. Right: the exponents
     of each computation (reference and engine, same Jacobians or separate trajectories)."""
-    fig, (ax_d, ax_e) = new_figure(ncols=2, width=10.0, height=3.6)
+    fig, (ax_d, ax_e) = new_figure(ncols=2, width=10.0, height=4.2)
     art = {"axes": (ax_d, ax_e), "fig": fig}
     art["div"], = ax_d.semilogy([], [], color="tab:blue", label="numpy state - torch state")
     art["pred"], = ax_d.semilogy([], [], ":", color="k", label=r"$10^{-16}\,e^{\lambda_1 t}$")
     ax_d.set(xlabel="step t", ylabel=r"$\max_i |h_{t,i}^{numpy} - h_{t,i}^{torch}|$",
              title="Two integrations of the same network")
-    ax_d.legend(loc="upper left")
+    ax_d.legend(**_BELOW, ncols=2)
     light_log_axis(ax_d)
     art["sep_ref"], = ax_e.plot([], [], "o", ms=8, mfc="none", color=BEFORE,
                                 label="reference, own trajectory")
     art["sep_eng"], = ax_e.plot([], [], "x", ms=8, color=AFTER, label="engine, own trajectory")
     art["same_eng"], = ax_e.plot([], [], ".", ms=6, color="tab:blue",
-                                 label="engine, the reference's Jacobians")
+                                 label="engine, reference's Jacobians")
     ax_e.axhline(0.0, color="k", lw=0.8)
     ax_e.set(xlabel="index i", ylabel=r"$\lambda_i$ (per step)", title="Exponents")
-    ax_e.legend(loc="lower left", fontsize="small")
+    ax_e.legend(**_BELOW, ncols=2, fontsize="small")
     integer_ticks(ax_e)
     update_agreement(art, agreement)
     return fig, art
@@ -438,14 +443,15 @@ def ensemble_flossing_figure(result):
     ax_e.axhline(0.0, color="k", lw=0.8)
     ax_e.set(xlabel="gain g of the member", ylabel=r"$\lambda_1 \dots \lambda_k$ (per step)",
              title=r"Flossed together (dark: $\lambda_1$)")
-    ax_e.legend(loc="lower left")
+    ax_e.legend(**_BELOW, ncols=2)
     steps = np.arange(1, result.losses.shape[0] + 1)
-    for j, g in enumerate(result.gains):
-        ax_l.semilogy(steps, result.losses[:, j], lw=1.2, label=f"g = {g:.1f}")
+    colours = mpl.colormaps["viridis"](np.linspace(0.0, 0.85, len(result.gains)))
+    for j, (g, colour) in enumerate(zip(result.gains, colours)):
+        ax_l.semilogy(steps, result.losses[:, j], lw=1.6, color=colour, label=f"g = {g:.1f}")
     light_log_axis(ax_l)
     integer_ticks(ax_l)
     ax_l.set(xlabel="flossing step", ylabel=r"$L_{floss}$ of each member", title="Losses")
-    ax_l.legend(loc="upper right", ncols=2, fontsize="small")
+    ax_l.legend(**_BELOW, ncols=len(result.gains))
     return fig, {"axes": (ax_e, ax_l)}
 
 
@@ -498,12 +504,12 @@ def flossed_cells_figure(results):
     ax_e.axhline(0.0, color="k", lw=0.8)
     ax_e.set(xlabel="index i", ylabel=r"$\lambda_i$ (per step, 300 fresh bits)",
              title="Flossing torch cells: floss_cell")
-    ax_e.legend(loc="lower left", ncols=2, fontsize="small")
+    ax_e.legend(**_BELOW, ncols=2)
     integer_ticks(ax_e)
     light_log_axis(ax_l)
     integer_ticks(ax_l)
     ax_l.set(xlabel="flossing step", ylabel=r"$L_{floss}$", title="Loss")
-    ax_l.legend(loc="upper right")
+    ax_l.legend(**_BELOW, ncols=len(results))
     return fig, {"axes": (ax_e, ax_l)}
 
 
@@ -604,9 +610,10 @@ def cell_dashboard(jacobian, name="GRU", n_units=None, scale=1.0):
     student's ``jacobian(step, z, x)`` against the engine's."""
     d = scaling_defaults()
     controls = {
-        "name": W.ToggleButtons(options=list(CELLS), value=name, description="cell"),
+        "name": W.ToggleButtons(options=list(CELLS), value=name, description="cell",
+                                style={"button_width": "110px"}),
         "n_units": slider(W.IntSlider, "units N", n_units or d["cell_units"], 2, 12),
-        "scale": slider(W.FloatSlider, "scale of the recurrent weights", scale, 0.5, 4.0, 0.25),
+        "scale": slider(W.FloatSlider, "recurrent weight scale", scale, 0.5, 4.0, 0.25),
     }
 
     def compute(name, n_units, scale):

@@ -11,7 +11,8 @@ import numpy as np
 from ..core.conventions import random_bits
 from ..core.errors import FlosslabError
 from ..core.settings import fast_or_full
-from ..core.style import AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, new_figure
+from ..core.style import (AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, SCHEDULE_MARKERS,
+                          new_figure)
 from ..core.validate import check_choice, check_n_exponents, check_real
 from ..paper import report, results
 from ..paper.stats import bootstrap_draws, bootstrap_horizon
@@ -177,13 +178,13 @@ def live_condition_grid(ks: tuple = LIVE_CONDITION_KS, steps: tuple = LIVE_CONDI
 # --- figures ---------------------------------------------------------------------------------------
 
 
-def _seed_points(ax, x, values, colour, width: float):
+def _seed_points(ax, x, values, colour, width: float, marker: str = "o"):
     """Each seed as a point, spread sideways by ``width`` so equal values stay visible."""
     values = np.asarray(values, dtype=float)
     offsets = np.linspace(-width, width, values.shape[-1]) if values.shape[-1] > 1 else [0.0]
     out = []
     for xi, row in zip(x, values):
-        out += ax.plot(xi + np.asarray(offsets), row, "o", ms=4, alpha=0.55, color=colour,
+        out += ax.plot(xi + np.asarray(offsets), row, marker, ms=4, alpha=0.55, color=colour,
                        mec="none")
     return out
 
@@ -198,19 +199,18 @@ def accuracy_vs_delay_panel(ax, by_schedule: dict, shown=None, highlight=None, p
         delays = np.asarray(delays, dtype=float)
         colour = SCHEDULE_COLOURS.get(s)
         q25, q50, q75 = np.percentile(np.asarray(acc, dtype=float), [25, 50, 75], axis=1)
-        out += ax.plot(delays, q50, "-", lw=2.4, color=colour, label=SCHEDULE_LABELS.get(s, s))
+        out += ax.plot(delays, q50, "-", marker=SCHEDULE_MARKERS.get(s, "o"), ms=7, lw=2.4,
+                       color=colour, label=SCHEDULE_LABELS.get(s, s))
         step = np.min(np.diff(delays)) if delays.size > 1 else 1.0
         at = delays + (j - (len(shown) - 1) / 2) * 0.12 * step     # schedules side by side
         # quartiles as bars at the swept delays: a band between them would invent values
         out.append(ax.vlines(at, q25, q75, color=colour, lw=6, alpha=0.25))
         if points:
-            out += _seed_points(ax, at, acc, colour, 0.04 * step)
+            out += _seed_points(ax, at, acc, colour, 0.04 * step, SCHEDULE_MARKERS.get(s, "o"))
     if highlight is not None:
         out.append(ax.axvline(highlight, color="k", ls=":", lw=1.2))
     out.append(ax.axhline(0.5, color="0.5", ls=":", lw=1))
     out.append(ax.axhline(0.9, color="0.5", ls="--", lw=0.8))
-    if shown:
-        out.append(ax.legend(fontsize="small", loc="best"))
     swept = np.unique(np.concatenate([np.asarray(d, dtype=float) for d, _ in by_schedule.values()]))
     margin = 0.6 * (np.min(np.diff(swept)) if swept.size > 1 else 1.0)
     ax.set_xlim(swept[0] - margin, swept[-1] + margin)    # redrawn for another task or budget
@@ -218,21 +218,34 @@ def accuracy_vs_delay_panel(ax, by_schedule: dict, shown=None, highlight=None, p
     return out
 
 
+def schedule_legend(fig, ax, old=None):
+    """One legend for the figure, below its panels (never over the data), from ``ax``'s labelled
+    lines; ``old`` (a previous legend) is removed first. Returns the legend (None without lines)."""
+    if old is not None:
+        old.remove()
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return None
+    return fig.legend(handles, labels, loc="outside lower center", ncols=len(handles))
+
+
 def delay_sweeps_figure(sweeps: dict, title: str = ""):
-    """One panel per task: final accuracy against delay (see :func:`accuracy_vs_delay_panel`)."""
-    fig, axes = new_figure(ncols=len(sweeps), width=5.4 * len(sweeps), height=3.8)
+    """One panel per task: final accuracy against delay (see :func:`accuracy_vs_delay_panel`),
+    one legend below the panels."""
+    fig, axes = new_figure(ncols=len(sweeps), width=5.4 * len(sweeps), height=4.2)
     for ax, (task, by_schedule) in zip(axes, sweeps.items()):
         accuracy_vs_delay_panel(ax, by_schedule)
         n_seeds = np.asarray(next(iter(by_schedule.values()))[1]).shape[1]
         ax.set(xlabel="delay d (longest lag, steps)", ylabel="final accuracy",
                title=f"delayed {task}{title}, {n_seeds} seeds")
-    return fig, {"axes": axes}
+    legend = schedule_legend(fig, axes[0])
+    return fig, {"axes": axes, "legend": legend}
 
 
 def delay_explorer_figure(by_schedule: dict, task: str, shown, highlight: int, title: str = ""):
     """Left: accuracy against delay; right: every seed at the highlighted delay, per schedule."""
-    fig, (ax, ax_d) = new_figure(ncols=2, width=10.5, height=3.8, width_ratios=(2.2, 1))
-    art = {"axes": (ax, ax_d), "lines": []}
+    fig, (ax, ax_d) = new_figure(ncols=2, width=10.5, height=4.2, width_ratios=(2.2, 1))
+    art = {"axes": (ax, ax_d), "lines": [], "legend": None}
     update_delay_explorer(art, by_schedule, task, shown, highlight, title)
     return fig, art
 
@@ -245,14 +258,15 @@ def update_delay_explorer(art, by_schedule: dict, task: str, shown, highlight: i
     art["lines"] = accuracy_vs_delay_panel(ax, by_schedule, shown, highlight)
     ax.set(xlabel="delay d (longest lag, steps)", ylabel="final accuracy",
            title=f"delayed {task}{title}")
+    art["legend"] = schedule_legend(ax.figure, ax, art.get("legend"))
     shown = [s for s in by_schedule if s in shown]
     for j, s in enumerate(shown):
         delays, acc = by_schedule[s]
         i = int(np.argmin(np.abs(np.asarray(delays) - highlight)))
         values = np.asarray(acc)[i]
         colour = SCHEDULE_COLOURS.get(s)
-        art["lines"] += ax_d.plot(j + np.linspace(-0.15, 0.15, values.size), values, "o", ms=8,
-                                  color=colour, alpha=0.8)
+        art["lines"] += ax_d.plot(j + np.linspace(-0.15, 0.15, values.size), values,
+                                  SCHEDULE_MARKERS.get(s, "o"), ms=8, color=colour, alpha=0.8)
         art["lines"] += ax_d.plot([j - 0.3, j + 0.3], [np.median(values)] * 2, "-", lw=3,
                                   color=colour)
     ax_d.set_xticks(range(len(shown)), [SCHEDULE_LABELS.get(s, s).replace(" + ", "\n+ ")
@@ -340,12 +354,12 @@ def accuracy_vs_k_panel(ax, ks, by_k: dict, none, title: str = ""):
     ax.minorticks_off()
     ax.set(xlabel="number of flossed exponents k", ylabel="final accuracy", ylim=(0.4, 1.03),
            title=title)
-    ax.legend(fontsize="small", loc="upper left")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
 
 
 def accuracy_vs_k_figure(ks, by_k: dict, none, title: str = ""):
     """See :func:`accuracy_vs_k_panel`."""
-    fig, (ax,) = new_figure(width=6.5, height=3.6)
+    fig, (ax,) = new_figure(width=6.5, height=4.2)
     accuracy_vs_k_panel(ax, ks, by_k, none, title)
     return fig, {"ax": ax}
 
@@ -479,6 +493,60 @@ def horizon_dashboard(dataset="default", level=0.9, coverage=0.9):
                      lambda d, v: horizons_figure(*d), height="300px", note=note)
 
 
+def _stale_when_changed(dash: RunDashboard, what: str) -> RunDashboard:
+    """Mark a rerun dashboard's figure as stale the moment a control leaves the settings it was
+    drawn for (a grey veil over the panels and a line saying so; the status line says it too), and
+    lift the mark when the controls return to them or a new run draws. Without it the previous
+    task's figure stayed on screen under the new task's name until the button was pressed."""
+    from ..core.style import render_png
+    art = dash.artists
+    art.setdefault("stale", [])
+
+    def refresh(change=None):
+        drawn, now = art.get("drawn_values"), dash.values()
+        stale = drawn is not None and now != drawn
+        for a in art["stale"]:
+            a.remove()
+        art["stale"] = []
+        if stale:
+            fig = dash.fig
+            art["stale"].append(_veil(fig))
+            changed = ", ".join(f"{dash.controls[k].description} = {drawn[k]}" for k in now
+                                if now[k] != drawn[k])
+            art["stale"].append(fig.text(0.5, 0.5, f"stale: drawn for {changed}\n"
+                                         f"press {dash.button.description} for {what}",
+                                         ha="center", va="center", fontsize="large",
+                                         zorder=60, color="#a00",
+                                         bbox=dict(boxstyle="round", fc="white", ec="#a00")))
+            dash.status.value = (f"<b>The figure shows the previous settings ({changed})</b>: "
+                                 f"press {dash.button.description} to draw these. "
+                                 + dash.status.value)
+        if drawn is not None:
+            dash.image.value = render_png(dash.fig)
+        art["is_stale"] = stale
+
+    art["refresh_stale"] = refresh
+    for control in dash.controls.values():
+        control.observe(refresh, names="value")
+    return dash
+
+
+def _veil(fig):
+    """A translucent white rectangle over the whole figure (a stale figure, greyed out)."""
+    from matplotlib.patches import Rectangle
+    return fig.add_artist(Rectangle((0, 0), 1, 1, transform=fig.transFigure, fc="white",
+                                    alpha=0.7, zorder=50))
+
+
+def _drawn(art, values):
+    """Record the settings a rerun figure now shows and lift a stale mark."""
+    art["drawn_values"] = dict(values)
+    for a in art.get("stale", []):
+        a.remove()
+    art["stale"] = []
+    art["is_stale"] = False
+
+
 def live_delay_dashboard(task="copy", size="small"):
     """A button reruns the delay sweep small: no flossing and preflossing, three delays, the seeds
     of ``LIVE``, all as one ensemble on the torch engine; the figure has the shipped figure's form."""
@@ -491,13 +559,15 @@ def live_delay_dashboard(task="copy", size="small"):
         fig, (ax,) = new_figure(width=6.5, height=3.6)
         ax.set(xlabel="delay d (longest lag, steps)", ylabel="final accuracy", ylim=(0.4, 1.03),
                title="small rerun: press the button")
-        return fig, {"ax": ax, "lines": []}
+        return fig, {"ax": ax, "lines": [], "legend": None}
 
     def draw(art, data, values):
         sweep, task = data
         for a in art["lines"]:
             a.remove()
+        _drawn(art, {**values, "task": task})
         art["lines"] = accuracy_vs_delay_panel(art["ax"], sweep)
+        art["legend"] = schedule_legend(art["ax"].figure, art["ax"], art["legend"])
         s = TRAIN_SIZES[size]
         art["ax"].set_title(f"small rerun: {task}, N = {s['n_units']}, {s['n_epochs']} epochs, "
                             f"{len(LIVE['seeds'])} seeds")
@@ -509,8 +579,9 @@ def live_delay_dashboard(task="copy", size="small"):
             f"d={d} {m:.2f}" for d, m in zip(dl, np.median(acc, axis=1)))
             for s, (dl, acc) in sweep.items())
 
-    return RunDashboard(controls, run, make, draw, note, label="Rerun small", height="360px",
+    dash = RunDashboard(controls, run, make, draw, note, label="Rerun small", height="360px",
                         ready=lambda v: f"ready: {_n_delay_members(v)} networks at once")
+    return _stale_when_changed(dash, "this task")
 
 
 def _n_delay_members(values) -> int:
@@ -535,6 +606,7 @@ def live_parity_dashboard(size="small"):
 
     def draw(art, data, values):
         ks, acc, v = data
+        _drawn(art, {"order": v["order"], "delay": v["delay"]})
         art["ax"].clear()
         accuracy_vs_k_panel(art["ax"], ks, {k: acc[k] for k in ks}, acc["none"],
                                   f"small rerun: parity p={v['order']}, d={v['delay']}, N=32")
@@ -544,9 +616,10 @@ def live_parity_dashboard(size="small"):
         return "; ".join(f"{'no flossing' if k == 'none' else 'k=' + str(k)}: "
                          f"{describe_spread(acc[k])}" for k in ["none", *ks])
 
-    return RunDashboard(controls, run, make, draw, note, label="Rerun small", height="360px",
+    dash = RunDashboard(controls, run, make, draw, note, label="Rerun small", height="360px",
                         ready=lambda v: f"ready: {(len(LIVE['parity_ks']) + 1) * len(LIVE['seeds'])}"
                                         " networks at once")
+    return _stale_when_changed(dash, "these settings")
 
 
 def live_condition_dashboard(n_exponents=16, floss_steps=80, grid: dict | None = None):
