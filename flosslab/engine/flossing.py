@@ -9,10 +9,11 @@ by default, as in the paper's code), with the same draws as the reference: bits 
 
 Ensembles (parameters stacked along a leading axis E): ``n_steps``, ``n_exponents``, ``target``,
 ``lr`` and ``seed`` may each be one value or one per member; every member follows exactly the run it
-would have alone (its own Adam state, and its own learning rate; members with fewer steps stop early; members with
-fewer exponents ride in a wider frame whose leading columns are their own, see
+would have alone (its own Adam state and learning rate; members with fewer steps stop early;
+members with fewer exponents ride in a wider frame whose leading columns are their own, see
 :func:`~flosslab.engine.lyapunov.member_frames`). The objective summed over members is separable, so
-each member's gradient is its own.
+each member's gradient is its own. With ``reorth_every="auto"`` the ensemble's QR interval is its
+worst member's, so a member agrees with its lone run to the interval's round-off, not exactly.
 """
 from __future__ import annotations
 
