@@ -51,7 +51,7 @@ def test_qr_gradient_dashboard_uses_the_given_rule_and_reports_the_best_step():
     err, eps = check.best
     assert ydata(dash.artists["best"])[0] == err and f"{err:.1e}" in dash.note_text
     dash.controls["n_cols"].value = 9
-    assert "choose n <= m" in dash.message
+    assert "choose n2 <= n1" in dash.message
 
 
 def test_logdet_gradient_vs_conditioning_against_the_exact_gradient():
@@ -176,7 +176,7 @@ def test_qr_gradient_dashboard():
     err = np.abs(ydata(dash.artists["scatter"]) - vjp).max()
     assert err > 1e-6
     dash.controls["n_cols"].value = 9
-    assert "choose n <= m" in dash.message
+    assert "choose n2 <= n1" in dash.message
 
 
 def test_qr_vjp_matches_the_closed_form_on_the_log_term():

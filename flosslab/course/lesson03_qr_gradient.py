@@ -55,11 +55,11 @@ def qr_test_upstream(q, r, weights):
 
 
 def _check_shape(m, n):
-    m = check_int("the number of rows m", m, minimum=1, maximum=60)
-    n = check_int("the number of columns n", n, minimum=1, maximum=60)
+    m = check_int("the number of rows n1", m, minimum=1, maximum=60)
+    n = check_int("the number of columns n2", n, minimum=1, maximum=60)
     if n > m:
-        raise FlosslabError(f"reduced QR needs m >= n (a tall or square matrix); got m={m} rows "
-                            f"and n={n} columns: choose n <= m")
+        raise FlosslabError(f"reduced QR needs n1 >= n2 (a tall or square matrix); got n1={m} "
+                            f"rows and n2={n} columns: choose n2 <= n1")
     return m, n
 
 
@@ -372,8 +372,8 @@ def qr_gradient_dashboard(n_rows=6, n_cols=4, log10_eps=-6.0, vjp=None):
     """Shape of A and the finite-difference step -> a VJP of the QR (``vjp(Q, R, Qb, Rb)``, e.g.
     the student's; default: autograd through the registered qr) against central differences."""
     controls = {
-        "n_rows": slider(W.IntSlider, "rows m", n_rows, 1, 12),
-        "n_cols": slider(W.IntSlider, "columns n", n_cols, 1, 12),
+        "n_rows": slider(W.IntSlider, "rows n₁", n_rows, 1, 12),
+        "n_cols": slider(W.IntSlider, "columns n₂", n_cols, 1, 12),
         "log10_eps": slider(W.FloatSlider, "log10 step eps", log10_eps, -12.0, -1.0, 0.5,
                             live=True),
     }
@@ -407,8 +407,8 @@ def conditioning_dashboard(n_rows=6, n_cols=4, log10_sigma_min=-4.0, closed_form
     """Shape of A and its smallest singular value -> the size of d(sum log|R_ii|)/dA and the
     accuracy of the VJP and of ``closed_form`` (default: the normal equations)."""
     controls = {
-        "n_rows": slider(W.IntSlider, "rows m", n_rows, 1, 12),
-        "n_cols": slider(W.IntSlider, "columns n", n_cols, 1, 12),
+        "n_rows": slider(W.IntSlider, "rows n₁", n_rows, 1, 12),
+        "n_cols": slider(W.IntSlider, "columns n₂", n_cols, 1, 12),
         "log10_sigma_min": slider(W.FloatSlider, "log10 smallest singular value",
                                   log10_sigma_min, -12.0, 0.0, 0.5, live=True),
     }

@@ -27,8 +27,8 @@ from ..reference.flossing import flossing_loss
 from ..reference.lyapunov import lyapunov_spectrum
 from .checking import Answer, call, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
-from .display import (integer_ticks, lam, lams, light_log_axis, rescale, running_median, set_line,
-                      skip_layout_pass)
+from .display import (integer_ticks, lam, lams, legend_outside, light_log_axis, rescale,
+                      running_median, set_line, skip_layout_pass)
 from .loss_curves import loss_rose, loss_still_falling
 
 
@@ -534,7 +534,7 @@ def update_flossing_history(art, losses, window_exponents, label: str):
     for i, line in enumerate(art["exponents"]):
         set_line(line, steps[:len(window_exponents)] if i < k else [],
                  running_median(window_exponents[:, i]) if i < k else [])
-    ax_e.legend(loc="lower right", ncols=2)
+    legend_outside(ax_e, "right")       # inside, a large learning rate puts exponents under it
     rescale(ax_l)
     rescale(ax_e)
 
