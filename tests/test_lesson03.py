@@ -185,3 +185,10 @@ def test_qr_vjp_matches_the_closed_form_on_the_log_term():
     a = np.random.default_rng(0).standard_normal((6, 4))
     g = grad(lesson.qr_test_loss)(a, np.zeros((6, 4)))
     np.testing.assert_allclose(g, a @ np.linalg.inv(a.T @ a), atol=1e-10)
+
+
+def test_03_shape_controls_follow_the_notation_sheet():
+    """m is the QR interval (notebook 00's sheet); A is n1 x n2."""
+    for dash in (lesson.qr_gradient_dashboard(), lesson.conditioning_dashboard()):
+        names = [dash.controls[k].description for k in ("n_rows", "n_cols")]
+        assert names == ["rows n₁", "columns n₂"]
