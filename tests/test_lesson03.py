@@ -192,3 +192,11 @@ def test_03_shape_controls_follow_the_notation_sheet():
     for dash in (lesson.qr_gradient_dashboard(), lesson.conditioning_dashboard()):
         names = [dash.controls[k].description for k in ("n_rows", "n_cols")]
         assert names == ["rows n₁", "columns n₂"]
+
+
+@pytest.mark.parametrize("settings", [{}, {"n_cols": 1}, {"log10_sigma_min": -10.0}])
+def test_03_conditioning_legends_cover_no_data(settings):
+    """n2 = 1 (question 2) puts both errors at round-off, where the legend used to be."""
+    from course_helpers import data_under_legends
+    dash = lesson.conditioning_dashboard().set(**settings)
+    assert dash.message is None and data_under_legends(dash.fig) == []

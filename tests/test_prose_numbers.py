@@ -195,7 +195,8 @@ def test_04_demo_2_answers(full_mode):
     """1: k = 1 converges, less close than k = 4, its loss jumping over several decades. 2: k = 16
     'too few steps' at 80 and at 160 steps, closer at 160. 3: target +0.2 out of reach, the
     exponents just below 0. 4: g = 3 chaotic, does not converge, the spread does not shrink, kappa
-    far above its value at g = 1 after flossing. 5: N = 32, a small spread and a kappa of a few
+    far above its value at g = 1 after flossing. Bonus (320 steps): still not converged, the sum of
+    all exponents rises but stays negative. 5: N = 32, a small spread and a kappa of a few
     decades; all four exponents to 0, the spread hardly changed."""
     d = lesson04.flossing_defaults()
     run = lambda g, k, target, n, steps: lesson04.flossing_run(g, k, target, n, steps, d["lr"])  # noqa: E731
@@ -210,6 +211,9 @@ def test_04_demo_2_answers(full_mode):
         assert not dg.converged and "too few steps" in dg.reasons[0]
     assert lesson04.diagnose_flossing(all160).distance_after < \
         lesson04.diagnose_flossing(all80).distance_after
+    longest = run(1.0, 16, 0.0, 16, d["bonus_steps"])      # the bonus: still not all within tol
+    assert not lesson04.diagnose_flossing(longest).converged
+    assert longest.spectrum_before.sum() < longest.spectrum_after.sum() < 0
     up = run(1.0, 4, 0.2, 16, 80)
     dg = lesson04.diagnose_flossing(up)
     assert not dg.converged and "out of reach" in dg.reasons[-1]

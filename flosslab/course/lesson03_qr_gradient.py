@@ -19,7 +19,7 @@ from ..reference.lyapunov import accumulate_spectrum
 from ..reference.qr import qr, qr_vjp
 from .checking import Answer, call, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
-from .display import rescale, set_line, skip_layout_pass
+from .display import legend_outside, rescale, set_line, skip_layout_pass
 
 
 # --- computations ----------------------------------------------------------------------------------
@@ -291,7 +291,7 @@ def conditioning_figure(curve, sigma: float):
     art["err_marker"], = ax_e.loglog([], [], "o", ms=9, color="tab:red")
     ax_e.set(xlabel=r"$\sigma_{min}$", ylabel=r"relative error against $\Phi S^{-1} \Psi^\top$",
              title="Accuracy of the two gradients")
-    ax_e.legend(loc="lower left", fontsize="small")
+    legend_outside(ax_e, "right")       # inside, n2 = 1 puts both errors (at round-off) under it
     update_conditioning(art, curve, sigma)
     return fig, art
 
@@ -312,7 +312,7 @@ def update_conditioning(art, curve, sigma: float, closed_label: str = "your clos
     set_line(art["guide2"], s, np.minimum(1e-16 / s ** 2, 1.0))
     y = curve.err_closed[i] if ok[i] else curve.err_vjp[i]
     set_line(art["err_marker"], [s[i]], [max(y, floor)])
-    art["axes"][1].legend(loc="lower left", fontsize="small")
+    legend_outside(art["axes"][1], "right")
     for ax in art["axes"]:
         rescale(ax)
     art["axes"][1].set_ylim(floor / 2, 10.0)
