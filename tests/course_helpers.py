@@ -84,3 +84,48 @@ def rejects_with_hint(checker, wrong, hint, capsys):
     assert not checker(wrong)
     out = capsys.readouterr().out
     assert "Not yet" in out and hint in out, out
+
+
+def data_under_legends(fig, samples: int = 20) -> list:
+    """The data a legend of ``fig`` covers: for every axes, the points of its data lines (drawn in
+    data coordinates, each segment sampled ``samples`` times, so that a straight line crossing a
+    legend counts) and the vertices of its bands and scatters that fall inside a visible legend's
+    box, on the rendered figure. Reference lines (axhline, axvline) are not data. Returns
+    [(axes title, label of the covered artist)], empty when no legend covers data."""
+    from matplotlib.collections import Collection
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    canvas = FigureCanvasAgg(fig) if not hasattr(fig.canvas, "get_renderer") else fig.canvas
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    legends = [lg for ax in fig.axes for lg in [ax.get_legend()] if lg is not None] + fig.legends
+    boxes = [lg.get_window_extent(renderer) for lg in legends if lg.get_visible()]
+    covered = []
+    for ax in fig.axes:
+        shown = ax.get_window_extent(renderer)
+        artists = [(line, line.get_xydata()) for line in ax.get_lines()
+                   if line.get_visible() and line.get_transform() == ax.transData]
+        for coll in ax.collections:
+            if isinstance(coll, Collection) and coll.get_visible():
+                paths = [p.vertices for p in coll.get_paths()]
+                if len(coll.get_offsets()):
+                    paths.append(np.asarray(coll.get_offsets()))
+                artists += [(coll, v) for v in paths if len(v)]
+        for artist, xy in artists:
+            xy = np.asarray(xy, dtype=float)
+            if len(xy) > 1 and not isinstance(artist, Collection):
+                t = np.linspace(0.0, 1.0, samples, endpoint=False)[:, None, None]
+                xy = np.concatenate([(xy[:-1] + t * (xy[1:] - xy[:-1])).reshape(-1, 2), xy[-1:]])
+            xy = xy[np.all(np.isfinite(xy), axis=1)]
+            if not len(xy):
+                continue
+            pts = artist.get_transform().transform(xy) if isinstance(artist, Collection) \
+                else ax.transData.transform(xy)
+            inside_axes = ((pts[:, 0] >= shown.x0) & (pts[:, 0] <= shown.x1)
+                           & (pts[:, 1] >= shown.y0) & (pts[:, 1] <= shown.y1))
+            for box in boxes:
+                hit = inside_axes & (pts[:, 0] > box.x0) & (pts[:, 0] < box.x1) \
+                    & (pts[:, 1] > box.y0) & (pts[:, 1] < box.y1)
+                if hit.any():
+                    covered.append((ax.get_title(), artist.get_label()))
+                    break
+    return covered

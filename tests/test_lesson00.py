@@ -35,3 +35,39 @@ def test_projector_test_card_in_presentation_mode():
     finally:
         presentation(False)
     assert fig._repr_png_()[:4] == b"\x89PNG"
+
+
+def test_the_key_result_the_guide_tells_the_lecturer_to_say():
+    """Cell 'What to say': flossing before and during training (pre + periodic) trains longer
+    delays than no flossing on both tasks; no flossing falls to chance soon after its horizon; at
+    the longest delay tried every schedule is at chance (the shipped data, read independently)."""
+    from flosslab.paper.results import load
+    for task, sweep in load("default")["c_delay"].items():
+        delays = sorted(int(d) for d in sweep["delays"])
+        median = {s: np.array([np.median(sweep["accuracy"][s][str(d)]) for d in delays])
+                  for s in sweep["accuracy"]}
+        horizon = {s: max([d for d, m in zip(delays, median[s]) if m >= 0.9], default=None)
+                   for s in median}
+        assert horizon == {s: sweep["horizon_0.9"][s] for s in median}
+        assert horizon["inter"] > horizon["none"], task
+        after = [m for d, m in zip(delays, median["none"]) if d > horizon["none"]]
+        assert after[1] < 0.55, task                   # chance within two swept delays
+        assert all(m[-1] < 0.55 for m in median.values()), task
+
+
+def test_the_guide_figures_cover_no_data_with_a_legend():
+    from course_helpers import data_under_legends
+    from flosslab.core.style import new_figure, presentation
+    for on in (False, True):
+        presentation(on)
+        try:
+            assert data_under_legends(lesson.key_result_figure(lesson.key_results())[0]) == []
+            assert data_under_legends(lesson.projector_test_figure()[0]) == []
+        finally:
+            presentation(False)
+    # the check itself: a legend in the middle of two lines covers both
+    fig, (ax,) = new_figure()
+    ax.plot(np.linspace(0, 1, 50), np.full(50, 0.5), label="flat")
+    ax.plot([0, 1], [0, 1], label="straight, two points")
+    ax.legend(loc="center")
+    assert [label for _, label in data_under_legends(fig)] == ["flat", "straight, two points"]

@@ -245,3 +245,25 @@ def test_01_wrong_answers_fail_with_a_hint(checker, wrong, hint, capsys):
 ])
 def test_01_right_answers_pass(checker, answer, capsys):
     assert checker(answer)
+
+
+@pytest.mark.parametrize("make, settings", [
+    (lambda: lesson.gradient_norm_dashboard(), {}),
+    (lambda: lesson.gradient_norm_dashboard(), {"gains": (2.0, 4.0)}),      # curves end low right
+    (lambda: lesson.driven_dashboard(), {}),
+    (lambda: lesson.driven_dashboard(), {"input_scale": 2.0}),
+    (lambda: lesson.growth_rate_dashboard(backprop_norms, growth_rate, seq_len=100), {"gain": 3.0}),
+])
+def test_01_legends_cover_no_data(make, settings):
+    from course_helpers import data_under_legends
+    dash = make().set(**settings)
+    assert dash.message is None and data_under_legends(dash.fig) == []
+
+
+def test_01_slider_names_follow_the_notation_sheet():
+    """x is an input bit (notebook 00's sheet): the input weights' slider is named by what it is."""
+    dash = lesson.driven_dashboard()
+    assert dash.controls["input_scale"].description == "input weight scale"
+    assert all(" x" not in c.description for c in dash.controls.values())
+    dash.set(input_scale=2.0)
+    assert dash.artists["lam"][0].get_label().startswith("U × 2.00")

@@ -167,3 +167,26 @@ def test_02_wrong_answers_fail_with_a_hint(checker, wrong, hint, capsys):
 ])
 def test_02_right_answers_pass(answer, capsys):
     assert lesson.check_log_det_average(answer)
+
+
+@pytest.mark.parametrize("make, settings", [
+    (lambda: lesson.spectrum_vs_gain_dashboard(), {}),
+    (lambda: lesson.spectrum_vs_gain_dashboard(), {"n_units": 10, "n_shown": 5}),
+    (lambda: lesson.spectrum_dashboard(), {}),
+    (lambda: lesson.spectrum_dashboard(), {"gain": 0.5}),      # every estimate below 0
+    (lambda: lesson.spectrum_dashboard(), {"gain": 4.0}),
+    (lambda: lesson.qr_interval_dashboard(), {}),
+    (lambda: lesson.qr_interval_dashboard(), {"gain": 1.0}),
+])
+def test_02_legends_and_the_sum_rule_box_cover_no_data(make, settings):
+    from course_helpers import data_under_legends
+    dash = make().set(**settings)
+    assert dash.message is None and data_under_legends(dash.fig) == []
+    if "text" in dash.artists:             # the sum-rule box: no point of the spectrum under it
+        fig = dash.fig
+        fig.draw_without_rendering()
+        box = dash.artists["text"].get_window_extent()
+        pts = dash.artists["ax_spectrum"].transData.transform(
+            dash.artists["spectrum"].get_xydata())
+        assert not np.any((pts[:, 0] > box.x0) & (pts[:, 0] < box.x1) & (pts[:, 1] > box.y0)
+                          & (pts[:, 1] < box.y1))

@@ -51,7 +51,7 @@ def test_qr_gradient_dashboard_uses_the_given_rule_and_reports_the_best_step():
     err, eps = check.best
     assert ydata(dash.artists["best"])[0] == err and f"{err:.1e}" in dash.note_text
     dash.controls["n_cols"].value = 9
-    assert "choose n <= m" in dash.message
+    assert "choose n2 <= n1" in dash.message
 
 
 def test_logdet_gradient_vs_conditioning_against_the_exact_gradient():
@@ -176,7 +176,7 @@ def test_qr_gradient_dashboard():
     err = np.abs(ydata(dash.artists["scatter"]) - vjp).max()
     assert err > 1e-6
     dash.controls["n_cols"].value = 9
-    assert "choose n <= m" in dash.message
+    assert "choose n2 <= n1" in dash.message
 
 
 def test_qr_vjp_matches_the_closed_form_on_the_log_term():
@@ -185,3 +185,18 @@ def test_qr_vjp_matches_the_closed_form_on_the_log_term():
     a = np.random.default_rng(0).standard_normal((6, 4))
     g = grad(lesson.qr_test_loss)(a, np.zeros((6, 4)))
     np.testing.assert_allclose(g, a @ np.linalg.inv(a.T @ a), atol=1e-10)
+
+
+def test_03_shape_controls_follow_the_notation_sheet():
+    """m is the QR interval (notebook 00's sheet); A is n1 x n2."""
+    for dash in (lesson.qr_gradient_dashboard(), lesson.conditioning_dashboard()):
+        names = [dash.controls[k].description for k in ("n_rows", "n_cols")]
+        assert names == ["rows n₁", "columns n₂"]
+
+
+@pytest.mark.parametrize("settings", [{}, {"n_cols": 1}, {"log10_sigma_min": -10.0}])
+def test_03_conditioning_legends_cover_no_data(settings):
+    """n2 = 1 (question 2) puts both errors at round-off, where the legend used to be."""
+    from course_helpers import data_under_legends
+    dash = lesson.conditioning_dashboard().set(**settings)
+    assert dash.message is None and data_under_legends(dash.fig) == []

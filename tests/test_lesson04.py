@@ -269,3 +269,17 @@ def _falling_by_fit(losses):
 ])
 def test_checkers_of_04_accept_legitimate_variants(checker, answer):
     assert checker(answer)
+
+
+@pytest.mark.parametrize("make, settings", [
+    (lambda: lesson.learning_rate_dashboard(), {}),
+    (lambda: lesson.learning_rate_dashboard(), {"log10_lr": -1.0}),     # the loss rises
+    (lambda: lesson.flossing_dashboard(), {}),
+    (lambda: lesson.flossing_dashboard(), {"gain": 3.0}),
+    (lambda: lesson.flossing_dashboard(), {"n_exponents": 1}),
+    (lambda: lesson.condition_collapse_dashboard(), {}),
+])
+def test_04_legends_cover_no_data(make, settings):
+    from course_helpers import data_under_legends
+    dash = make().set(**settings)
+    assert dash.message is None and data_under_legends(dash.fig) == []

@@ -33,6 +33,20 @@ def rescale(ax, x_margin: float = 0.0):
         ax.margins(x=x_margin)
 
 
+def legend_outside(ax, side: str = "below", ncols: int | None = None, **kw):
+    """The panel's legend outside its axes, where no setting of a dashboard can put data under
+    it: ``"below"`` (under the x label, entries side by side) or ``"right"`` (one column).
+    Constrained layout makes room for it when the figure is first laid out."""
+    labels = ax.get_legend_handles_labels()[1]
+    if side == "below":
+        return ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False,
+                         ncols=ncols or max(len(labels), 1), **kw)
+    if side == "right":
+        return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False,
+                         ncols=ncols or 1, **kw)
+    raise ValueError(f"side must be 'below' or 'right', not {side!r}")
+
+
 def light_log_axis(ax):
     """A log y axis whose labels are plain text ("1e-05"), without minor labels: drawing mathtext
     tick labels is a large part of a dashboard's redraw."""

@@ -18,7 +18,7 @@ from ..reference.lyapunov import lyapunov_spectrum
 from ..reference.model import jacobian, run_rnn, tanh_slope
 from .checking import Answer, call, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
-from .display import rescale, set_line
+from .display import legend_outside, rescale, set_line
 
 
 # --- sizes -----------------------------------------------------------------------------------------
@@ -330,7 +330,7 @@ def update_gradient_norms(artists, data):
     for ref, text, level in zip(artists["refs"], artists["texts"], (LOG10_SQRT_TINY, LOG10_TINY)):
         ref.set_visible(lo - pad < level)
         text.set_visible(lo - pad < level)
-    ax.legend(loc="lower right", ncols=2 if len(data.gains) > 3 else 1)
+    legend_outside(ax, "right")         # inside, a gain range above 1 puts curve ends under it
 
 
 def rate_figure(result, gain_index: int = 0):
@@ -399,8 +399,8 @@ def driven_figure(driven, autonomous_result, labels=("driven", "autonomous")):
     ax_l.axhline(0.0, color="k", lw=0.8)
     ax_l.set(xlabel="gain g", ylabel=r"$\lambda_1$ (per step)",
              title=r"$\lambda_1$: median and range over seeds")
-    ax_s.set(xlabel="gain g", ylabel=r"mean $\tanh'(a_t)$ over units and steps",
-             title="How far from saturation: 1 = linear, 0 = saturated")
+    ax_s.set(xlabel="gain g", ylabel=r"mean slope $\tanh'(a_t)$",
+             title="Saturation (1: linear, 0: saturated)")
     ax_s.set_ylim(0.0, 1.05)
     update_driven(art, driven, autonomous_result, labels)
     return fig, art
@@ -423,8 +423,8 @@ def update_driven(art, driven, autonomous_result, labels=("driven", "autonomous"
                 art[key][i].remove()
             art[key][i] = ax.fill_between(res.gains, values.min(axis=1), values.max(axis=1),
                                           color=colour, alpha=0.2, lw=0)
-    ax_l.legend(loc="lower right")
-    ax_s.legend(loc="upper right")
+    legend_outside(ax_l, "below", ncols=1)  # inside, a stronger drive puts data under it
+    legend_outside(ax_s, "below", ncols=1)
     rescale(ax_l)
     ax_s.set_xlim(ax_l.get_xlim())
 
@@ -523,7 +523,7 @@ def driven_dashboard(input_scale=1.0, bias_scale=0.1, n_units=None):
     """Input scale, bias scale, N -> lambda_1 against g (median and range over seeds 0-4) and the
     mean slope tanh'(a), for the driven network and the autonomous one (no input, no bias)."""
     controls = {
-        "input_scale": slider(W.FloatSlider, "input weights x", input_scale, 0.0, 2.0, 0.25),
+        "input_scale": slider(W.FloatSlider, "input weight scale", input_scale, 0.0, 2.0, 0.25),
         "bias_scale": slider(W.FloatSlider, "bias scale", bias_scale, 0.0, 1.0, 0.1),
         "n_units": slider(W.IntSlider, "units N", n_units or GRADIENT_DEFAULTS["n_units"], 16,
                           80, 16),
@@ -537,7 +537,7 @@ def driven_dashboard(input_scale=1.0, bias_scale=0.1, n_units=None):
     def labels(values):
         if values["input_scale"] == 0 and values["bias_scale"] == 0:
             return ("this setting (= autonomous)", "autonomous")
-        return (f"U x {values['input_scale']:.2f}, b ~ U[0, {values['bias_scale']:.1f})",
+        return (f"U × {values['input_scale']:.2f}, b ~ U[0, {values['bias_scale']:.1f})",
                 "autonomous")
 
     def note(data, values):

@@ -17,7 +17,7 @@ from ..reference.lyapunov import log_det_average, lyapunov_spectrum, spectrum_fr
 from ..reference.model import run_rnn, tanh_slope
 from .checking import Answer, call, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
-from .display import rescale, set_line
+from .display import legend_outside, rescale, set_line
 
 
 # --- sizes -----------------------------------------------------------------------------------------
@@ -187,7 +187,8 @@ def spectrum_figure(exponents, steps, estimates, n_shown: int = 5):
     ax_s.set_xlabel("index i")
     ax_s.set_ylabel(r"$\lambda_i$ (per step)")
     ax_s.set_title("Lyapunov spectrum")
-    text = ax_s.text(0.97, 0.95, "", transform=ax_s.transAxes, ha="right", va="top",
+    # lower left: a descending spectrum never passes there (upper right it can, at some gains)
+    text = ax_s.text(0.03, 0.05, "", transform=ax_s.transAxes, ha="left", va="bottom",
                      bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9})
     conv = [ax_c.plot([], [], lw=1.5, label=fr"$\lambda_{i + 1}$")[0] for i in range(n_shown)]
     ax_c.axhline(0.0, color="k", lw=0.8)
@@ -212,7 +213,7 @@ def update_spectrum(artists, exponents, steps, estimates, note: str = ""):
             set_line(line, [], [])
             line.set_visible(False)
             line.set_label("_hidden")
-    artists["ax_convergence"].legend(loc="lower right", ncols=2)
+    legend_outside(artists["ax_convergence"], "right")  # inside, g < 1 puts estimates under it
     artists["text"].set_text(note)
     artists["text"].set_visible(bool(note))
     rescale(artists["ax_spectrum"])
@@ -226,8 +227,9 @@ def spectrum_vs_gain_seeds_figure(gains, spectra, n_shown: int = 3, max_shown: i
     ax.axhline(0.0, color="k", lw=0.8)
     ax.axvline(1.0, color="k", lw=0.8, ls=":")
     (log_g,) = ax.plot([], [], ":", color="0.3", lw=1.5, label=r"$\log g$")
-    lines = [ax.plot([], [], "o-", ms=4, color=mpl.colormaps["tab10"](i))[0]
-             for i in range(max_shown)]
+    # a marker each as well as a colour: tab10's orange and green look alike to some eyes
+    lines = [ax.plot([], [], marker + "-", ms=4, color=mpl.colormaps["tab10"](i))[0]
+             for i, marker in zip(range(max_shown), "os^Dv")]
     ax.set(xlabel="gain g", ylabel="exponent (per step)",
            title="Autonomous network: median and range over seeds")
     art = {"ax": ax, "lines": lines, "bands": [None] * max_shown, "log_g": log_g}
@@ -256,7 +258,7 @@ def update_spectrum_vs_gain_seeds(art, gains, spectra, n_shown: int):
             line.set_label("_hidden")
     below = gains[gains <= 1.0]
     set_line(art["log_g"], below, np.log(below))
-    ax.legend(loc="lower right", ncols=2)
+    legend_outside(ax, "right")         # inside, a small N puts bands under it
     rescale(ax)
     lo = float(np.nanmin(spectra[:, :, :n_shown]))
     ax.set_ylim(min(lo, 0.0) - 0.1, max(float(np.nanmax(spectra[:, :, 0])), 0.0) + 0.1)
@@ -305,7 +307,7 @@ def update_interval_errors(art, result, selected: int):
     art["cloud"].set_label("all m" + (f" (x > {EXPOSURE_SHOWN:g} not shown)"
                                       if top > EXPOSURE_SHOWN else ""))
     art["ax_spectrum"].legend(loc="lower left")
-    art["ax_error"].legend(loc="lower right")
+    legend_outside(art["ax_error"], "below", ncols=3)   # inside, a low gain puts dots under it
     rescale(art["ax_spectrum"])
     art["ax_error"].set_xlim(0, min(max(top, 20.0) * 1.03, EXPOSURE_SHOWN))
     art["ax_error"].set_ylim(ERROR_FLOOR / 3, max(float(errors.max()) * 3, 1e-6))

@@ -19,7 +19,7 @@ from ..reference.lyapunov import accumulate_spectrum
 from ..reference.qr import qr, qr_vjp
 from .checking import Answer, call, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
-from .display import rescale, set_line, skip_layout_pass
+from .display import legend_outside, rescale, set_line, skip_layout_pass
 
 
 # --- computations ----------------------------------------------------------------------------------
@@ -55,11 +55,11 @@ def qr_test_upstream(q, r, weights):
 
 
 def _check_shape(m, n):
-    m = check_int("the number of rows m", m, minimum=1, maximum=60)
-    n = check_int("the number of columns n", n, minimum=1, maximum=60)
+    m = check_int("the number of rows n1", m, minimum=1, maximum=60)
+    n = check_int("the number of columns n2", n, minimum=1, maximum=60)
     if n > m:
-        raise FlosslabError(f"reduced QR needs m >= n (a tall or square matrix); got m={m} rows "
-                            f"and n={n} columns: choose n <= m")
+        raise FlosslabError(f"reduced QR needs n1 >= n2 (a tall or square matrix); got n1={m} "
+                            f"rows and n2={n} columns: choose n2 <= n1")
     return m, n
 
 
@@ -291,7 +291,7 @@ def conditioning_figure(curve, sigma: float):
     art["err_marker"], = ax_e.loglog([], [], "o", ms=9, color="tab:red")
     ax_e.set(xlabel=r"$\sigma_{min}$", ylabel=r"relative error against $\Phi S^{-1} \Psi^\top$",
              title="Accuracy of the two gradients")
-    ax_e.legend(loc="lower left", fontsize="small")
+    legend_outside(ax_e, "right")       # inside, n2 = 1 puts both errors (at round-off) under it
     update_conditioning(art, curve, sigma)
     return fig, art
 
@@ -312,7 +312,7 @@ def update_conditioning(art, curve, sigma: float, closed_label: str = "your clos
     set_line(art["guide2"], s, np.minimum(1e-16 / s ** 2, 1.0))
     y = curve.err_closed[i] if ok[i] else curve.err_vjp[i]
     set_line(art["err_marker"], [s[i]], [max(y, floor)])
-    art["axes"][1].legend(loc="lower left", fontsize="small")
+    legend_outside(art["axes"][1], "right")
     for ax in art["axes"]:
         rescale(ax)
     art["axes"][1].set_ylim(floor / 2, 10.0)
@@ -372,8 +372,8 @@ def qr_gradient_dashboard(n_rows=6, n_cols=4, log10_eps=-6.0, vjp=None):
     """Shape of A and the finite-difference step -> a VJP of the QR (``vjp(Q, R, Qb, Rb)``, e.g.
     the student's; default: autograd through the registered qr) against central differences."""
     controls = {
-        "n_rows": slider(W.IntSlider, "rows m", n_rows, 1, 12),
-        "n_cols": slider(W.IntSlider, "columns n", n_cols, 1, 12),
+        "n_rows": slider(W.IntSlider, "rows n₁", n_rows, 1, 12),
+        "n_cols": slider(W.IntSlider, "columns n₂", n_cols, 1, 12),
         "log10_eps": slider(W.FloatSlider, "log10 step eps", log10_eps, -12.0, -1.0, 0.5,
                             live=True),
     }
@@ -407,8 +407,8 @@ def conditioning_dashboard(n_rows=6, n_cols=4, log10_sigma_min=-4.0, closed_form
     """Shape of A and its smallest singular value -> the size of d(sum log|R_ii|)/dA and the
     accuracy of the VJP and of ``closed_form`` (default: the normal equations)."""
     controls = {
-        "n_rows": slider(W.IntSlider, "rows m", n_rows, 1, 12),
-        "n_cols": slider(W.IntSlider, "columns n", n_cols, 1, 12),
+        "n_rows": slider(W.IntSlider, "rows n₁", n_rows, 1, 12),
+        "n_cols": slider(W.IntSlider, "columns n₂", n_cols, 1, 12),
         "log10_sigma_min": slider(W.FloatSlider, "log10 smallest singular value",
                                   log10_sigma_min, -12.0, 0.0, 0.5, live=True),
     }

@@ -27,8 +27,8 @@ from ..reference.flossing import flossing_loss
 from ..reference.lyapunov import lyapunov_spectrum
 from .checking import Answer, call, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
-from .display import (integer_ticks, lam, lams, light_log_axis, rescale, running_median, set_line,
-                      skip_layout_pass)
+from .display import (integer_ticks, lam, lams, legend_outside, light_log_axis, rescale,
+                      running_median, set_line, skip_layout_pass)
 from .loss_curves import loss_rose, loss_still_falling
 
 
@@ -421,7 +421,7 @@ def flossing_figure(result):
     art["loss"], = ax_l.semilogy([], [], color=AFTER, lw=0.8, alpha=0.6, label="each step")
     art["loss_median"], = ax_l.semilogy([], [], color="k", lw=1.8, label="running median")
     ax_l.set(xlabel="flossing step", ylabel=r"$L_{floss}$", title="Flossing loss")
-    ax_l.legend(loc="upper right")
+    legend_outside(ax_l, "below")       # inside, a chaotic network's or k = 1's loss runs under it
     art["fig"] = fig
     art["grad_before"], = ax_g.semilogy([], [], color=BEFORE, label="before")
     art["grad_after"], = ax_g.semilogy([], [], color=AFTER, label="after")
@@ -524,7 +524,7 @@ def update_flossing_history(art, losses, window_exponents, label: str):
     set_line(art["loss"], steps, losses)
     set_line(art["loss_median"], steps, running_median(losses))
     art["loss_median"].set_label(label)
-    ax_l.legend(loc="upper right")
+    legend_outside(ax_l, "below")       # inside, a rising loss (large learning rate) runs under it
     window_exponents = np.asarray(window_exponents)
     k = window_exponents.shape[1]
     while len(art["exponents"]) < k:
@@ -534,7 +534,7 @@ def update_flossing_history(art, losses, window_exponents, label: str):
     for i, line in enumerate(art["exponents"]):
         set_line(line, steps[:len(window_exponents)] if i < k else [],
                  running_median(window_exponents[:, i]) if i < k else [])
-    ax_e.legend(loc="lower right", ncols=2)
+    legend_outside(ax_e, "right")       # inside, a large learning rate puts exponents under it
     rescale(ax_l)
     rescale(ax_e)
 
