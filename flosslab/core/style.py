@@ -14,11 +14,16 @@ import matplotlib as mpl
 from matplotlib.figure import Figure
 from .trainconfig import SCHEDULE_LABELS  # noqa: F401 (figures label schedules)
 
+#: The colour cycle of every figure: Okabe and Ito's palette (distinguishable with the common
+#: colour-vision deficiencies; yellow last, as it is faint on white), instead of matplotlib's tab10,
+#: whose green and red look alike to a red-green colour-blind reader.
+OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
+             "#F0E442")
 #: Colours of "before" and "after" (flossing).
-BEFORE, AFTER = "tab:gray", "tab:red"
+BEFORE, AFTER = "#7f7f7f", "#D55E00"
 #: One colour and one name per flossing schedule, everywhere.
-SCHEDULE_COLOURS = {"none": "tab:gray", "pre": "tab:blue", "inter": "tab:red",
-                    "penalty": "tab:green"}
+SCHEDULE_COLOURS = {"none": "#7f7f7f", "pre": "#0072B2", "inter": "#D55E00",
+                    "penalty": "#009E73"}
 #: One marker per schedule, so that schedules stay apart without their colours (red and green
 #: look alike to a red-green colour-blind reader, and on a washed-out projector).
 SCHEDULE_MARKERS = {"none": "o", "pre": "s", "inter": "^", "penalty": "D"}
@@ -26,6 +31,7 @@ SCHEDULE_MARKERS = {"none": "o", "pre": "s", "inter": "^", "penalty": "D"}
 _PRESENTATION = {"font.size": 15, "axes.titlesize": 16, "axes.labelsize": 15,
                  "legend.fontsize": 13, "xtick.labelsize": 13, "ytick.labelsize": 13,
                  "lines.linewidth": 2.2, "lines.markersize": 7}
+_CYCLE = {"axes.prop_cycle": mpl.cycler(color=list(OKABE_ITO))}
 _SCREEN = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
            "xtick.labelsize": 9, "ytick.labelsize": 9, "lines.linewidth": 1.5,
            "lines.markersize": 6}
@@ -35,7 +41,7 @@ _state = {"presentation": False}
 def presentation(on: bool = True) -> None:
     """Larger type and thicker lines for figures made from now on (for a projector)."""
     _state["presentation"] = bool(on)
-    mpl.rcParams.update(_PRESENTATION if on else _SCREEN)
+    mpl.rcParams.update({**(_PRESENTATION if on else _SCREEN), **_CYCLE})
 
 
 def is_presentation() -> bool:
