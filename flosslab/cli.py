@@ -210,7 +210,7 @@ def cmd_course(args, backend) -> dict:
                                    formats=args.formats)
     else:
         written = editions.slides(args.out, args.notebooks, execute=args.execute,
-                                  reveal_prefix=args.reveal_prefix)
+                                  reveal_prefix=args.reveal_prefix, rise=args.rise)
     return {"action": args.action, "out": str(args.out), "written": [str(p) for p in written]}
 
 
@@ -465,6 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
     q = course.add_parser("slides", help="reveal.js slides (HTML) of every notebook")
     q.add_argument("out", help="folder to write into")
     q.add_argument("--execute", action="store_true", help="run each notebook first (figures)")
+    q.add_argument("--rise", action="store_true",
+                   help="write the notebooks with slide metadata instead of HTML, to present "
+                        "live in JupyterLab with RISE (offline)")
     q.add_argument("--reveal-prefix", default=None,
                    help="where the browser loads reveal.js 4 from (default: nbconvert's CDN "
                         "address; a local copy of reveal.js 4 presents offline, see docs/cli.md)")

@@ -117,3 +117,28 @@ def test_figure_formats_and_folders_are_checked(tmp_path):
     setup = next(i for i, c in enumerate(nb.cells)
                  if c.cell_type == "code" and "setup_notebook" in c.source)
     assert nb.cells[setup + 1].source.endswith("figure_formats(*('png', 'svg'));")
+
+
+def test_rise_notebooks_carry_slide_metadata_on_every_cell(tmp_path):
+    written = editions.slides(tmp_path, rise=True)
+    assert [p.name for p in written] == [p.name for p in NOTEBOOKS]
+    for original, path in zip(NOTEBOOKS, written):
+        nb = nbformat.read(path, 4)
+        nbformat.validate(nb)
+        kinds = [c.metadata["slideshow"]["slide_type"] for c in nb.cells]
+        assert kinds[0] == "slide" and set(kinds) <= {"slide", "subslide", "-", "skip"}
+        assert [c.source for c in nb.cells] == [c.source for c in nbformat.read(original, 4).cells]
+
+
+def test_rise_is_a_jupyterlab_extension_when_installed():
+    """RISE (jupyterlab-rise, requirements.txt) is listed by JupyterLab; reveal.js comes in its
+    wheel, so presenting needs no network."""
+    import importlib.util
+    import subprocess
+    import sys
+    if importlib.util.find_spec("jupyterlab_rise") is None:
+        pytest.skip("jupyterlab-rise is not installed here (pip install -r requirements.txt)")
+    done = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"],
+                          capture_output=True, text=True)
+    out = done.stdout + done.stderr                      # the list goes to stderr
+    assert "jupyterlab-rise" in out and "enabled" in out

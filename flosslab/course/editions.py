@@ -13,7 +13,9 @@
   ``###`` heading a sub-slide, solutions, answers and the setup cell are skipped, every other cell
   continues the slide before it. Run the notebooks first (``--execute``) to have figures on the
   slides. reveal.js itself is loaded by the browser from ``--reveal-prefix`` (by default the CDN that
-  nbconvert names; pass a local copy of reveal.js 4 to present offline).
+  nbconvert names; pass a local copy of reveal.js 4 to present offline). ``--rise`` writes the
+  notebooks with that slide metadata instead, to present live in JupyterLab with RISE
+  (``jupyterlab-rise``, offline: reveal.js is bundled in its wheel).
 * **Figures** (``python -m flosslab course figures OUT``): every notebook run top to bottom
   (nbconvert's ``ExecutePreprocessor``), and every figure it shows (static figures, and each
   dashboard's figure at its defaults: a dashboard's output carries a PNG of its figure) written as
@@ -144,13 +146,23 @@ def slides_notebook(nb):
 
 
 def slides(out_dir, folder=None, execute: bool = False, reveal_prefix: str | None = None,
-           timeout: int = 600) -> list:
+           timeout: int = 600, rise: bool = False) -> list:
     """Write ``NN_name.slides.html`` for every course notebook into ``out_dir``; return the paths.
-    With ``execute`` each notebook is run first (in the current environment) so its figures show."""
+    With ``execute`` each notebook is run first (in the current environment) so its figures show.
+    With ``rise``, write the notebooks themselves with slide metadata on every cell instead
+    (``NN_name.ipynb``), to present live in JupyterLab with RISE (``jupyterlab-rise``)."""
     from nbconvert.exporters import SlidesExporter
     from nbconvert.preprocessors import ExecutePreprocessor
     out = Path(out_dir)
     _writable(out)
+    if rise:
+        import nbformat
+        written = []
+        for path in course_notebooks(folder):
+            target = out / path.name
+            nbformat.write(slides_notebook(_read(path)), str(target))
+            written.append(target)
+        return written
     exporter = SlidesExporter()
     if reveal_prefix:
         exporter.reveal_url_prefix = reveal_prefix
