@@ -319,7 +319,7 @@ def _print_human(command: str, result: dict) -> None:
         for r in result["notebooks"]:
             print(f"  {r['notebook']:40s} {r['seconds']:7.1f} s  {r['dashboards']:2d} dashboards, "
                   f"{r['states']:4d} states: {r['miss']} computed, {r['hit']} already cached"
-                  + (f", {r['invalid']} refused by the dashboard" if r["invalid"] else "")
+                  + (f", {r['invalid']} not valid there" if r["invalid"] else "")
                   + (f", {r['off']} not cacheable" if r["off"] else ""))
             for line in r["cell_errors"] + r["errors"]:
                 print(f"    error: {line}")

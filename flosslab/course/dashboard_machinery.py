@@ -137,8 +137,20 @@ class Dashboard:
     def current_values(self) -> dict:
         return {name: control.value for name, control in self.controls.items()}
 
+    @contextlib.contextmanager
+    def paused(self):
+        """Control changes inside the block request no update (``course warm`` sets controls, so
+        that the controls' own observers run, and computes the states itself)."""
+        self._paused = True
+        try:
+            yield self
+        finally:
+            self._paused = False
+
     def request(self) -> None:
         """Recompute for the controls' current values (in the background in a live kernel)."""
+        if getattr(self, "_paused", False):
+            return
         values = self.current_values()
         with self._lock:
             self._requested += 1

@@ -60,6 +60,12 @@ def run_notebook(path: Path, bar=None) -> list:
     return errors
 
 
+def _set_controls(dashboard, values: dict) -> None:
+    for name, value in values.items():
+        if dashboard.controls[name].value != value:
+            dashboard.controls[name].value = value
+
+
 def warm_dashboard(dashboard, max_grid: int = 64, train: bool = True, bar=None) -> dict:
     """Compute every warm state of one dashboard through the cache; counts by outcome."""
     from .dashboard_machinery import USER_ERRORS, Dashboard, warm_states
@@ -67,18 +73,33 @@ def warm_dashboard(dashboard, max_grid: int = 64, train: bool = True, bar=None) 
     if isinstance(dashboard, Dashboard):
         if not dashboard.cache:
             return counts
-        for values in warm_states(dashboard, max_grid):
-            counts["states"] += 1
-            try:
-                dashboard.computed(values)
-                counts[dashboard.cache_log[-1]] += 1
-            except USER_ERRORS:
-                counts["invalid"] += 1            # a combination the dashboard refuses
-            except Exception as err:              # a bug: reported, the rest still warmed
-                counts["errors"].append(f"{type(dashboard).__name__} {values}: "
-                                        f"{type(err).__name__}: {err}")
-            if bar is not None:
-                bar.update(1)
+        seen = []
+        with dashboard.paused():
+            defaults = dashboard.current_values()
+            for wanted in warm_states(dashboard, max_grid):
+                counts["states"] += 1
+                if bar is not None:
+                    bar.update(1)
+                try:                  # through the controls, so that their observers run
+                    _set_controls(dashboard, defaults)
+                    _set_controls(dashboard, wanted)
+                except Exception:     # a value the controls do not offer (anymore)
+                    counts["invalid"] += 1
+                    continue
+                values = dashboard.current_values()
+                if values in seen:    # the observers made it a state already computed
+                    counts["hit"] += 1
+                    continue
+                seen.append(values)
+                try:
+                    dashboard.computed(values)
+                    counts[dashboard.cache_log[-1]] += 1
+                except USER_ERRORS:
+                    counts["invalid"] += 1        # a combination the dashboard refuses
+                except Exception as err:          # a bug: reported, the rest still warmed
+                    counts["errors"].append(f"{type(dashboard).__name__} {values}: "
+                                            f"{type(err).__name__}: {err}")
+            _set_controls(dashboard, defaults)
     elif train and dashboard.validate():          # a Train button at its default settings
         counts["states"] += 1
         misses = disk_cache.stats["miss"]
