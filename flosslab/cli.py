@@ -191,14 +191,26 @@ def _pairs(args) -> list:
 
 
 def cmd_course(args, backend) -> dict:
-    from .course import editions
+    from .course import cache, editions
+    if args.action == "cache-clear":
+        return {"action": args.action, **cache.clear()}
+    if args.action == "warm":
+        from .course.warm import warm
+        check_int("--max-grid", args.max_grid, minimum=1)
+        start = time.perf_counter()
+        reports = warm(args.names, args.notebooks, max_grid=args.max_grid,
+                       train=not args.no_train, progress=sys.stderr.isatty() and not args.json)
+        return {"action": args.action, "mode": cache.mode(), "location": str(cache.location()),
+                "notebooks": reports, "seconds": round(time.perf_counter() - start, 1),
+                "cache_bytes": cache.size_of()}
     if args.action == "student-edition":
         written = editions.student_edition(args.out, args.notebooks)
     elif args.action == "figures":
-        written = editions.figures(args.out, args.notebooks, only=args.only)
+        written = editions.figures(args.out, args.notebooks, only=args.only,
+                                   formats=args.formats)
     else:
         written = editions.slides(args.out, args.notebooks, execute=args.execute,
-                                  reveal_prefix=args.reveal_prefix)
+                                  reveal_prefix=args.reveal_prefix, rise=args.rise)
     return {"action": args.action, "out": str(args.out), "written": [str(p) for p in written]}
 
 
@@ -301,6 +313,21 @@ def cmd_reproduce(args, backend) -> dict:
 
 
 def _print_human(command: str, result: dict) -> None:
+    if command == "course" and result.get("action") == "warm":
+        print(f"warmed the {result['mode']}-mode cache in {result['location']} "
+              f"({result['cache_bytes'] / 1e6:.1f} MB), {result['seconds']} s in all")
+        for r in result["notebooks"]:
+            print(f"  {r['notebook']:40s} {r['seconds']:7.1f} s  {r['dashboards']:2d} dashboards, "
+                  f"{r['states']:4d} states: {r['miss']} computed, {r['hit']} already cached"
+                  + (f", {r['invalid']} not valid there" if r["invalid"] else "")
+                  + (f", {r['off']} not cacheable" if r["off"] else ""))
+            for line in r["cell_errors"] + r["errors"]:
+                print(f"    error: {line}")
+        return
+    if command == "course" and result.get("action") == "cache-clear":
+        print(f"removed {len(result['removed'])} cache folder(s), {result['bytes'] / 1e6:.1f} MB, "
+              f"under {result['location']}")
+        return
     if command == "bench":
         print(f"device {result['device']}, torch {result['torch']}, median of {result['repeats']}"
               f" runs, {result['date']}")
@@ -411,25 +438,67 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_bench)
 
     p = sub.add_parser(
-        "course", help="build the student edition or slides of the course",
-        description="student-edition: every notebook without its solutions and answers (the "
-                    "exercises' checkers stay), outputs cleared. slides: reveal.js slides of "
-                    "every notebook (a heading starts a slide; solutions and answers are "
-                    "skipped); --execute runs the notebooks first so the figures show. figures: run "
-                    "each notebook and save every figure it shows as a PNG, for a slide deck.")
-    p.add_argument("action", choices=("student-edition", "slides", "figures"))
-    p.add_argument("out", help="folder to write into")
-    p.add_argument("--notebooks", default=None,
-                   help="folder of the course notebooks (default: the repository's notebooks/)")
-    p.add_argument("--execute", action="store_true", help="slides: run each notebook first")
-    p.add_argument("--only", nargs="+", metavar="NN", default=None,
-                   help="figures: only the notebooks whose names start with these (e.g. 01 04)")
-    p.add_argument("--reveal-prefix", default=None,
-                   help="slides: where the browser loads reveal.js 4 from (default: nbconvert's "
-                        "CDN address; a local copy presents offline)")
-    threads_option(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.set_defaults(run=cmd_course)
+        "course", help="the lecturer's kit: student edition, slides, figures, the dashboards' cache",
+        description="The lecturer's kit. student-edition OUT: every notebook without its solutions "
+                    "and answers (the exercises' checkers stay), outputs cleared. slides OUT: "
+                    "reveal.js slides of every notebook (a heading starts a slide; solutions and "
+                    "answers are skipped); --execute runs the notebooks first so the figures "
+                    "show. figures OUT: run each notebook and save every figure it shows (static "
+                    "figures and each dashboard at its defaults) as PNG and SVG, for a slide deck. "
+                    "warm [NOTEBOOK ...]: fill the disk cache so that every dashboard answers from "
+                    "disk in the lecture (see docs/teaching.md). cache-clear: empty that cache.")
+    course = p.add_subparsers(dest="action", required=True, parser_class=_Parser,
+                              metavar="{student-edition,slides,figures,warm,cache-clear}")
+
+    def course_common(q, notebooks=True):
+        if notebooks:
+            q.add_argument("--notebooks", default=None, metavar="FOLDER",
+                           help="folder of the course notebooks (default: the repository's "
+                                "notebooks/)")
+        threads_option(q)
+        q.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        q.set_defaults(run=cmd_course)
+
+    q = course.add_parser("student-edition", help="notebooks without solutions and answers")
+    q.add_argument("out", help="folder to write into")
+    course_common(q)
+    q = course.add_parser("slides", help="reveal.js slides (HTML) of every notebook")
+    q.add_argument("out", help="folder to write into")
+    q.add_argument("--execute", action="store_true", help="run each notebook first (figures)")
+    q.add_argument("--rise", action="store_true",
+                   help="write the notebooks with slide metadata instead of HTML, to present "
+                        "live in JupyterLab with RISE (offline)")
+    q.add_argument("--reveal-prefix", default=None,
+                   help="where the browser loads reveal.js 4 from (default: nbconvert's CDN "
+                        "address; a local copy of reveal.js 4 presents offline, see docs/cli.md)")
+    course_common(q)
+    q = course.add_parser("figures", help="every figure of every lesson as PNG and SVG")
+    q.add_argument("out", help="folder to write into")
+    q.add_argument("--only", nargs="+", metavar="NN", default=None,
+                   help="only these notebooks (e.g. 01 04)")
+    q.add_argument("--format", nargs="+", choices=("png", "svg"), default=["png", "svg"],
+                   dest="formats", help="file formats (default: both)")
+    course_common(q)
+    q = course.add_parser(
+        "warm", help="compute every dashboard's states into the disk cache, before class",
+        description="Run each notebook's cells in this process, then compute every dashboard it "
+                    "made through the disk cache: all combinations of the controls' values when "
+                    "there are at most --max-grid, else the default state and each control over "
+                    "its whole range with the others at their defaults; and each Train button "
+                    "once, at its defaults. For the current mode (FLOSSLAB_FAST=1 fast, else full): "
+                    "warm with the mode the lecture uses. The cache folder is FLOSSLAB_CACHE "
+                    "(default: the user's cache folder; FLOSSLAB_CACHE=off turns it off).")
+    q.add_argument("names", nargs="*", metavar="NOTEBOOK",
+                   help="notebooks to warm, e.g. 01 04 or 01_exploding_vanishing_gradients "
+                        "(default: all)")
+    q.add_argument("--max-grid", type=int, default=64, metavar="N",
+                   help="a dashboard with at most N combinations of values gets all of them "
+                        "(default 64)")
+    q.add_argument("--no-train", action="store_true",
+                   help="skip the Train buttons (training takes seconds per click)")
+    course_common(q)
+    q = course.add_parser("cache-clear", help="remove the dashboards' disk cache (all versions)")
+    course_common(q, notebooks=False)
 
     p = sub.add_parser(
         "reproduce", help="run the paper's experiments: figures and results.json",

@@ -1,6 +1,12 @@
 """Shared fixtures. Tolerances are stated where they are used, with the reason."""
+import os
+
 import numpy as np
 import pytest
+
+# The course's disk cache stays off in the tests (and in the notebooks' kernels they start), so no
+# test reads a result another one wrote; tests/test_cache.py turns it on in a temporary folder.
+os.environ.setdefault("FLOSSLAB_CACHE", "off")
 
 import flosslab as fl
 

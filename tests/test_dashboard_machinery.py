@@ -75,3 +75,54 @@ def test_a_bug_raises_outside_a_live_kernel():
     assert dash.data == 0.5
     with pytest.raises(ZeroDivisionError):
         dash.controls["x"].value = 1
+
+
+def test_the_display_bundle_has_the_widget_and_a_png_of_the_figure():
+    """JupyterLab shows the widget (its renderer ranks -10, images 90); pages without a kernel show
+    the PNG: nbconvert's HTML of such an output (no widget state saved) has the picture."""
+    import base64
+
+    import nbformat
+    from nbconvert import HTMLExporter
+    dash = make_dashboard(lambda x: float(x), background=False)
+    dash.controls["x"].value = 4
+    bundle = dash._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert base64.b64decode(bundle["image/png"]) == dash.image.value       # the current figure
+    assert "image/svg+xml" not in bundle
+    assert set(dash._repr_mimebundle_(include={"image/png"})) == {"image/png"}
+    assert "image/png" not in dash._repr_mimebundle_(exclude={"image/png"})
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("dash")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=bundle)]
+    nb.cells = [cell]
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    assert f'src="data:image/png;base64,{bundle["image/png"]}' in html
+
+
+def test_a_run_dashboard_bundle_has_its_png_too():
+    from flosslab.course.dashboard_machinery import RunDashboard
+
+    def make():
+        fig, (ax,) = new_figure(width=3, height=2)
+        return fig, {"ax": ax}
+
+    dash = RunDashboard({"x": W.IntSlider(value=1)}, lambda v, p: v["x"], make,
+                        lambda art, d, v: art["ax"].plot([0, d]), background=False)
+    dash.run()
+    bundle = dash._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle and "image/png" in bundle
+
+
+def test_svg_joins_the_bundle_and_the_figures_when_asked():
+    from flosslab.core import style
+    dash = make_dashboard(lambda x: float(x), background=False)
+    try:
+        style.figure_formats("png", "svg")
+        assert style.figure_formats() == ("png", "svg")
+        assert "<svg" in dash._repr_mimebundle_()["image/svg+xml"]
+        fig, _ = new_figure(width=2, height=2)
+        assert "<svg" in fig._repr_svg_()
+    finally:
+        style._state["formats"] = ("png",)
+    assert new_figure(width=2, height=2)[0]._repr_svg_() is None

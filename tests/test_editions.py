@@ -82,10 +82,63 @@ def test_slides_start_at_headings_and_skip_answers(tmp_path):
 
 
 @pytest.mark.skipif(os.environ.get("FLOSSLAB_FAST") != "1", reason="runs a notebook: fast mode")
-def test_figures_are_exported_as_pngs_named_by_notebook_and_cell(tmp_path):
+def test_figures_are_exported_as_png_and_svg_named_by_notebook_and_cell(tmp_path):
     written = editions.figures(tmp_path, only=["01"])
     assert written, "notebook 01 shows figures"
+    pngs = {p.stem for p in written if p.suffix == ".png"}
+    svgs = {p.stem for p in written if p.suffix == ".svg"}
+    assert pngs == svgs and len(pngs) * 2 == len(written)     # every figure in both formats
+    nb = nbformat.read(NOTEBOOKS[1], 4)
+    dashboards = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                  and "_dashboard(" in c.source.strip().splitlines()[-1]]
+    cells = {int(stem.split("_cell")[1][:2]) for stem in pngs}
+    assert dashboards and set(dashboards) <= cells      # the dashboards' figures too
     for path in written:
         assert path.parent.name == "01_exploding_vanishing_gradients"
         assert path.name.startswith("01_exploding_vanishing_gradients_cell")
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        if path.suffix == ".png":
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        else:
+            assert "<svg" in path.read_text()
+
+
+def test_figure_formats_and_folders_are_checked(tmp_path):
+    from flosslab.core.errors import FlosslabError
+    with pytest.raises(FlosslabError, match="png and svg"):
+        editions.figures(tmp_path, formats=("pdf",))
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(FlosslabError, match="cannot write to"):
+        editions.student_edition(tmp_path / "a_file" / "out")
+    with pytest.raises(FlosslabError, match="no course notebook '42'"):
+        editions.select_notebooks(["42"], NOTEBOOKS)
+    assert editions.select_notebooks(["04", "01_exploding_vanishing_gradients.ipynb"],
+                                     NOTEBOOKS) == [NOTEBOOKS[1], NOTEBOOKS[4]]
+    nb = editions.with_figure_formats(nbformat.read(NOTEBOOKS[1], 4), ("png", "svg"))
+    setup = next(i for i, c in enumerate(nb.cells)
+                 if c.cell_type == "code" and "setup_notebook" in c.source)
+    assert nb.cells[setup + 1].source.endswith("figure_formats(*('png', 'svg'));")
+
+
+def test_rise_notebooks_carry_slide_metadata_on_every_cell(tmp_path):
+    written = editions.slides(tmp_path, rise=True)
+    assert [p.name for p in written] == [p.name for p in NOTEBOOKS]
+    for original, path in zip(NOTEBOOKS, written):
+        nb = nbformat.read(path, 4)
+        nbformat.validate(nb)
+        kinds = [c.metadata["slideshow"]["slide_type"] for c in nb.cells]
+        assert kinds[0] == "slide" and set(kinds) <= {"slide", "subslide", "-", "skip"}
+        assert [c.source for c in nb.cells] == [c.source for c in nbformat.read(original, 4).cells]
+
+
+def test_rise_is_a_jupyterlab_extension_when_installed():
+    """RISE (jupyterlab-rise, requirements.txt) is listed by JupyterLab; reveal.js comes in its
+    wheel, so presenting needs no network."""
+    import importlib.util
+    import subprocess
+    import sys
+    if importlib.util.find_spec("jupyterlab_rise") is None:
+        pytest.skip("jupyterlab-rise is not installed here (pip install -r requirements.txt)")
+    done = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"],
+                          capture_output=True, text=True)
+    out = done.stdout + done.stderr                      # the list goes to stderr
+    assert "jupyterlab-rise" in out and "enabled" in out

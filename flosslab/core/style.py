@@ -12,6 +12,7 @@ import io
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
+from .errors import FlosslabError
 from .trainconfig import SCHEDULE_LABELS  # noqa: F401 (figures label schedules)
 
 #: The colour cycle of every figure: Okabe and Ito's palette (distinguishable with the common
@@ -35,7 +36,7 @@ _CYCLE = {"axes.prop_cycle": mpl.cycler(color=list(OKABE_ITO))}
 _SCREEN = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
            "xtick.labelsize": 9, "ytick.labelsize": 9, "lines.linewidth": 1.5,
            "lines.markersize": 6}
-_state = {"presentation": False}
+_state = {"presentation": False, "formats": ("png",)}
 
 
 def presentation(on: bool = True) -> None:
@@ -48,6 +49,18 @@ def is_presentation() -> bool:
     return _state["presentation"]
 
 
+def figure_formats(*formats: str) -> tuple:
+    """The formats a notebook shows each figure in: PNG always, and SVG too after
+    ``figure_formats("png", "svg")`` (what ``course figures --format svg`` asks for, to export
+    vector figures). Without arguments, returns the current formats."""
+    if formats:
+        unknown = set(formats) - {"png", "svg"}
+        if unknown:
+            raise FlosslabError(f"figure formats are 'png' and 'svg', got {sorted(unknown)}")
+        _state["formats"] = tuple(dict.fromkeys(("png",) + tuple(formats)))
+    return _state["formats"]
+
+
 class CourseFigure(Figure):
     """A Figure that a notebook displays as a PNG whatever backend the kernel has loaded.
 
@@ -58,6 +71,9 @@ class CourseFigure(Figure):
 
     def _repr_png_(self):
         return render_png(self)
+
+    def _repr_svg_(self):
+        return render_svg(self) if "svg" in _state["formats"] else None
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 9.0, height: float = 3.4, **kw):
@@ -72,6 +88,13 @@ def render_png(fig, dpi: int = 100) -> bytes:
     """The figure as PNG bytes."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def render_svg(fig) -> str:
+    """The figure as SVG text."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
     return buf.getvalue()
 
 

@@ -15,12 +15,25 @@ Outside a live kernel (tests, scripts, ``nbconvert`` without widgets) and for th
 updates run synchronously; :meth:`Dashboard.wait` waits for the worker. Times of every update are
 kept in ``seconds`` (``benchmarks/dashboard_latency.py`` reads them).
 
+Computations go through the course's disk cache (:mod:`flosslab.course.cache`, joblib), keyed by
+the ``compute`` function and the control values: a state computed once, in this kernel, an earlier
+one or by ``python -m flosslab course warm``, is read from disk. ``cache_log`` records how each
+update's computation went ("hit", "miss" or "off"). :func:`collecting` gathers the dashboards a
+notebook makes, and :func:`warm_states` lists the control values the warm command computes.
+
+Displayed, a dashboard is the live widget and, beside it in the same output, a PNG of its current
+figure (``image/png``): JupyterLab and VS Code show the widget (the widget view's renderer ranks
+above images), pages without a kernel (nbconvert's HTML, GitHub's viewer) show the picture.
+
 :class:`RunDashboard` is the same for computations that take seconds (training): a button starts
 them and a progress bar follows them.
 """
 from __future__ import annotations
 
+import base64
+import contextlib
 import html
+import itertools
 import threading
 import time
 import traceback
@@ -30,7 +43,11 @@ import ipywidgets as W
 
 from ..core.errors import FlosslabError, NumericalError
 from ..core.settings import single_blas_thread
-from ..core.style import render_png
+from ..core.style import figure_formats, render_png, render_svg
+from . import cache as disk_cache
+
+#: While :func:`collecting` runs, every dashboard made (``course warm`` reads them).
+_collected: list | None = None
 
 #: Exceptions that mean "this combination of settings is not valid": shown as a message.
 USER_ERRORS = (FlosslabError, NumericalError)
@@ -89,13 +106,16 @@ class Dashboard:
     :data:`USER_ERRORS`); ``make_figure(data, values)`` builds ``(fig, artists)`` once;
     ``draw(artists, data, values)`` updates the artists; ``note(data, values)`` (optional) returns
     a line of HTML for the status line (for example "flossing did not converge: ..."). ``data``,
-    ``message``, ``note_text``, ``n_draws`` and ``seconds`` record what the updates did.
+    ``message``, ``note_text``, ``n_draws`` and ``seconds`` record what the updates did;
+    ``cache_log`` how each computation went through the disk cache (``cache=False``: never).
     """
 
     def __init__(self, controls: dict, compute: Callable, draw: Callable, make_figure: Callable,
                  height: str = "400px", extra: list | None = None, note: Callable | None = None,
-                 background: bool | None = None):
+                 background: bool | None = None, cache: bool = True):
         self.controls = controls
+        self.cache = cache
+        self.cache_log: list[str] = []
         self._compute, self._draw, self._make_figure, self._note = compute, draw, make_figure, note
         self.fig = self.artists = None
         self.data = self.values = self.message = None
@@ -115,13 +135,26 @@ class Dashboard:
         for control in controls.values():
             control.observe(lambda change: self.request(), names="value")
         self._update(self.current_values(), generation=0)   # the first figure, synchronously
+        _register(self)
 
     # --- requests ------------------------------------------------------------------------------
     def current_values(self) -> dict:
         return {name: control.value for name, control in self.controls.items()}
 
+    @contextlib.contextmanager
+    def paused(self):
+        """Control changes inside the block request no update (``course warm`` sets controls, so
+        that the controls' own observers run, and computes the states itself)."""
+        self._paused = True
+        try:
+            yield self
+        finally:
+            self._paused = False
+
     def request(self) -> None:
         """Recompute for the controls' current values (in the background in a live kernel)."""
+        if getattr(self, "_paused", False):
+            return
         values = self.current_values()
         with self._lock:
             self._requested += 1
@@ -165,8 +198,7 @@ class Dashboard:
     def _update(self, values: dict, generation: int) -> None:
         start = time.perf_counter()
         try:
-            with single_blas_thread():      # small matrices: one BLAS thread is faster
-                data = self._compute(**values)
+            data = self.computed(values)
         except USER_ERRORS as err:
             if not self.is_stale(generation):
                 self.data, self.values, self.message = None, values, str(err)
@@ -196,6 +228,16 @@ class Dashboard:
         self._served = generation
         self.seconds.append(time.perf_counter() - start)
 
+    def computed(self, values: dict):
+        """The data for ``values``: from the disk cache, or computed (and written there)."""
+        with single_blas_thread():          # small matrices: one BLAS thread is faster
+            if not self.cache:
+                self.cache_log.append("off")
+                return self._compute(**values)
+            data, how = disk_cache.call(self._compute, values)
+        self.cache_log.append(how)
+        return data
+
     # --- conveniences ----------------------------------------------------------------------------
     def set(self, **values) -> "Dashboard":
         """Set several controls (each change requests an update) and wait for the last one."""
@@ -210,7 +252,91 @@ class Dashboard:
         return self._make_figure(self.data, self.values)[0]
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        return display_bundle(self, **kwargs)
+
+
+def _register(dashboard) -> None:
+    if _collected is not None:
+        _collected.append(dashboard)
+
+
+@contextlib.contextmanager
+def collecting():
+    """``with collecting() as made:`` ``made`` lists every dashboard made inside the block."""
+    global _collected
+    outer, _collected = _collected, []
+    try:
+        yield _collected
+    finally:
+        made, _collected = _collected, outer
+        if outer is not None:
+            outer.extend(made)
+
+
+def display_bundle(dashboard, include=None, exclude=None, **kwargs) -> dict:
+    """The widget view, and a PNG of the dashboard's current figure for pages without a kernel
+    (plus an SVG when :func:`flosslab.core.style.figure_formats` asks for one)."""
+    bundle = dashboard.widget._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
+    if isinstance(bundle, tuple):
+        bundle = bundle[0]
+    bundle = dict(bundle or {})
+    if dashboard.image.value:
+        bundle["image/png"] = base64.b64encode(dashboard.image.value).decode("ascii")
+    if "svg" in figure_formats() and dashboard.fig is not None:
+        bundle["image/svg+xml"] = render_svg(dashboard.fig)
+    if include:
+        bundle = {k: v for k, v in bundle.items() if k in include}
+    if exclude:
+        bundle = {k: v for k, v in bundle.items() if k not in exclude}
+    return bundle
+
+
+def _values_of(control) -> list:
+    """Every value a control can take (its current value first), for :func:`warm_states`."""
+    import numpy as np
+    current = control.value
+    if isinstance(control, (W.IntRangeSlider, W.FloatRangeSlider)):
+        ends = _values_of(W.IntSlider(value=current[0], min=control.min, max=control.max,
+                                      step=control.step) if isinstance(control, W.IntRangeSlider)
+                          else W.FloatSlider(value=current[0], min=control.min, max=control.max,
+                                             step=control.step))
+        lows = [(lo, current[1]) for lo in ends if lo <= current[1]]
+        highs = [(current[0], hi) for hi in ends if hi >= current[0]]
+        values = lows + highs
+    elif isinstance(control, (W.IntSlider, W.FloatSlider)):
+        count = int(round((control.max - control.min) / control.step)) + 1
+        grid = control.min + control.step * np.arange(count)
+        if isinstance(control, W.IntSlider):
+            values = [int(v) for v in grid]
+        else:
+            digits = max(0, -int(np.floor(np.log10(control.step))) + 2)
+            values = [float(round(v, digits)) for v in grid]
+    elif isinstance(control, (W.Checkbox, W.ToggleButton)):
+        values = [False, True]
+    elif hasattr(control, "_options_values") and not isinstance(control, W.SelectMultiple):
+        values = list(control._options_values)
+    else:
+        values = []
+    return [current] + [v for v in values if v != current]
+
+
+def warm_states(dashboard, max_grid: int = 64) -> list:
+    """The control values ``course warm`` computes for a dashboard: every combination when there
+    are at most ``max_grid``, else the current (default) values and each control over all its
+    values with the others at their defaults. Disabled controls stay at their value."""
+    names = list(dashboard.controls)
+    current = dashboard.current_values()
+    options = {n: ([current[n]] if dashboard.controls[n].disabled else
+                   _values_of(dashboard.controls[n])) for n in names}
+    total = 1
+    for n in names:
+        total *= len(options[n])
+    if total <= max_grid:
+        return [dict(zip(names, combo)) for combo in itertools.product(*options.values())]
+    states = [dict(current)]
+    for n in names:
+        states += [{**current, n: v} for v in options[n][1:]]
+    return states
 
 
 def _describe(values: dict) -> str:
@@ -257,6 +383,7 @@ class RunDashboard:
         self.fig, self.artists = make_figure()
         self.validate()
         self._redraw()
+        _register(self)
 
     def values(self) -> dict:
         return {name: control.value for name, control in self.controls.items()}
@@ -349,8 +476,7 @@ class RunDashboard:
         return self
 
     def _redraw(self):
-        from ..core.style import render_png
         self.image.value = render_png(self.fig)
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        return display_bundle(self, **kwargs)

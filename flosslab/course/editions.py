@@ -13,12 +13,15 @@
   ``###`` heading a sub-slide, solutions, answers and the setup cell are skipped, every other cell
   continues the slide before it. Run the notebooks first (``--execute``) to have figures on the
   slides. reveal.js itself is loaded by the browser from ``--reveal-prefix`` (by default the CDN that
-  nbconvert names; pass a local copy of reveal.js 4 to present offline).
+  nbconvert names; pass a local copy of reveal.js 4 to present offline). ``--rise`` writes the
+  notebooks with that slide metadata instead, to present live in JupyterLab with RISE
+  (``jupyterlab-rise``, offline: reveal.js is bundled in its wheel).
 * **Figures** (``python -m flosslab course figures OUT``): every notebook run top to bottom
-  (nbconvert's ``ExecutePreprocessor``), and every figure it shows (each demo's static figure at its
-  defaults, the shipped results) written as a PNG named by notebook and cell
-  (``ExtractOutputPreprocessor``), for a slide deck. Figures are PNG (the course renders PNG); the
-  dashboards' live images are not saved.
+  (nbconvert's ``ExecutePreprocessor``), and every figure it shows (static figures, and each
+  dashboard's figure at its defaults: a dashboard's output carries a PNG of its figure) written as
+  PNG and SVG files named by notebook and cell (``ExtractOutputPreprocessor``), for a slide deck.
+  ``formats`` chooses (``--format png svg``); for SVG a cell after the setup asks the figures for
+  SVG too (:func:`flosslab.core.style.figure_formats`).
 """
 from __future__ import annotations
 
@@ -40,6 +43,24 @@ def course_notebooks(folder=None) -> list:
     if not paths:
         raise FlosslabError(f"no course notebooks (NN_name.ipynb) in {folder}")
     return paths
+
+
+def select_notebooks(names, paths) -> list:
+    """The notebooks among ``paths`` named by ``names`` ("01", "01_exploding_vanishing_gradients"
+    or its file name), in course order; all of them when ``names`` is empty. An unknown name is a
+    :class:`FlosslabError` listing the valid ones."""
+    if not names:
+        return list(paths)
+    chosen = []
+    for name in names:
+        stem = Path(str(name)).name.removesuffix(".ipynb")
+        found = [p for p in paths if p.stem == stem or p.name[:2] == stem]
+        if not found:
+            raise FlosslabError(f"no course notebook {name!r}; choose from "
+                                + ", ".join(p.name[:2] for p in paths)
+                                + " (or a full name such as " + paths[0].stem + ")")
+        chosen += [p for p in found if p not in chosen]
+    return [p for p in paths if p in chosen]
 
 
 def _read(path):
@@ -87,7 +108,7 @@ def student_edition(out_dir, folder=None) -> list:
     ``solutions_NN.py`` beside it); return the notebooks' paths."""
     import nbformat
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    _writable(out)
     written = []
     for path in course_notebooks(folder):
         nb = _read(path)
@@ -125,13 +146,23 @@ def slides_notebook(nb):
 
 
 def slides(out_dir, folder=None, execute: bool = False, reveal_prefix: str | None = None,
-           timeout: int = 600) -> list:
+           timeout: int = 600, rise: bool = False) -> list:
     """Write ``NN_name.slides.html`` for every course notebook into ``out_dir``; return the paths.
-    With ``execute`` each notebook is run first (in the current environment) so its figures show."""
+    With ``execute`` each notebook is run first (in the current environment) so its figures show.
+    With ``rise``, write the notebooks themselves with slide metadata on every cell instead
+    (``NN_name.ipynb``), to present live in JupyterLab with RISE (``jupyterlab-rise``)."""
     from nbconvert.exporters import SlidesExporter
     from nbconvert.preprocessors import ExecutePreprocessor
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    _writable(out)
+    if rise:
+        import nbformat
+        written = []
+        for path in course_notebooks(folder):
+            target = out / path.name
+            nbformat.write(slides_notebook(_read(path)), str(target))
+            written.append(target)
+        return written
     exporter = SlidesExporter()
     if reveal_prefix:
         exporter.reveal_url_prefix = reveal_prefix
@@ -148,19 +179,43 @@ def slides(out_dir, folder=None, execute: bool = False, reveal_prefix: str | Non
     return written
 
 
-def figures(out_dir, folder=None, timeout: int = 600, only=None) -> list:
-    """Run each course notebook (or those whose names start with one of ``only``) and write every
-    PNG figure it shows into ``out_dir/NN_name/``; return the paths."""
+FIGURE_FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
+
+
+def with_figure_formats(nb, formats):
+    """A copy of ``nb`` with a cell after the setup that shows each figure in ``formats``."""
+    import nbformat
+    nb = copy.deepcopy(nb)
+    if "svg" in formats:
+        setup = next((i for i, c in enumerate(nb.cells)
+                      if c.cell_type == "code" and "setup_notebook" in c.source), -1)
+        cell = nbformat.v4.new_code_cell("from flosslab.core.style import figure_formats\n"
+                                         f"figure_formats(*{tuple(formats)!r});")
+        cell.id = "figure-formats"
+        nb.cells.insert(setup + 1, cell)
+    return nb
+
+
+def figures(out_dir, folder=None, timeout: int = 600, only=None, formats=("png", "svg")) -> list:
+    """Run each course notebook (or those named in ``only``, see :func:`select_notebooks`) and
+    write every figure it shows into ``out_dir/NN_name/``, in each of ``formats`` ("png", "svg");
+    return the paths."""
     from nbconvert.preprocessors import ExecutePreprocessor, ExtractOutputPreprocessor
+    formats = tuple(dict.fromkeys(formats))
+    unknown = [f for f in formats if f not in FIGURE_FORMATS]
+    if unknown or not formats:
+        raise FlosslabError(f"figure formats are png and svg, got {', '.join(unknown) or 'none'}")
     out = Path(out_dir)
+    _writable(out)
     written = []
-    for path in course_notebooks(folder):
-        if only and not any(path.name.startswith(prefix) for prefix in only):
-            continue
-        nb = _read(path)
+    for path in select_notebooks(only, course_notebooks(folder)):
+        nb = with_figure_formats(_read(path), formats)
         ExecutePreprocessor(timeout=timeout, kernel_name="python3").preprocess(
             nb, {"metadata": {"path": str(path.parent)}})
-        extract = ExtractOutputPreprocessor(extract_output_types={"image/png"},
+        # without the added cell, files are numbered by the notebook's own cell numbers
+        nb.cells = [c for c in nb.cells if c.get("id") != "figure-formats"]
+        extract = ExtractOutputPreprocessor(extract_output_types={FIGURE_FORMATS[f]
+                                                                  for f in formats},
                                             output_filename_template=path.stem
                                             + "_cell{cell_index:02d}_{index}{extension}")
         _, resources = extract.preprocess(nb, {"outputs": {}})
@@ -168,6 +223,17 @@ def figures(out_dir, folder=None, timeout: int = 600, only=None) -> list:
         folder_out.mkdir(parents=True, exist_ok=True)
         for name, data in sorted(resources["outputs"].items()):
             target = folder_out / name
-            target.write_bytes(data)
+            target.write_bytes(data if isinstance(data, bytes) else data.encode())
             written.append(target)
     return written
+
+
+def _writable(out: Path) -> None:
+    """Create ``out`` or say in one line why it cannot be written."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".flosslab-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise FlosslabError(f"cannot write to {out}: {err.strerror or err}") from None

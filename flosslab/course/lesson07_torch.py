@@ -696,7 +696,7 @@ def cost_dashboard(n_units=None, n_exponents=None, sweep="k"):
                 f"{slopes[-1]:.2f}; fit over {n_points} points: overhead c0 = "
                 f"{1e3 * fit.overhead:.1f} ms, worst misfit {100 * fit.worst_misfit:.0f} %")
 
-    return Dashboard(controls, compute, draw, make, height="380px", note=note,
+    return Dashboard(controls, compute, draw, make, height="380px", note=note, cache=False,
                      extra=[W.HTML("Each setting is measured on first use (median of 2 flossing "
                                    "steps after a warm-up, T = 55, QR every step) and kept.")])
 

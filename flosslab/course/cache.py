@@ -1,0 +1,335 @@
+"""The course's disk cache (joblib.Memory): what the dashboards computed survives the kernel, so a
+lecturer can compute every dashboard's states before class (``python -m flosslab course warm``) and
+a slider move in the lecture only reads a file.
+
+What is cached:
+
+* every :class:`~flosslab.course.dashboard_machinery.Dashboard` computation, keyed by the
+  dashboard's ``compute`` function and its control values (:func:`call`);
+* the training runs of the Train buttons (:mod:`flosslab.course.training_runs`, :func:`recall` and
+  :func:`remember`).
+
+A key holds:
+
+* **the code**: the cache lives in a folder named by a hash of flosslab's source and shipped data
+  (:func:`code_version`), so any change to the package starts a new, empty cache;
+* **the mode**: fast (``FLOSSLAB_FAST=1``) and full mode never share a result;
+* **the function**: a flosslab function by its name (its code is in the package's hash) and its
+  closure's values; a function defined elsewhere (a notebook's cell, a student's answer) by its
+  source (bytecode where there is none), its closure's values and the source of the functions it
+  calls from its own module,
+  so a redefined answer is a new key. Global *data* read by a function is not part of the key:
+  a computation must depend only on its arguments, its closure and code. A closure holding
+  something that cannot be hashed (a lock, an open file) is simply not cached;
+* **the arguments**: floats rounded to 12 significant digits, so that a slider value of
+  ``0.30000000000000004`` from the browser finds ``0.3``.
+
+Where: ``FLOSSLAB_CACHE`` names the folder; unset, the user's cache folder
+(``~/.cache/flosslab`` on Linux, from ``platformdirs``); ``FLOSSLAB_CACHE=off`` (or ``0``, ``no``,
+``none``, ``false``) turns it off. A folder that cannot be written, or a cached file that cannot
+be read, gives one :class:`CacheWarning` and the computation runs as without a cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+import types
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+from ..core import settings
+from ..core.errors import FlosslabError
+
+ENV = "FLOSSLAB_CACHE"
+OFF_WORDS = {"0", "off", "no", "none", "false"}
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+class CacheWarning(UserWarning):
+    """The disk cache could not be used; the computation ran without it."""
+
+
+class Uncacheable(Exception):
+    """A function whose identity cannot be hashed (its closure holds a lock, a file, ...)."""
+
+
+# --- where ----------------------------------------------------------------------------------------
+
+def cache_root() -> Path | None:
+    """The cache folder (all code versions), or None when the cache is off."""
+    value = os.environ.get(ENV, "").strip()
+    if value.lower() in OFF_WORDS:
+        return None
+    if value:
+        return Path(value).expanduser()
+    import platformdirs
+    return Path(platformdirs.user_cache_dir("flosslab", appauthor=False))
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of flosslab's source files and shipped data: a new version gets a new cache."""
+    digest = hashlib.sha256()
+    files = sorted(p for pattern in ("**/*.py", "paper/data/*.json") for p in PACKAGE.glob(pattern))
+    for path in files:
+        digest.update(str(path.relative_to(PACKAGE)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def mode() -> str:
+    return "fast" if settings.FAST else "full"
+
+
+def location() -> Path | None:
+    """This code version's cache folder, or None when the cache is off."""
+    root = cache_root()
+    return None if root is None else root / f"flosslab-{code_version()}"
+
+
+_state = {"memory": None, "where": None, "warned": set()}
+_lock = threading.Lock()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _state["warned"]:
+        _state["warned"].add(message)
+        warnings.warn(message, CacheWarning, stacklevel=3)
+
+
+def _memorized():
+    """The two joblib memorized functions at the current location, or None (cache off or
+    unusable, said once in a :class:`CacheWarning`)."""
+    where = location()
+    if where is None:
+        return None
+    with _lock:
+        if _state["where"] != where:
+            _state["where"], _state["memory"] = where, None
+            try:
+                where.mkdir(parents=True, exist_ok=True)
+                probe = where / f".probe-{os.getpid()}-{threading.get_ident()}"
+                probe.write_bytes(b"")
+                probe.unlink()
+            except OSError as err:
+                _warn_once(f"flosslab cache: cannot write to {where} ({err}); computing without "
+                           f"a cache (set {ENV} to a writable folder, or {ENV}=off)")
+                return None
+            import joblib
+            memory = joblib.Memory(str(where), verbose=0)
+            memorized = (memory.cache(_evaluate, ignore=["func"]),
+                         memory.cache(_stored, ignore=["value"]))
+            # the first check records each function's code, which MemorizedFunc.call does not
+            memorized[0].check_call_in_cache(None, None, None)
+            memorized[1].check_call_in_cache(None, None)
+            _state["memory"] = memorized
+        return _state["memory"]
+
+
+def enabled() -> bool:
+    """True when results are read from and written to the disk cache."""
+    return _memorized() is not None
+
+
+# --- keys -----------------------------------------------------------------------------------------
+
+def _is_library(module_name: str) -> bool:
+    """Installed code outside flosslab (numpy, the standard library): identified by name."""
+    if module_name in ("builtins", "__main__") or module_name.split(".")[0] == "flosslab":
+        return module_name == "builtins"
+    module = __import__("sys").modules.get(module_name)
+    path = getattr(module, "__file__", None)
+    if path is None:
+        return module is not None          # a built-in module
+    path = os.path.realpath(path)
+    import sysconfig
+    roots = {os.path.realpath(sysconfig.get_paths()[k]) for k in ("stdlib", "purelib", "platlib")}
+    return any(path.startswith(root + os.sep) for root in roots)
+
+
+def _source_key(func):
+    """A function's source text (IPython keeps every cell's, so a notebook's function has one),
+    else its bytecode: the source is the same whichever way a cell was compiled."""
+    import inspect
+    import textwrap
+    try:
+        return ("source", textwrap.dedent(inspect.getsource(func)))
+    except (OSError, TypeError):
+        return ("bytecode", _code_key(func.__code__))
+
+
+def _code_key(code: types.CodeType):
+    """Bytecode and constants of a code object, without file names and line numbers."""
+    consts = tuple(_code_key(c) if isinstance(c, types.CodeType) else repr(c)
+                   for c in code.co_consts)
+    return (code.co_code, consts, code.co_names, code.co_varnames, code.co_freevars)
+
+
+def _round(value):
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, tuple):
+        return tuple(_round(v) for v in value)
+    if isinstance(value, list):
+        return [_round(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    return value
+
+
+def fingerprint(obj, _seen=None):
+    """What identifies ``obj`` in a key (see the module's text); raises :class:`Uncacheable`."""
+    seen = set() if _seen is None else _seen
+    if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes)):
+        return _round(obj)
+    if isinstance(obj, (tuple, list)):
+        return (type(obj).__name__, tuple(fingerprint(v, seen) for v in obj))
+    if isinstance(obj, dict):
+        return ("dict", tuple((fingerprint(k, seen), fingerprint(v, seen)) for k, v in obj.items()))
+    if isinstance(obj, types.ModuleType):
+        return ("module", obj.__name__)
+    if isinstance(obj, types.MethodType):
+        return ("method", fingerprint(obj.__func__, seen), fingerprint(obj.__self__, seen))
+    wrapped = getattr(obj, "__wrapped__", None)        # functools.lru_cache, functools.wraps
+    if callable(obj) and wrapped is not None and not isinstance(obj, type):
+        return ("wrapped", fingerprint(wrapped, seen))
+    if isinstance(obj, types.FunctionType):
+        return _function_key(obj, seen)
+    if isinstance(obj, (type, types.BuiltinFunctionType)) or (
+            callable(obj) and not hasattr(obj, "__dict__") and hasattr(obj, "__qualname__")):
+        return ("name", getattr(obj, "__module__", ""), obj.__qualname__)
+    import joblib
+    try:
+        return ("object", joblib.hash(obj))
+    except Exception as err:                            # a lock, a generator, an open file ...
+        raise Uncacheable(f"cannot hash {type(obj).__name__}: {err}") from None
+
+
+def _function_key(func, seen):
+    module = func.__module__ or ""
+    if id(func) in seen:
+        return ("recursive", module, func.__qualname__)
+    seen.add(id(func))
+    closure = tuple(fingerprint(cell.cell_contents, seen) for cell in func.__closure__ or ())
+    defaults = fingerprint(func.__defaults__, seen)
+    kwdefaults = fingerprint(func.__kwdefaults__ or {}, seen)
+    if module.split(".")[0] == "flosslab":              # its code is in code_version()
+        return ("flosslab", module, func.__qualname__, closure, defaults, kwdefaults)
+    if _is_library(module):
+        return ("library", module, func.__qualname__)
+    # a notebook's or a test's function: its bytecode, and that of the functions it calls from
+    # its own module (a student's helper redefined is a new key)
+    called = []
+    for name in func.__code__.co_names:
+        value = func.__globals__.get(name)
+        if isinstance(value, types.FunctionType) and value.__module__ == module:
+            called.append((name, _function_key(value, seen)))
+    return ("code", module, func.__qualname__, _source_key(func), closure, defaults,
+            kwdefaults, tuple(called))
+
+
+def identity(func) -> str:
+    """A hash of ``func``'s identity in this mode (raises :class:`Uncacheable`)."""
+    import joblib
+    return joblib.hash((mode(), fingerprint(func)))
+
+
+# --- use ------------------------------------------------------------------------------------------
+
+def _evaluate(func, key, kwargs):
+    """What :func:`call` caches: ``func(**kwargs)`` (``func`` is ignored by the key: ``key``
+    stands for it)."""
+    return func(**kwargs)
+
+
+def _stored(key, value):
+    """What :func:`remember` caches: ``value`` under ``key`` (``value`` is ignored by the key)."""
+    return value
+
+
+def _read(memorized, *args):
+    """The cached result for ``args``, or (False, None) when there is none or it cannot be read."""
+    if not memorized.check_call_in_cache(*args):
+        return False, None
+    try:
+        return True, memorized.call_and_shelve(*args).get()
+    except Exception as err:                             # a truncated or corrupt file
+        _warn_once(f"flosslab cache: a cached result could not be read ({type(err).__name__}: "
+                   f"{err}); computing it again")
+        return False, None
+
+
+#: How the last calls went, for tests and the warm command: counts of "hit", "miss", "off".
+stats = {"hit": 0, "miss": 0, "off": 0}
+
+
+def call(func, kwargs: dict):
+    """``func(**kwargs)`` through the disk cache: ``(result, how)`` with ``how`` one of "hit"
+    (read from disk), "miss" (computed and written), "off" (cache off, unusable, or ``func`` not
+    hashable: computed only). Exceptions of ``func`` propagate and nothing is stored."""
+    memorized = _memorized()
+    key = None
+    if memorized is not None:
+        try:
+            key = identity(func)
+        except Uncacheable:
+            key = None
+    if key is None:
+        stats["off"] += 1
+        return func(**kwargs), "off"
+    args = (func, key, _round(dict(kwargs)))
+    found, value = _read(memorized[0], *args)
+    if found:
+        stats["hit"] += 1
+        return value, "hit"
+    stats["miss"] += 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)   # joblib's own write warning
+        value, _ = memorized[0].call(*args)
+    return value, "miss"
+
+
+def recall(key):
+    """The value kept under ``key`` by :func:`remember` (in this mode), or None."""
+    memorized = _memorized()
+    if memorized is None:
+        return None
+    found, value = _read(memorized[1], (mode(), _round(key)), None)
+    stats["hit" if found else "miss"] += 1
+    return value if found else None
+
+
+def remember(key, value) -> None:
+    """Keep ``value`` under ``key`` (in this mode) on disk; nothing when the cache is off."""
+    memorized = _memorized()
+    if memorized is not None:
+        memorized[1].call((mode(), _round(key)), value)
+
+
+def clear() -> dict:
+    """Remove every flosslab cache folder (all code versions) under :func:`cache_root`; returns
+    {"location", "removed", "bytes"}."""
+    root = cache_root()
+    if root is None:
+        raise FlosslabError(f"the cache is off ({ENV}={os.environ.get(ENV)}); nothing to clear")
+    removed, size = [], 0
+    if root.is_dir():
+        for folder in sorted(root.glob("flosslab-*")):
+            if folder.is_dir():
+                size += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+                shutil.rmtree(folder)
+                removed.append(str(folder))
+    with _lock:
+        _state["where"] = _state["memory"] = None
+    return {"location": str(root), "removed": removed, "bytes": size}
+
+
+def size_of(folder: Path | None = None) -> int:
+    """Bytes under this code version's cache folder (or ``folder``)."""
+    folder = location() if folder is None else folder
+    if folder is None or not folder.is_dir():
+        return 0
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
