@@ -126,8 +126,13 @@ def per_network(parts: dict, e: int) -> dict:
 
 
 def rate(fn, flops: float, repeats: int = 20) -> float:
+    """FLOP/s of ``fn``; its results are dropped as they come (kept in a list, each would be a
+    fresh array that is page-faulted in, which halved the measured product rate)."""
+    def loop():
+        for _ in range(repeats):
+            fn()
     fn()
-    return flops * repeats / cpu_seconds(lambda: [fn() for _ in range(repeats)])
+    return flops * repeats / cpu_seconds(loop)
 
 
 def floor(e: int, repeats: int = 3) -> dict:
