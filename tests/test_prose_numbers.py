@@ -341,7 +341,9 @@ def test_06_bonus_correlations(full_06):
 def test_06_demo_3_what_this_run_shows(full_06):
     """Cell 'What this run shows' and its answers: no flossing at chance on every seed, lambda_1
     clearly negative, rank below every flossing schedule's; preflossing's seeds split; the episode
-    at 1/4 of the epochs knocks pre + periodic back, its median ends no higher than preflossing's;
+    at 1/4 of the epochs knocks pre + periodic back, fewer of its seeds reach 0.9 than the
+    penalty's and its quartiles overlap preflossing's (which median ends higher is not claimed:
+    it swapped between two versions of the engine that differ by round-off);
     the penalty learns on all five seeds with the highest median; the flossing schedules' median
     lambda_1 within 0.15 of 0 at every evaluation, and the rank stays high after the episode."""
     _, runs = full_06
@@ -357,7 +359,9 @@ def test_06_demo_3_what_this_run_shows(full_06):
     assert acc[after] < acc[before]
     rank = np.median(inter.grad_rank, axis=0)
     assert rank[after] > 0.8 * rank[before]
-    assert np.median(inter.final) <= np.median(pre.final)
+    assert np.sum(inter.final >= 0.9) < np.sum(pen.final >= 0.9)
+    (pre_q1, pre_q3), (inter_q1, inter_q3) = (np.percentile(r.final, [25, 75]) for r in (pre, inter))
+    assert inter_q1 <= pre_q3 and pre_q1 <= inter_q3
     assert np.all(pen.final >= 0.9)
     assert np.median(pen.final) == max(np.median(r.final) for r in runs.values())
     for r in (pre, inter, pen):
