@@ -291,3 +291,20 @@ def test_warm_and_clear_say_what_is_wrong_in_one_line(cache_dir, tmp_path, capsy
     monkeypatch.setenv(cache.ENV, "off")
     assert main(["course", "warm", "--notebooks", str(folder)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_warming_a_notebook_in_this_process_leaves_multiprocessing_working(tmp_path):
+    """The notebook runs in IPython's shell, which replaces sys.modules["__main__"]; afterwards
+    the real one is back, so a spawned process (multiprocessing, Dask's nanny) still starts."""
+    import multiprocessing
+    import sys
+    from flosslab.course.warm import run_notebook
+    main_before = sys.modules["__main__"]
+    nb = tmp_path / "tiny.ipynb"
+    nb.write_text('{"cells": [{"cell_type": "code", "execution_count": null, "metadata": {}, '
+                  '"outputs": [], "source": "x = 1 + 1"}], "metadata": {}, "nbformat": 4, '
+                  '"nbformat_minor": 5}')
+    assert run_notebook(nb) == []
+    assert sys.modules["__main__"] is main_before
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        assert pool.apply(abs, (-3,)) == 3

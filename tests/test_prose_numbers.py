@@ -257,7 +257,8 @@ def test_04_demo_3_text_and_answer_2():
 def test_04_cell_19_answers_read_what_the_status_line_says(lr, reason):
     """Answer 1: at eta = 0.001 the status line says 'too few steps'. Answer 2: at eta = 0.1 'the
     loss rose', the spread lambda_1 - lambda_4 grows several-fold to more than 1 per step, and
-    log10 kappa(J_100) rises from about 16 to over 100."""
+    log10 kappa(J_100) rises from about 16 to several times that, around a hundred (99 and over 100
+    on two versions of the engine that differ by round-off: at this rate the run is chaotic)."""
     r = lesson04.flossing_run(1.0, 4, 0.0, 16, 80, lr)
     note = lesson04._flossing_note(r)
     assert reason in note
@@ -266,7 +267,7 @@ def test_04_cell_19_answers_read_what_the_status_line_says(lr, reason):
         after = r.spectrum_after[0] - r.spectrum_after[3]
         assert after > 1.0 and after > 3 * before
         assert r.cond_times[-1] == 100
-        assert 15 <= r.cond_before[-1] <= 17 and r.cond_after[-1] > 100
+        assert 15 <= r.cond_before[-1] <= 17 and r.cond_after[-1] > 4 * r.cond_before[-1]
 
 
 # --- notebook 06, written for full mode --------------------------------------------------------------
@@ -311,7 +312,8 @@ def test_06_demo_1_answer_slopes_agree_to_a_few_per_cent():
 def test_06_demo_2_answers(full_06):
     """Answer 1: at k = 16 the median log10 kappa falls by several decades and the median rank
     roughly triples, on every seed. Answer 3: at k = 2 the first median log10 kappa is below 1,
-    the median rose, kappa ended lower on at most one seed, the rank rose on most seeds."""
+    the median rose, kappa ended lower on fewer than half of the seeds (one seed, or two, on two
+    versions of the engine that differ by round-off), the rank rose on most seeds."""
     checkpoints, _ = full_06
     c = checkpoints[16]
     cond, rank = np.median(c.cond, axis=0), np.median(c.eff_rank, axis=0)
@@ -321,7 +323,7 @@ def test_06_demo_2_answers(full_06):
     c = checkpoints[2]
     cond = np.median(c.cond, axis=0)
     assert cond[0] < 1 and cond[-1] > cond[0]
-    assert np.sum(c.cond[:, -1] < c.cond[:, 0]) <= 1
+    assert np.sum(c.cond[:, -1] < c.cond[:, 0]) < len(c.seeds) / 2
     assert np.sum(c.eff_rank[:, -1] > c.eff_rank[:, 0]) > len(c.seeds) / 2
 
 

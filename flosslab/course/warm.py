@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -45,18 +46,26 @@ def run_notebook(path: Path, bar=None) -> list:
     import nbformat
     from IPython.utils.capture import capture_output
     nb = nbformat.read(str(path), as_version=4)
-    shell = _shell()
+    # IPython's shell installs its namespace as sys.modules["__main__"] (a module without
+    # __spec__); put the real one back afterwards, or a process started later by
+    # multiprocessing or Dask from this process fails to start
+    main_module = sys.modules.get("__main__")
     errors = []
-    with _in_folder(path.parent), capture_output(display=True):
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type != "code":
-                continue
-            result = shell.run_cell(cell.source, store_history=False, silent=False)
-            err = result.error_before_exec or result.error_in_exec
-            if err is not None:
-                errors.append(f"cell {index}: {type(err).__name__}: {err}")
-            if bar is not None:
-                bar.update(1)
+    try:
+        shell = _shell()
+        with _in_folder(path.parent), capture_output(display=True):
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                result = shell.run_cell(cell.source, store_history=False, silent=False)
+                err = result.error_before_exec or result.error_in_exec
+                if err is not None:
+                    errors.append(f"cell {index}: {type(err).__name__}: {err}")
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if main_module is not None:
+            sys.modules["__main__"] = main_module
     return errors
 
 
