@@ -297,10 +297,12 @@ def gradient_norm_figure(data):
     marks = [ax.plot([], [], "x", ms=10, mew=2.5)[0] for _ in data.gains]
     ref_sqrt = ax.axhline(LOG10_SQRT_TINY, color="0.5", ls=":", lw=1.2)
     ref_tiny = ax.axhline(LOG10_TINY, color="0.3", ls="--", lw=1.2)
-    text_sqrt = ax.text(0.01, LOG10_SQRT_TINY, r" $10^{-154}$: $\sqrt{\sum\delta^2}$ underflows",
-                        transform=ax.get_yaxis_transform(), va="bottom", color="0.4")
-    text_tiny = ax.text(0.01, LOG10_TINY, r" $2\times10^{-308}$: $\delta$ itself underflows",
-                        transform=ax.get_yaxis_transform(), va="bottom", color="0.2")
+    # labels at the right end: a vanishing curve is lowest at the left (far from the loss), so
+    # there it would cross them
+    text_sqrt = ax.text(0.99, LOG10_SQRT_TINY, r"$10^{-154}$: $\sqrt{\sum\delta^2}$ underflows ",
+                        transform=ax.get_yaxis_transform(), va="bottom", ha="right", color="0.4")
+    text_tiny = ax.text(0.99, LOG10_TINY, r"$2\times10^{-308}$: $\delta$ itself underflows ",
+                        transform=ax.get_yaxis_transform(), va="bottom", ha="right", color="0.2")
     ax.set_xlabel("time step t (the loss is at the last step T)")
     ax.set_ylabel(r"$\log_{10}\,\|\delta_t\|$")
     ax.set_title(r"Backpropagated error $\delta_t = \partial L/\partial h_t$ (exact logs; "
