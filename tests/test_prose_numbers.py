@@ -596,6 +596,25 @@ def test_08_demo_4_the_condition_number_collapses(shipped):
     assert 0.9 < b["before"]["log10_condition"][-1] / 300 < 1.1
 
 
+def test_08_seeds_0_to_4_alone(shipped):
+    """Demo 2's reading and the 'Think about it' answer: seeds 0-4 alone give copy horizons 10 (no
+    flossing) and 30 (pre + periodic), 3.0x, and the XOR horizons 16, 24, 32 of all ten; parity
+    k = 48 learns on 4 of seeds 0-4. The bonus: seeds 0-4 resampled give XOR preflossing
+    [20, 28]."""
+    from flosslab.paper.stats import bootstrap_horizon
+    default, _, _ = shipped
+    first5 = {}
+    for task in ("copy", "xor"):
+        for s, (delays, acc) in lesson08.shipped_accuracy(default, task).items():
+            first5[task, s] = {int(d): list(row[:5]) for d, row in zip(delays, acc)}
+    horizon = lambda key: bootstrap_horizon(first5[key], 0.9)              # noqa: E731
+    assert horizon(("copy", "none"))["horizon"] == 10 and horizon(("copy", "inter"))["horizon"] == 30
+    assert [horizon(("xor", s))["horizon"] for s in ("none", "pre", "inter")] == [16, 24, 32]
+    assert _learn(np.asarray(default["d_k"]["accuracy"]["48"])[:5]) == 4
+    pre = horizon(("xor", "pre"))
+    assert [pre["low"], pre["high"]] == [20, 28]
+
+
 def test_08_bonus_resampling_more_seeds(shipped):
     """'A resample reaches d = 28 ... never, in 2000 resamples of ten, and falls to 20 ... in 3 %
     of the resamples of ten, fewer with more draws: the interval is [24, 24] already with ten'."""
