@@ -75,3 +75,28 @@ def test_filling_an_empty_table_keeps_the_text_around_it():
     filled = report.fill(page)
     assert "kept text" in filled and filled.startswith("a\n") and filled.endswith("\nb")
     assert filled.count("<!-- /table -->") == 2 and report.stale_tables(filled) == []
+
+
+def test_the_floss_qr_auto_paragraph_reads_the_runs():
+    """docs/results.md: floss_qr_auto learns on 11 of 20 seeds at XOR d = 64 (pre + periodic); the
+    budget itself on 8 of its 10 and on 7 of the replicate seeds 10-19, 15 of 20 in all; Fisher's
+    exact test of 11 of 20 against 15 of 20 gives p 0.32."""
+    import json
+    from scipy.stats import fisher_exact
+    root = Path(__file__).resolve().parent.parent / "docs" / "results" / "paper_budget"
+
+    def learned(path, variant):
+        rows = [json.loads(line) for line in (root / path).read_text().splitlines() if line]
+        rows = [r for r in rows if r.get("variant", "") == variant and r["task"] == "xor"
+                and r["delay"] == 64 and r["schedule"] == "inter"]
+        return sum(r["final_accuracy"] >= 0.9 for r in rows), len(rows)
+
+    auto = learned("ablation_floss_qr_auto/runs.jsonl", "floss_qr_auto")
+    budget, replicate = learned("runs.jsonl", ""), learned("d64_seeds10_19/runs.jsonl", "")
+    assert auto == (11, 20) and budget == (8, 10) and replicate == (7, 10)
+    both = budget[0] + replicate[0]
+    p = fisher_exact([[auto[0], 20 - auto[0]], [both, 20 - both]])[1]
+    assert round(p, 2) == 0.32
+    text = (Path(__file__).resolve().parent.parent / "docs" / "results.md").read_text()
+    for phrase in ("11 of 20", "7 of 10", "15 of 20", "Fisher p 0.32"):
+        assert phrase in text
