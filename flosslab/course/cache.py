@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 import threading
 import types
 import warnings
@@ -140,7 +141,7 @@ def _is_library(module_name: str) -> bool:
     """Installed code outside flosslab (numpy, the standard library): identified by name."""
     if module_name in ("builtins", "__main__") or module_name.split(".")[0] == "flosslab":
         return module_name == "builtins"
-    module = __import__("sys").modules.get(module_name)
+    module = sys.modules.get(module_name)
     path = getattr(module, "__file__", None)
     if path is None:
         return module is not None          # a built-in module

@@ -291,26 +291,26 @@ def display_bundle(dashboard, include=None, exclude=None, **kwargs) -> dict:
     return bundle
 
 
+def _grid(lo, hi, step, integer: bool) -> list:
+    """The values of a slider from ``lo`` to ``hi`` in steps of ``step``."""
+    import numpy as np
+    grid = lo + step * np.arange(int(round((hi - lo) / step)) + 1)
+    if integer:
+        return [int(v) for v in grid]
+    digits = max(0, -int(np.floor(np.log10(step))) + 2)
+    return [float(round(v, digits)) for v in grid]
+
+
 def _values_of(control) -> list:
     """Every value a control can take (its current value first), for :func:`warm_states`."""
-    import numpy as np
     current = control.value
     if isinstance(control, (W.IntRangeSlider, W.FloatRangeSlider)):
-        ends = _values_of(W.IntSlider(value=current[0], min=control.min, max=control.max,
-                                      step=control.step) if isinstance(control, W.IntRangeSlider)
-                          else W.FloatSlider(value=current[0], min=control.min, max=control.max,
-                                             step=control.step))
-        lows = [(lo, current[1]) for lo in ends if lo <= current[1]]
-        highs = [(current[0], hi) for hi in ends if hi >= current[0]]
-        values = lows + highs
+        ends = _grid(control.min, control.max, control.step,
+                     isinstance(control, W.IntRangeSlider))
+        values = ([(lo, current[1]) for lo in ends if lo <= current[1]]
+                  + [(current[0], hi) for hi in ends if hi >= current[0]])
     elif isinstance(control, (W.IntSlider, W.FloatSlider)):
-        count = int(round((control.max - control.min) / control.step)) + 1
-        grid = control.min + control.step * np.arange(count)
-        if isinstance(control, W.IntSlider):
-            values = [int(v) for v in grid]
-        else:
-            digits = max(0, -int(np.floor(np.log10(control.step))) + 2)
-            values = [float(round(v, digits)) for v in grid]
+        values = _grid(control.min, control.max, control.step, isinstance(control, W.IntSlider))
     elif isinstance(control, (W.Checkbox, W.ToggleButton)):
         values = [False, True]
     elif hasattr(control, "_options_values") and not isinstance(control, W.SelectMultiple):

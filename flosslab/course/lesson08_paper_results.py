@@ -505,9 +505,7 @@ def _stale_when_changed(dash: RunDashboard, what: str) -> RunDashboard:
     def refresh(change=None):
         drawn, now = art.get("drawn_values"), dash.values()
         stale = drawn is not None and now != drawn
-        for a in art["stale"]:
-            a.remove()
-        art["stale"] = []
+        _lift_stale(art)
         if stale:
             fig = dash.fig
             art["stale"].append(_veil(fig))
@@ -538,13 +536,17 @@ def _veil(fig):
                                     alpha=0.7, zorder=50))
 
 
+def _lift_stale(art):
+    """Remove a stale mark's artists (the veil and its line of text)."""
+    for a in art.get("stale", []):
+        a.remove()
+    art["stale"], art["is_stale"] = [], False
+
+
 def _drawn(art, values):
     """Record the settings a rerun figure now shows and lift a stale mark."""
     art["drawn_values"] = dict(values)
-    for a in art.get("stale", []):
-        a.remove()
-    art["stale"] = []
-    art["is_stale"] = False
+    _lift_stale(art)
 
 
 def live_delay_dashboard(task="copy", size="small"):

@@ -29,7 +29,7 @@ from ..core.validate import check_int, check_n_exponents, check_params, check_re
 from .lyapunov import lyapunov_spectrum, member_frames
 from .model import check_finite_params, is_ensemble, n_units
 
-__all__ = ["per_member", "exponent_loss", "flossing_loss", "floss"]
+__all__ = ["per_member", "adam_by_rate", "exponent_loss", "flossing_loss", "floss"]
 
 
 def per_member(name: str, value, e: int) -> list:
@@ -39,6 +39,17 @@ def per_member(name: str, value, e: int) -> list:
             raise FlosslabError(f"{name}: give one value or one per member ({e}), got {len(value)}")
         return list(value)
     return [value] * e
+
+
+def adam_by_rate(members: list, lrs: list, foreach=True) -> torch.optim.Adam:
+    """``torch.optim.Adam`` over each member's arrays (``members``: dicts of tensors) at its own
+    learning rate, with one parameter group per rate, not per member: the multi-tensor kernels
+    then update all members of a group in a few operations (the state is per array either way)."""
+    groups = {}
+    for member, lr in zip(members, lrs):
+        groups.setdefault(lr, []).extend(member.values())
+    return torch.optim.Adam([{"params": p, "lr": lr} for lr, p in groups.items()],
+                            foreach=foreach)
 
 
 def exponent_loss(lam: torch.Tensor, target=0.0, ks=None) -> torch.Tensor:
@@ -116,10 +127,7 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
     seq_len = check_int("the flossing window", seq_len, minimum=transient + 1)
     members = [{name: (params[name][i] if ens else params[name]).detach().clone().requires_grad_()
                 for name in DYNAMIC_PARAMS} for i in range(e)]
-    groups = {}                  # one Adam group per learning rate; its multi-tensor kernels
-    for m, lr_i in zip(members, lrs):            # update all members' arrays in a few operations
-        groups.setdefault(lr_i, []).extend(m.values())
-    opt = torch.optim.Adam([{"params": p, "lr": lr_i} for lr_i, p in groups.items()], foreach=True)
+    opt = adam_by_rate(members, lrs)
     losses, spectra = [[] for _ in range(e)], [[] for _ in range(e)]
     bar = progress_bar(progress, max(steps, default=0), "flossing", leave=False)
     try:

@@ -30,7 +30,7 @@ from ..core.tasks import accuracy, make_batch
 from ..core.trainconfig import SCHEDULE_LABELS, TrainConfig
 from ..core.validate import check_params, check_task_network
 from .device import resolve_device, resolve_dtype
-from .flossing import floss, flossing_loss
+from .flossing import adam_by_rate, floss, flossing_loss
 from .lyapunov import lyapunov_spectrum, member_frames
 from .model import check_finite_params, init_rnn, readout, run_rnn, to_torch
 from .recursion import tanh_
@@ -167,13 +167,7 @@ def train_members(configs, params_list=None, progress=False, device=None, dtype=
     weights = torch.zeros((t_max, e), dtype=dtype, device=device)
     # the fused path also takes Adam's steps with its multi-tensor kernels (a few operations for all
     # members' arrays instead of ~10 per array; the same formulas)
-    # one parameter group per learning rate (not per member): Adam's multi-tensor kernels then
-    # update all members of a group in a few operations (its state is per array either way)
-    groups = {}
-    for m, c in zip(members, configs):
-        groups.setdefault(c.lr, []).extend(m.values())
-    opt = torch.optim.Adam([{"params": p, "lr": lr} for lr, p in groups.items()],
-                           foreach=True if fused else None)
+    opt = adam_by_rate(members, [c.lr for c in configs], foreach=True if fused else None)
     epoch_losses = GraphedTaskLoss(device, graphs if fused else False)
     bar = progress_bar(progress, n_epochs, f"{configs[0].task} d={configs[0].delay} "
                        f"{SCHEDULE_LABELS.get(configs[0].flossing, configs[0].flossing)}"
