@@ -24,7 +24,7 @@ What it does:
    images; errors raised in widget callbacks (which JupyterLab shows only in the log console) are
    caught from the kernel's messages.
 4. For every dashboard (a top-level widget box holding an Output with an ``<img>``, or a Train
-   button): moves its first enabled control like a person would (slider: keyboard on the focused
+   button): moves its first enabled control (every one with ``--all-controls``) like a person would (slider: keyboard on the focused
    handle, then blur; dropdown: another option; toggle buttons: another button) and, if it has one,
    clicks Train; waits for the dashboard's image (or, for a control that only changes text, its
    output text) to change, records the latency and the readout before -> after, and fails on no
@@ -766,11 +766,8 @@ class NotebookCheck:
     def check_dashboards(self):
         dashes = self.page.evaluate(JS_DASHBOARDS, self.rel)
         for d in dashes:
-            moves = []
-            first = next((c for c in d["controls"] if c["kind"] != "button" and not c["disabled"]),
-                         None)
-            if first:
-                moves.append(first)
+            enabled = [c for c in d["controls"] if c["kind"] != "button" and not c["disabled"]]
+            moves = enabled if self.opts.all_controls else enabled[:1]
             train = next((c for c in d["controls"] if c["kind"] == "button" and c["label"] == "Train"),
                          None)
             if train:
@@ -964,6 +961,8 @@ def main(argv=None):
     ap.add_argument("--train-wait", type=float, default=None,
                     help="seconds for a Train click (default 120 fast, 900 full)")
     ap.add_argument("--steps", type=int, default=2, help="arrow-key steps per slider move")
+    ap.add_argument("--all-controls", action="store_true",
+                    help="move every enabled control of every dashboard, not only its first")
     ap.add_argument("notebooks", nargs="*", help="default: notebooks/*.ipynb")
     opts = ap.parse_args(argv)
     opts.timeout = opts.timeout or (300 if opts.fast else 1800)
