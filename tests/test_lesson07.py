@@ -149,7 +149,10 @@ def test_cost_dashboard(monkeypatch):
     assert dash.controls["device"].disabled is (not torch.cuda.is_available())
     assert list(np.asarray(dash.artists["line"].get_xdata())) == [4, 8, 16, 32]
     assert dash.data[3].overhead == pytest.approx(0.01, rel=1e-6)
+    # only the fixed size of the current sweep can be moved (the other one would change nothing)
+    assert not dash.controls["n_units"].disabled and dash.controls["n_exponents"].disabled
     dash.controls["sweep"].value = "N"
+    assert dash.controls["n_units"].disabled and not dash.controls["n_exponents"].disabled
     assert list(np.asarray(dash.artists["line"].get_xdata())) == [16, 32, 64, 128, 256]
     assert dash.data[4] == 8                   # points kept: (32, 4) was in both sweeps
     assert "slope" in dash.note_text and "c0 = 10.0 ms" in dash.note_text

@@ -654,6 +654,14 @@ def cost_dashboard(n_units=None, n_exponents=None, sweep="k"):
     }
     measured: dict = {}
 
+    def only_the_fixed_size_of_this_sweep(change=None):
+        """The fixed size of the other sweep does nothing here: disabled, so no move is idle."""
+        n_sweep = controls["sweep"].value == "N"
+        controls["n_units"].disabled, controls["n_exponents"].disabled = n_sweep, not n_sweep
+
+    controls["sweep"].observe(only_the_fixed_size_of_this_sweep, names="value")
+    only_the_fixed_size_of_this_sweep()
+
     def compute(device, sweep, n_units, n_exponents):
         if sweep == "N":
             sizes, secs = cost_sweep("N", d["cost_n_max"], n_exponents, device,
