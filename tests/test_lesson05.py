@@ -87,6 +87,9 @@ def test_training_dashboard_refuses_bad_settings(tiny_training, capsys):
     assert "Traceback" not in dash.status.value + capsys.readouterr().out
     dash.set(delay=5)
     assert not dash.button.disabled
+    # the ready line names the schedule as students read it, and k (moving k shows at once)
+    dash.set(schedule="pre", n_exponents=3)
+    assert "preflossing of k = 3 exponents" in dash.status.value
 
 
 def test_training_verdict_says_what_went_wrong():

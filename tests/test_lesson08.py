@@ -57,6 +57,15 @@ def test_the_paper_summary_is_reported_missing_not_faked(monkeypatch, tmp_path):
     assert "no flossing: median 0.60" in dash.note_text
 
 
+def test_a_budget_that_swept_one_task_offers_no_task_choice():
+    dash = lesson.paper_delay_dashboard(task="copy")
+    assert not dash.controls["task"].disabled
+    dash.set(dataset="paper")                          # the author's budget: XOR only
+    assert dash.controls["task"].disabled and dash.controls["task"].value == "xor"
+    dash.set(dataset="default")
+    assert not dash.controls["task"].disabled
+
+
 def test_paper_delay_dashboard_plots_the_shipped_medians(shipped):
     dash = lesson.paper_delay_dashboard(task="xor", highlight=28)
     xor = shipped["c_delay"]["xor"]["accuracy"]

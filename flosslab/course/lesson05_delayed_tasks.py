@@ -383,7 +383,10 @@ class TrainingDashboard(RunDashboard):
             what += "; the penalty computes a spectrum every epoch, so it takes ~3x longer"
         task = values["task"] + (f" of order p = {values['order']}" if values["task"] == "parity"
                                  else "")
-        return (f"ready: {task}, d = {values['delay']}, {values['schedule']} flossing; "
+        how = SCHEDULE_LABELS.get(values["schedule"], values["schedule"])
+        if values["schedule"] != "none":
+            how += f" of k = {values['n_exponents']} exponents"
+        return (f"ready: {task}, d = {values['delay']}, {how}; "
                 f"{s['n_seeds']} seeds at once, N = {s['n_units']}, {s['n_epochs']} epochs "
                 f"({what})")
 

@@ -432,6 +432,7 @@ def paper_delay_dashboard(task="xor", dataset="default", highlight=None):
             keep = controls["task"].value
             controls["task"].options = tasks
             controls["task"].value = keep if keep in tasks else tasks[-1]
+        controls["task"].disabled = len(tasks) == 1      # one task swept: nothing to choose
         ds = [int(d) for d in next(iter(sweeps[controls["dataset"].value][
             controls["task"].value].values()))[0]]
         old = controls["delay"].value
