@@ -809,6 +809,12 @@ class NotebookCheck:
         old_bad = {line for _, line in text_problems(before["all_text"], before["visible"])}
         readout_before = self.page.evaluate(JS_READOUT, ctl["ref"])
         rec = {"control": ctl["label"] or "?", "kind": ctl["kind"], "readout_before": readout_before}
+        # an earlier move of this run may have disabled the control (it does nothing there)
+        if el.evaluate("(c) => !!(c.querySelector(':disabled, [disabled]') || "
+                       "c.classList.contains('jupyter-widgets-disabled') || "
+                       "c.querySelector('[aria-disabled=\"true\"]'))"):
+            rec["skipped"] = "disabled by an earlier move, not moved"
+            return rec
 
         t0 = time.monotonic()
         if ctl["kind"] == "slider":
@@ -935,6 +941,10 @@ def print_notebook(r):
         print(f"  note: {note}", flush=True)
     for d in r["dashboards"]:
         for m in d["moves"]:
+            if m.get("skipped"):
+                print(f"  dashboard {d['dashboard']} (cell {d['cell']}): {m['control']} "
+                      f"[{m['kind']}]: {m['skipped']}", flush=True)
+                continue
             lat = f"{m['latency_s']:.2f} s" if m.get("latency_s") is not None else "-"
             changed = (f"yes ({m['changed_what']})" if m.get("changed") else "no")
             print(f"  dashboard {d['dashboard']} (cell {d['cell']}): {m['control']} [{m['kind']}] "
@@ -1030,7 +1040,8 @@ def main(argv=None):
     n_problems = sum(len(r["problems"]) for r in results)
     bad = [Path(r["notebook"]).stem for r in results if r["problems"]]
     n_dash = sum(len(r["dashboards"]) for r in results)
-    n_moves = sum(len(d["moves"]) for r in results for d in r["dashboards"])
+    n_moves = sum(not m.get("skipped") for r in results for d in r["dashboards"]
+                  for m in d["moves"])
     n_changed = sum(bool(m.get("changed")) for r in results for d in r["dashboards"]
                     for m in d["moves"])
     total = time.monotonic() - t_start
