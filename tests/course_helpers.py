@@ -25,13 +25,6 @@ def reference_runs(task, delay, schedule, k=3, order=None, seeds=(0, 1)):
     return [fl.train(c)[1] for c in configs]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """As in the notebooks (setup_notebook): one thread; these small matrices run slower on two."""
-    from flosslab.core.settings import threads
-    with threads(1):
-        yield
-
 
 def ydata(line):
     return np.asarray(line.get_ydata(), dtype=float)

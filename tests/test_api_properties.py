@@ -18,12 +18,10 @@ import os
 import warnings
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 import flosslab as fl
-from flosslab.core.settings import threads
 from flosslab import engine as E
 from flosslab.core.errors import FlosslabError, FrameCollapseWarning, NumericalError
 from flosslab.core.records import FlossHistory, SpectrumHistory, TrainHistory
@@ -36,13 +34,6 @@ EXPLORE = os.environ.get("HYPOTHESIS_PROFILE") == "explore"
 settings.load_profile("explore" if EXPLORE else "ci")
 EXAMPLES = 3000 if EXPLORE else 300
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch and BLAS thread: these loops of tiny products and QRs gain nothing from more,
-    and on a shared machine OpenMP's waiting threads slow them down many times."""
-    with threads(1):
-        yield
 
 # --- strategies -----------------------------------------------------------------------------
 

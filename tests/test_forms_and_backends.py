@@ -15,20 +15,12 @@ import pytest
 import torch
 
 import flosslab as fl
-from flosslab.core.settings import threads
 from flosslab import engine as E
 from flosslab.core.conventions import FLOSS_SEQ_LEN, FLOSS_TRANSIENT, random_frame, random_state
 from flosslab.reference.lyapunov import spectrum_from_jacobians
 
 GAIN = 3.0
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch and BLAS thread: these loops of tiny products and QRs gain nothing from more,
-    and on a shared machine OpenMP's waiting threads slow them down many times."""
-    with threads(1):
-        yield
 
 
 def both_forms(n, t, seed):

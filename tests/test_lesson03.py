@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from flosslab.course import lesson03_qr_gradient as lesson
-from course_helpers import rejects_with_hint, one_thread  # noqa: F401 (autouse: one thread)
+from course_helpers import rejects_with_hint
 
 
 torch = pytest.importorskip("torch")

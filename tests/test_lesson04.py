@@ -7,7 +7,7 @@ import pytest
 import flosslab as fl
 from flosslab import engine
 from flosslab.course import lesson04_flossing as lesson
-from course_helpers import rejects_with_hint, one_thread  # noqa: F401 (autouse: one thread)
+from course_helpers import rejects_with_hint
 
 
 torch = pytest.importorskip("torch")

@@ -5,7 +5,7 @@ import pytest
 
 import flosslab as fl
 from flosslab.course import lesson07_torch as lesson
-from course_helpers import rejects_with_hint, one_thread  # noqa: F401 (autouse: one thread)
+from course_helpers import rejects_with_hint
 
 
 torch = pytest.importorskip("torch")

@@ -13,7 +13,6 @@ from flosslab.course import lesson07_torch as lesson07
 from flosslab.course import lesson08_paper_results as lesson08
 from flosslab.course import training_runs
 
-from course_helpers import one_thread  # noqa: F401 (one thread, as in the notebooks)
 
 
 def test_03_cell_12_best_epsilon_and_error_of_the_central_differences():

@@ -19,7 +19,6 @@ import torch
 from autograd import grad
 
 import flosslab as fl
-from flosslab.core.settings import threads
 from flosslab.core.conventions import FLOSS_SEQ_LEN, random_frame, random_state
 from flosslab.engine import lyapunov as L, model as M
 from flosslab.engine.training import train as engine_train
@@ -27,13 +26,6 @@ from flosslab.engine.training import train as engine_train
 N, T, TRANSIENT, SEED = 6, 120, 20, 0
 BACKENDS = ("reference", "engine fused", "engine generic")
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch and BLAS thread: these loops of tiny products and QRs gain nothing from more,
-    and on a shared machine OpenMP's waiting threads slow them down many times."""
-    with threads(1):
-        yield
 
 
 def saturated(input_scale: float, gain: float = 10.0, seed: int = 1) -> dict:
