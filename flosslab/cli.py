@@ -10,6 +10,9 @@ Every command that computes runs on one *backend*, chosen once from ``--device``
 reference (no ``--device``; one network) or the torch engine (``--device cpu|cuda|auto``), which
 always runs a stack of E >= 1 networks; an ensemble (``--gains``, ``--seeds``, ``--delays``) is
 the engine with E > 1.
+
+The options are built from shared groups (:func:`network_options`, :func:`ensemble_options`,
+:func:`device_option`, ...), one small builder per command.
 """
 from __future__ import annotations
 
@@ -28,12 +31,17 @@ from .core.measures import log10_condition_number
 from .core.records import strict_json
 from .core.settings import THREADS_ENV, threads
 from .core.tasks import TASKS
-from .core.trainconfig import SCHEDULES, TrainConfig
+from .core.trainconfig import PAPER_SCHEDULES, SCHEDULE_LABELS, SCHEDULES, TrainConfig
 from .core.validate import check_int
 from .paper.budgets import DEFAULT, PAPER, VARIANTS, describe
 
 # The numpy/autograd reference is imported inside the reference backend, so that the torch paths
 # (--device, bench, reproduce) run where autograd is not installed.
+
+#: N of ``spectrum`` and ``floss``: the paper's network (N = 80, k = 75, as in the README's
+#: examples). ``train`` takes every default from :class:`TrainConfig` (N = 64, as ``fl.train``).
+NETWORK_UNITS = 80
+TRAIN_DEFAULTS = TrainConfig()
 
 COLLAPSE_NOTE = ("null in an exponent list stands for -inf: the frame collapsed (a singular "
                  "Jacobian: a zero row or column of W, W = 0 at gain 0, or a slope that is "
@@ -65,7 +73,7 @@ def _mean_abs(values):
     return round(float(onp.mean(onp.abs(values))), 6) if onp.all(onp.isfinite(values)) else None
 
 
-# --- backends ---------------------------------------------------------------------------------------
+# --- backends -------------------------------------------------------------------------------------
 
 class Reference:
     """The numpy/autograd reference: one network at a time."""
@@ -80,17 +88,18 @@ class Reference:
                                 "add --device cpu, cuda or auto")
         return items[0]
 
-    def spectra(self, nets, inputs, args) -> list:
+    def spectra(self, nets, inputs, seeds, *, seq_len, n_exponents, reorth_every,
+                transient) -> list:
         from .reference.lyapunov import lyapunov_spectrum
         net, bits = self._one(nets), self._one(inputs)
-        return [onp.asarray(lyapunov_spectrum(net, bits, n_steps=args.steps, n_exponents=args.k,
-                                              reorth_every=args.reorth_every,
-                                              transient=args.transient, seed=args.seeds_[0]))]
+        return [onp.asarray(lyapunov_spectrum(net, bits, seq_len=seq_len, n_exponents=n_exponents,
+                                              reorth_every=reorth_every, transient=transient,
+                                              seed=self._one(seeds)))]
 
-    def floss(self, nets, k, args) -> tuple:
+    def floss(self, nets, k, seeds, *, n_steps, target, lr) -> tuple:
         from .reference.flossing import floss
-        flossed, history = floss(self._one(nets), args.flossing_steps, k, args.target, args.lr,
-                                 seed=args.seeds_[0], progress=sys.stderr.isatty())
+        flossed, history = floss(self._one(nets), n_steps, k, target, lr, seed=self._one(seeds),
+                                 progress=sys.stderr.isatty())
         return [flossed], [history]
 
     def evaluate(self, params, k, inputs, transient, seed) -> tuple:
@@ -117,21 +126,21 @@ class Engine:
         from .engine.device import describe_device
         return {"engine": "torch", "device": describe_device(self.device)}
 
-    def spectra(self, nets, inputs, args) -> list:
+    def spectra(self, nets, inputs, seeds, *, seq_len, n_exponents, reorth_every,
+                transient) -> list:
         from .engine.ensemble import stack_params
         from .engine.lyapunov import lyapunov_spectrum
         bits = None if inputs[0] is None else onp.stack(inputs, axis=1)
-        lam = lyapunov_spectrum(stack_params(nets, self.device), bits, n_steps=args.steps,
-                                n_exponents=args.k, reorth_every=args.reorth_every,
-                                transient=args.transient, seed=args.seeds_)
+        lam = lyapunov_spectrum(stack_params(nets, self.device), bits, seq_len=seq_len,
+                                n_exponents=n_exponents, reorth_every=reorth_every,
+                                transient=transient, seed=list(seeds))
         return list(lam.detach().cpu().numpy())
 
-    def floss(self, nets, k, args) -> tuple:
+    def floss(self, nets, k, seeds, *, n_steps, target, lr) -> tuple:
         from .engine.ensemble import floss_in_chunks, stack_params, unstack_params
         from .engine.model import to_numpy
-        flossed, histories = floss_in_chunks(stack_params(nets, self.device),
-                                             args.flossing_steps, k, args.target, args.lr,
-                                             seeds=args.seeds_, progress=sys.stderr.isatty())
+        flossed, histories = floss_in_chunks(stack_params(nets, self.device), n_steps, k, target,
+                                             lr, seeds=list(seeds), progress=sys.stderr.isatty())
         return [to_numpy(p) for p in unstack_params(flossed)], histories
 
     def evaluate(self, params, k, inputs, transient, seed) -> tuple:
@@ -183,7 +192,7 @@ def _strict(result: dict) -> dict:
     return clean
 
 
-# --- commands ---------------------------------------------------------------------------------------
+# --- commands -------------------------------------------------------------------------------------
 
 def _pairs(args) -> list:
     """(gain, seed) of every network: one, or the product of --gains and --seeds."""
@@ -216,7 +225,6 @@ def cmd_course(args, backend) -> dict:
 
 def cmd_spectrum(args, backend) -> dict:
     pairs = _pairs(args)
-    args.seeds_ = [s for _, s in pairs]
     check_int("the number of steps T", args.steps, minimum=1)
     nets = [init_rnn(args.n, g, seed=s) for g, s in pairs]
     if args.autonomous:
@@ -224,8 +232,11 @@ def cmd_spectrum(args, backend) -> dict:
     else:
         inputs = [random_bits(args.steps, 1, seed=[s, 1]) for _, s in pairs]
     start = time.perf_counter()
-    spectra = backend.spectra(nets, inputs, args)
-    rows = [{"gain": g, "seed": s, "exponents": _rounded(lam)} for (g, s), lam in zip(pairs, spectra)]
+    spectra = backend.spectra(nets, inputs, [s for _, s in pairs], seq_len=args.steps,
+                              n_exponents=args.k, reorth_every=args.reorth_every,
+                              transient=args.transient)
+    rows = [{"gain": g, "seed": s, "exponents": _rounded(lam)}
+            for (g, s), lam in zip(pairs, spectra)]
     return _output(args, rows, {
         "n": args.n, "k": len(spectra[0]), "steps": args.steps, "autonomous": args.autonomous,
         "reorth_every": args.reorth_every, "seconds": round(time.perf_counter() - start, 3),
@@ -234,7 +245,6 @@ def cmd_spectrum(args, backend) -> dict:
 
 def cmd_floss(args, backend) -> dict:
     pairs = _pairs(args)
-    args.seeds_ = [s for _, s in pairs]
     k = args.n if args.k is None else args.k
     eval_steps = check_int("the evaluation window", args.eval_steps, minimum=300)
     check_int("the number of flossing steps", args.flossing_steps, minimum=0)
@@ -249,7 +259,8 @@ def cmd_floss(args, backend) -> dict:
 
     before = [evaluate(p, s) for p, (_, s) in zip(nets, pairs)]
     start = time.perf_counter()
-    flossed, histories = backend.floss(nets, k, args)
+    flossed, histories = backend.floss(nets, k, [s for _, s in pairs], n_steps=args.flossing_steps,
+                                       target=args.target, lr=args.lr)
     seconds = time.perf_counter() - start
     rows = []
     for (g, s), (lam0, cond0), params, history in zip(pairs, before, flossed, histories):
@@ -297,7 +308,9 @@ def cmd_bench(args, backend) -> dict:
 
 def cmd_reproduce(args, backend) -> dict:
     from .paper.reproduce import reproduce
-    log = lambda line: print(line, file=sys.stderr, flush=True)
+    def log(line):
+        print(line, file=sys.stderr, flush=True)
+
     results = reproduce(args.out, fast=args.fast, device=args.device,
                         progress=sys.stderr.isatty(), only=tuple(args.only), log=log,
                         budget=args.budget, tasks=tuple(args.tasks), delays=args.delays,
@@ -312,7 +325,51 @@ def cmd_reproduce(args, backend) -> dict:
     return summary
 
 
+def cmd_report(args, backend) -> dict:
+    from pathlib import Path
+
+    from .paper import report
+    root = report.check_root(args.root)
+    if args.table:
+        return {"action": "print", "table": args.table, "text": report.TABLES[args.table](root)}
+    if args.figure:
+        return {"action": "figure", "written": str(report.paper_delay_figure(args.figure, root))}
+    if args.ship:
+        return {"action": "ship", "written": str(report.ship_paper_runs(root))}
+    if not args.pages:
+        raise FlosslabError("--write and --check need the pages that hold the tables, e.g. "
+                            "docs/results.md README.md")
+    texts = {}
+    for page in args.pages:
+        if not Path(page).is_file():
+            raise FlosslabError(f"no page at {page}; give markdown files holding marked tables")
+        texts[page] = Path(page).read_text()
+    if args.write:
+        for page, text in texts.items():
+            Path(page).write_text(report.fill(text, root))
+        return {"action": "write", "pages": list(texts)}
+    stale = {page: report.stale_tables(text, root) for page, text in texts.items()}
+    return {"action": "check", "pages": list(texts),
+            "stale": {page: names for page, names in stale.items() if names}}
+
+
+def exit_status(result: dict) -> int:
+    """0, or 1 where ``report --check`` found a stale table."""
+    return 1 if result.get("stale") else 0
+
+
 def _print_human(command: str, result: dict) -> None:
+    if command == "report":
+        action = result["action"]
+        if action == "print":
+            print(result["text"])
+        elif action in ("figure", "ship"):
+            print(result["written"])
+        elif action == "check":
+            for page, names in result["stale"].items():
+                print(f"{page}: stale tables: {', '.join(names)} (run python -m flosslab report "
+                      f"--write {page})")
+        return
     if command == "course" and result.get("action") == "warm":
         print(f"warmed the {result['mode']}-mode cache in {result['location']} "
               f"({result['cache_bytes'] / 1e6:.1f} MB), {result['seconds']} s in all")
@@ -355,139 +412,162 @@ def _short(value):
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         return "\n".join(["", *("  " + v for v in value)])
     if isinstance(value, list) and len(value) > 8:
-        show = lambda v: "None" if v is None else f"{v:.4g}"
+        def show(v):
+            return "None" if v is None else f"{v:.4g}"
         return f"[{', '.join(map(show, value[:4]))}, ..., " \
                f"{', '.join(map(show, value[-2:]))}] ({len(value)} values)"
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="flosslab", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+# --- options: shared groups -----------------------------------------------------------------------
 
-    def device(p):
-        p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
-                       help="run on the torch engine on this device (default: numpy reference)")
+def device_option(p, default=None, help="run on the torch engine on this device (default: numpy "
+                                         "reference)"):
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=default, help=help)
 
-    def threads_option(p):
-        p.add_argument("--threads", type=int, default=None, metavar="N",
-                       help=f"CPU threads for torch and BLAS (default: ${THREADS_ENV} if set, "
-                            "else 1, which is fastest for these small matrices and fair to "
-                            "other processes)")
 
-    def common(p, k_default=None):
-        device(p)
-        threads_option(p)
-        p.add_argument("--gain", type=float, default=1.0, help="gain g of W ~ N(0, g^2/N)")
-        p.add_argument("--n", type=int, default=80, help="number of units N")
-        p.add_argument("--k", type=int, default=k_default, help="number of exponents k (<= N)")
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+def threads_option(p):
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help=f"CPU threads for torch and BLAS (default: ${THREADS_ENV} if set, else 1, "
+                        "which is fastest for these small matrices and fair to other processes)")
 
-    def ensemble(p):
-        p.add_argument("--gains", type=float, nargs="+", metavar="G",
-                       help="ensemble: one network per (gain, seed) pair, run together on the "
-                            "torch engine (needs --device)")
-        p.add_argument("--seeds", type=int, nargs="+", metavar="S",
-                       help="ensemble: the seeds of its members (see --gains)")
 
+def json_option(p, what="one JSON object"):
+    p.add_argument("--json", action="store_true", help=f"print {what} on stdout")
+
+
+def run_options(p):
+    """Where a computing command runs: --device, --threads, --json."""
+    device_option(p)
+    threads_option(p)
+    json_option(p)
+
+
+def network_options(p, n_units: int, gain: float, seed: int, k_help: str):
+    """The random network: --gain, --n, --k, --seed."""
+    group = p.add_argument_group("network")
+    group.add_argument("--gain", type=float, default=gain, help="gain g of W ~ N(0, g^2/N)")
+    group.add_argument("--n", type=int, default=n_units, help=f"number of units N (default "
+                                                              f"{n_units})")
+    group.add_argument("--k", type=int, default=None, help=k_help)
+    group.add_argument("--seed", type=int, default=seed)
+
+
+def ensemble_options(p, axis: str, metavar: str, type_=int):
+    """An ensemble: one network per (``axis`` value, seed) pair: --gains G ... --seeds S ..."""
+    group = p.add_argument_group("ensemble (the torch engine: needs --device)")
+    group.add_argument(f"--{axis}s", type=type_, nargs="+", metavar=metavar,
+                       help=f"one network per ({axis}, seed) pair, run together")
+    group.add_argument("--seeds", type=int, nargs="+", metavar="S",
+                       help=f"the seeds of its members (see --{axis}s)")
+
+
+# --- options: one builder per command -------------------------------------------------------------
+
+def add_spectrum(sub):
     p = sub.add_parser("spectrum", help="Lyapunov spectrum of a random tanh RNN")
-    common(p)
-    ensemble(p)
+    run_options(p)
+    network_options(p, NETWORK_UNITS, 1.0, 0, "number of exponents k (<= N; default N)")
+    ensemble_options(p, "gain", "G", float)
     p.add_argument("--steps", type=int, default=1000, help="trajectory length T")
     p.add_argument("--autonomous", action="store_true", help="no input and zero bias")
     p.add_argument("--reorth-every", type=int, default=1, help="QR every m steps")
     p.add_argument("--transient", type=int, default=None, help="discarded steps (10 + T/10)")
     p.set_defaults(run=cmd_spectrum)
 
+
+def add_floss(sub):
     p = sub.add_parser("floss", help="floss the first k exponents of a random RNN toward a target")
-    common(p)
-    ensemble(p)
-    p.add_argument("--flossing-steps", type=int, default=500)
+    run_options(p)
+    network_options(p, NETWORK_UNITS, 1.0, 0, "number of flossed exponents k (<= N; default N)")
+    ensemble_options(p, "gain", "G", float)
+    p.add_argument("--flossing-steps", type=int, default=500,
+                   help="Adam steps on the flossing loss")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--target", type=float, default=0.0, help="target exponent")
     p.add_argument("--eval-steps", type=int, default=300, help="evaluation window (>= 300)")
     p.set_defaults(run=cmd_floss)
 
+
+def add_train(sub):
+    d = TRAIN_DEFAULTS
     p = sub.add_parser("train", help="train on a delayed task with a flossing schedule")
-    p.add_argument("--task", choices=TASKS, default="copy")
-    p.add_argument("--delay", type=int, default=5, help="longest lag of the target (steps)")
+    run_options(p)
+    network_options(p, d.n_units, d.gain, d.seed, "flossed exponents k (default min(N, 16))")
+    ensemble_options(p, "delay", "D")
+    p.add_argument("--task", choices=TASKS, default=d.task)
+    p.add_argument("--delay", type=int, default=d.delay, help="longest lag of the target (steps)")
     p.add_argument("--order", type=int, default=None, help="parity order p (task parity)")
-    p.add_argument("--flossing", choices=SCHEDULES, default="none")
-    p.add_argument("--epochs", type=int, default=300)
-    p.add_argument("--seq-len", type=int, default=None, help="sequence length (delay + 50)")
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--gain", type=float, default=1.0)
-    p.add_argument("--n", type=int, default=64, help="number of units N")
-    p.add_argument("--k", type=int, default=None, help="flossed exponents (min(N, 16))")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true")
-    device(p)
-    threads_option(p)
-    p.add_argument("--seeds", type=int, nargs="+", metavar="S",
-                   help="ensemble: one network per (delay, seed) pair, trained together on the "
-                        "torch engine (needs --device)")
-    p.add_argument("--delays", type=int, nargs="+", metavar="D",
-                   help="ensemble: the delays of its members (see --seeds)")
+    p.add_argument("--flossing", choices=SCHEDULES, default=d.flossing,
+                   help="; ".join(f"{s}: {label}" for s, label in SCHEDULE_LABELS.items()))
+    p.add_argument("--epochs", type=int, default=d.n_epochs)
+    p.add_argument("--seq-len", type=int, default=None, help="sequence length T (delay + 50)")
+    p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
     p.set_defaults(run=cmd_train)
 
+
+def add_bench(sub):
     p = sub.add_parser("bench", help="time flossing steps: naive torch loop vs the engine")
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    device_option(p, default="cpu", help="device to time on")
     p.add_argument("--quick", action="store_true", help="smaller sizes (about a minute on a CPU)")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    json_option(p)
     p.set_defaults(run=cmd_bench)
 
-    p = sub.add_parser(
-        "course", help="the lecturer's kit: student edition, slides, figures, the dashboards' cache",
-        description="The lecturer's kit. student-edition OUT: every notebook without its solutions "
-                    "and answers (the exercises' checkers stay), outputs cleared. slides OUT: "
-                    "reveal.js slides of every notebook (a heading starts a slide; solutions and "
-                    "answers are skipped); --execute runs the notebooks first so the figures "
-                    "show. figures OUT: run each notebook and save every figure it shows (static "
-                    "figures and each dashboard at its defaults) as PNG and SVG, for a slide deck. "
-                    "warm [NOTEBOOK ...]: fill the disk cache so that every dashboard answers from "
-                    "disk in the lecture (see docs/teaching.md). cache-clear: empty that cache.")
+
+COURSE_DESCRIPTION = (
+    "The lecturer's kit. student-edition OUT: every notebook without its solutions and answers "
+    "(the exercises' checkers stay), outputs cleared. slides OUT: reveal.js slides of every "
+    "notebook (a heading starts a slide; solutions and answers are skipped); --execute runs the "
+    "notebooks first so the figures show. figures OUT: run each notebook and save every figure it "
+    "shows (static figures and each dashboard at its defaults) as PNG and SVG, for a slide deck. "
+    "warm [NOTEBOOK ...]: fill the disk cache so that every dashboard answers from disk in the "
+    "lecture (see docs/teaching.md). cache-clear: empty that cache.")
+WARM_DESCRIPTION = (
+    "Run each notebook's cells in this process, then compute every dashboard it made through the "
+    "disk cache: all combinations of the controls' values when there are at most --max-grid, else "
+    "the default state and each control over its whole range with the others at their defaults; "
+    "and each Train button once, at its defaults. For the current mode (FLOSSLAB_FAST=1 fast, else "
+    "full): warm with the mode the lecture uses. The cache folder is FLOSSLAB_CACHE (default: the "
+    "user's cache folder; FLOSSLAB_CACHE=off turns it off).")
+
+
+def course_options(q, notebooks=True):
+    """What every course action takes: --notebooks (where it reads them), --threads, --json."""
+    if notebooks:
+        q.add_argument("--notebooks", default=None, metavar="FOLDER",
+                       help="folder of the course notebooks (default: the repository's notebooks/)")
+    threads_option(q)
+    json_option(q)
+    q.set_defaults(run=cmd_course)
+
+
+def add_course(sub):
+    p = sub.add_parser("course", help="the lecturer's kit: student edition, slides, figures, the "
+                                      "dashboards' cache", description=COURSE_DESCRIPTION)
     course = p.add_subparsers(dest="action", required=True, parser_class=_Parser,
                               metavar="{student-edition,slides,figures,warm,cache-clear}")
-
-    def course_common(q, notebooks=True):
-        if notebooks:
-            q.add_argument("--notebooks", default=None, metavar="FOLDER",
-                           help="folder of the course notebooks (default: the repository's "
-                                "notebooks/)")
-        threads_option(q)
-        q.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-        q.set_defaults(run=cmd_course)
-
     q = course.add_parser("student-edition", help="notebooks without solutions and answers")
     q.add_argument("out", help="folder to write into")
-    course_common(q)
+    course_options(q)
     q = course.add_parser("slides", help="reveal.js slides (HTML) of every notebook")
     q.add_argument("out", help="folder to write into")
     q.add_argument("--execute", action="store_true", help="run each notebook first (figures)")
     q.add_argument("--rise", action="store_true",
-                   help="write the notebooks with slide metadata instead of HTML, to present "
-                        "live in JupyterLab with RISE (offline)")
+                   help="write the notebooks with slide metadata instead of HTML, to present live "
+                        "in JupyterLab with RISE (offline)")
     q.add_argument("--reveal-prefix", default=None,
                    help="where the browser loads reveal.js 4 from (default: nbconvert's CDN "
                         "address; a local copy of reveal.js 4 presents offline, see docs/cli.md)")
-    course_common(q)
+    course_options(q)
     q = course.add_parser("figures", help="every figure of every lesson as PNG and SVG")
     q.add_argument("out", help="folder to write into")
     q.add_argument("--only", nargs="+", metavar="NN", default=None,
                    help="only these notebooks (e.g. 01 04)")
     q.add_argument("--format", nargs="+", choices=("png", "svg"), default=["png", "svg"],
                    dest="formats", help="file formats (default: both)")
-    course_common(q)
-    q = course.add_parser(
-        "warm", help="compute every dashboard's states into the disk cache, before class",
-        description="Run each notebook's cells in this process, then compute every dashboard it "
-                    "made through the disk cache: all combinations of the controls' values when "
-                    "there are at most --max-grid, else the default state and each control over "
-                    "its whole range with the others at their defaults; and each Train button "
-                    "once, at its defaults. For the current mode (FLOSSLAB_FAST=1 fast, else full): "
-                    "warm with the mode the lecture uses. The cache folder is FLOSSLAB_CACHE "
-                    "(default: the user's cache folder; FLOSSLAB_CACHE=off turns it off).")
+    course_options(q)
+    q = course.add_parser("warm", help="compute every dashboard's states into the disk cache, "
+                                       "before class", description=WARM_DESCRIPTION)
     q.add_argument("names", nargs="*", metavar="NOTEBOOK",
                    help="notebooks to warm, e.g. 01 04 or 01_exploding_vanishing_gradients "
                         "(default: all)")
@@ -496,10 +576,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default 64)")
     q.add_argument("--no-train", action="store_true",
                    help="skip the Train buttons (training takes seconds per click)")
-    course_common(q)
+    course_options(q)
     q = course.add_parser("cache-clear", help="remove the dashboards' disk cache (all versions)")
-    course_common(q, notebooks=False)
+    course_options(q, notebooks=False)
 
+
+def add_reproduce(sub):
     p = sub.add_parser(
         "reproduce", help="run the paper's experiments: figures and results.json",
         description="Run the paper's experiments (a spectra, b condition number, c accuracy "
@@ -507,14 +589,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "figures and results.json. Training runs (c, d, e) follow a budget: "
                     f"'default' ({describe(DEFAULT)}) or 'paper', the author's XOR example "
                     f"({describe(PAPER)}). Delays are the longest lag d (XOR: "
-                    "x_{t-ceil(d/2)} XOR x_{t-d}, the author's published notation; his code's variable "
-                    "'delay' is d/2). "
-                    "Finished runs are saved in OUT/runs.jsonl: an interrupted run, started "
-                    "again with the same arguments, continues where it stopped.")
+                    "x_{t-ceil(d/2)} XOR x_{t-d}, the author's published notation; his code's "
+                    "variable 'delay' is d/2). Finished runs are saved in OUT/runs.jsonl: an "
+                    "interrupted run, started again with the same arguments, continues where it "
+                    "stopped.")
     p.add_argument("--fast", action="store_true", help="small sizes (a few minutes on 2 cores)")
     p.add_argument("--budget", choices=("default", "paper"), default="default",
                    help="training budget of c, d, e (see above)")
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
+    device_option(p, default="auto", help="torch device")
     p.add_argument("--out", default="reproduce_out", help="folder for the PNGs and results.json")
     p.add_argument("--only", default="abcdef",
                    help="which experiments, e.g. 'ab' (a-f; e comes with c)")
@@ -523,7 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delays", type=int, nargs="+", metavar="D",
                    help="delays of the delay sweep (default: the budget's)")
     p.add_argument("--seeds", type=int, nargs="+", metavar="S", help="seeds (default 0-9)")
-    p.add_argument("--schedules", nargs="+", choices=("none", "pre", "inter"),
+    p.add_argument("--schedules", nargs="+", choices=PAPER_SCHEDULES,
                    help="flossing schedules of the delay sweep (default: all three)")
     p.add_argument("--variant", default="", choices=tuple(VARIANTS),
                    help="change one budget setting: 200 flossing steps per episode, episodes at "
@@ -543,8 +625,42 @@ def build_parser() -> argparse.ArgumentParser:
                         "on one torch thread; this process alone writes OUT/runs.jsonl, so "
                         "resuming works as without it, and a lost worker's chunk is run again. "
                         "Default: processes on this machine (--jobs)")
-    p.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+    json_option(p, "one JSON summary")
     p.set_defaults(run=cmd_reproduce)
+
+
+def add_report(sub):
+    from .paper.report import TABLES
+    p = sub.add_parser(
+        "report", help="fill in or check the results pages' tables from the committed runs",
+        description="Every table of the results pages (docs/results.md, README.md) is marked "
+                    "<!-- table: NAME --> ... <!-- /table --> and computed from the committed "
+                    "runs under ROOT/docs/results/ (a checkout of the repository). --check exits "
+                    "with status 1 if a table is stale.")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="rewrite the tables of PAGES in place")
+    mode.add_argument("--check", action="store_true", help="exit 1 if a table of PAGES is stale")
+    mode.add_argument("--print", dest="table", choices=sorted(TABLES), help="print one table")
+    mode.add_argument("--figure", metavar="PNG", help="draw the paper budget's accuracy against "
+                      "delay, every delay swept, into PNG")
+    mode.add_argument("--ship", action="store_true",
+                      help="write flosslab/paper/data/paper_runs.json from the paper-budget runs")
+    p.add_argument("pages", nargs="*", metavar="PAGES", help="markdown files holding marked tables")
+    p.add_argument("--root", default=".", metavar="FOLDER",
+                   help="the checkout whose docs/results/ holds the runs (default: the current "
+                        "folder)")
+    json_option(p)
+    p.set_defaults(run=cmd_report)
+
+
+COMMANDS = (add_spectrum, add_floss, add_train, add_bench, add_course, add_reproduce, add_report)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="flosslab", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in COMMANDS:
+        add(sub)
     sub.metavar = "{" + ",".join(sub.choices) + "}"
     return parser
 
@@ -556,7 +672,7 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             # a collapsed frame's -inf is reported as null with a note, not as a warning
             warnings.simplefilter("ignore", FrameCollapseWarning)
-            if args.command == "bench":          # the benchmark sets its own thread counts
+            if args.command in ("bench", "report"):   # bench sets its own thread counts
                 result = args.run(args, None)
             else:
                 with threads(args.threads):
@@ -590,4 +706,4 @@ def main(argv=None) -> int:
         print(text)
     else:
         _print_human(args.command, result)
-    return 0
+    return exit_status(result)

@@ -239,13 +239,13 @@ def spectrum_call(draw, engine: bool):
     k = draw(st.one_of(st.none(), st.integers(1, n)))
     h0 = draw(st.one_of(st.none(), st.just(np.zeros(lead + (n,)))))
     kw = draw(arguments(
-        {"inputs": st.just(x), "n_steps": st.just(t if x is None else None),
+        {"inputs": st.just(x), "seq_len": st.just(t if x is None else None),
          "n_exponents": st.just(k), "reorth_every": st.one_of(st.integers(1, 5), st.just("auto")),
          "transient": st.one_of(st.none() if fl.default_transient(t) < t else st.nothing(),
                                 st.integers(0, t - 1)), "seed": SEEDS,
          "h0": st.just(h0)},
         {"inputs": corrupt_array(np.ones((t, *lead, n_in)) if x is None else x),
-         "n_steps": st.one_of(st.integers(-1, 0), WEIRD), "n_exponents": st.one_of(
+         "seq_len": st.one_of(st.integers(-1, 0), WEIRD), "n_exponents": st.one_of(
              st.integers(-1, 0), st.just(n + 1), WEIRD),
          "reorth_every": st.one_of(st.integers(-1, 0), WEIRD), "transient": st.one_of(
              st.just(t), st.integers(-2, -1), WEIRD),

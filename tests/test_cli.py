@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ def run_json(capsys, *argv):
 def test_spectrum_matches_the_library(capsys):
     result = run_json(capsys, "spectrum", "--gain", "2", "--n", "30", "--k", "4", "--steps", "500",
                       "--seed", "3", "--autonomous")
-    lam = fl.lyapunov_spectrum(fl.autonomous(fl.init_rnn(30, 2.0, seed=3)), n_steps=500,
+    lam = fl.lyapunov_spectrum(fl.autonomous(fl.init_rnn(30, 2.0, seed=3)), seq_len=500,
                                n_exponents=4, seed=3)
     np.testing.assert_allclose(result["exponents"], lam, atol=1e-6)   # JSON rounds to 1e-6
     assert result["k"] == 4
@@ -138,3 +139,45 @@ def test_ensembles_need_the_engine(capsys, argv):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "torch engine" in err and "--device" in err and len(err.strip().splitlines()) == 1
+
+
+# --- report: the results pages' tables ------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", ["paper-xor", "default-horizons-copy", "claims"])
+def test_report_print_is_the_report_modules_table(capsys, name):
+    from flosslab.paper import report
+    assert main(["report", "--print", name, "--root", str(ROOT)]) == 0
+    assert capsys.readouterr().out == report.TABLES[name](ROOT) + "\n"
+    assert run_json(capsys, "report", "--print", name, "--root", str(ROOT))["text"] == \
+        report.TABLES[name](ROOT)
+
+
+def test_report_check_and_write_agree_with_the_report_module(tmp_path, capsys):
+    from flosslab.paper import report
+    fresh = report.TABLES["paper-horizons"](ROOT)
+    page = tmp_path / "page.md"
+    good = f"text\n<!-- table: paper-horizons -->\n{fresh}\n<!-- /table -->\nmore\n"
+    page.write_text(good)
+    assert main(["report", "--check", str(page), "--root", str(ROOT)]) == 0
+    assert capsys.readouterr().out == ""
+    stale = good.replace(fresh, fresh.replace("|---|", "|---|\n| a row typed by hand |", 1))
+    assert stale != good and report.stale_tables(stale, ROOT) == ["paper-horizons"]
+    page.write_text(stale)
+    assert main(["report", "--check", str(page), "--root", str(ROOT)]) == 1
+    assert capsys.readouterr().out == (f"{page}: stale tables: paper-horizons (run python -m "
+                                       f"flosslab report --write {page})\n")
+    assert main(["report", "--write", str(page), "--root", str(ROOT)]) == 0
+    assert page.read_text() == report.fill(stale, ROOT) == good
+
+
+def test_report_without_the_runs_is_one_line_and_status_2(tmp_path):
+    """Run where there is no checkout (--root defaults to the current folder): one line, exit 2."""
+    proc = subprocess.run([sys.executable, "-m", "flosslab", "report", "--check",
+                           "docs/results.md"], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    err = proc.stderr.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("flosslab report: error: no reproduction runs under") and "--root" in err

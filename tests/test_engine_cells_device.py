@@ -71,9 +71,9 @@ def test_lstm_spectrum_from_dense_jacobians_and_flossing_gradient():
 
 def test_cell_errors():
     with pytest.raises(FlosslabError, match="RNNCell"):
-        C.cell_spectrum(torch.nn.Linear(3, 3), n_steps=5)
+        C.cell_spectrum(torch.nn.Linear(3, 3), seq_len=5)
     with pytest.raises(FlosslabError, match="state size"):
-        C.cell_spectrum(lambda z, x: z, n_steps=5)
+        C.cell_spectrum(lambda z, x: z, seq_len=5)
 
 
 def test_device_and_dtype_switches():

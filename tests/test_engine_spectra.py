@@ -186,16 +186,16 @@ def test_collapse_and_nan_are_caught():
     p["W"].zero_()                         # D_t = 0: every |R_ii| is exactly 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        lam = L.lyapunov_spectrum(p, n_steps=30, n_exponents=6)
+        lam = L.lyapunov_spectrum(p, seq_len=30, n_exponents=6)
     assert any(issubclass(w.category, FrameCollapseWarning) for w in caught)
     assert torch.isneginf(lam).any() and not torch.isnan(lam).any()
     jac = torch.full((5, 4, 4), float("nan"), dtype=torch.float64)
     with pytest.raises(NumericalError):
         L.spectrum_from_jacobians(jac)
     with pytest.raises(FlosslabError, match="choose k <= N"):
-        L.lyapunov_spectrum(p, n_steps=30, n_exponents=9)
+        L.lyapunov_spectrum(p, seq_len=30, n_exponents=9)
     with pytest.raises(FlosslabError, match="reorth_every"):
-        L.lyapunov_spectrum(p, n_steps=30, reorth_every="sometimes")
+        L.lyapunov_spectrum(p, seq_len=30, reorth_every="sometimes")
 
 
 def test_stack_params_rejects_mixed_sizes():

@@ -75,7 +75,7 @@ def test_small_gain_limit_is_log_eigenvalue_moduli():
     300-step transient the correction is far below 1e-6. A complex pair rotates the frame inside
     its plane, so only the pair's sum is exact; it is compared through the pair's mean."""
     p = fl.autonomous(fl.init_rnn(8, gain=0.5, seed=0))
-    lam = fl.lyapunov_spectrum(p, n_steps=3000, transient=300)
+    lam = fl.lyapunov_spectrum(p, seq_len=3000, transient=300)
     eig = np.linalg.eigvals(p["W"])
     eig = eig[np.argsort(-np.abs(eig))]
     i = 0
@@ -86,16 +86,16 @@ def test_small_gain_limit_is_log_eigenvalue_moduli():
 
 
 def test_transition_to_chaos():
-    lam_ordered = fl.lyapunov_spectrum(fl.autonomous(fl.init_rnn(100, 0.5, seed=0)), n_steps=1000,
+    lam_ordered = fl.lyapunov_spectrum(fl.autonomous(fl.init_rnn(100, 0.5, seed=0)), seq_len=1000,
                                        n_exponents=1)
-    lam_chaos = fl.lyapunov_spectrum(fl.autonomous(fl.init_rnn(100, 3.0, seed=0)), n_steps=1000,
+    lam_chaos = fl.lyapunov_spectrum(fl.autonomous(fl.init_rnn(100, 3.0, seed=0)), seq_len=1000,
                                      n_exponents=1)
     assert lam_ordered[0] < -0.5 and lam_chaos[0] > 0.1
 
 
 def test_history_ends_at_the_estimate():
     p = fl.init_rnn(10, seed=0)
-    lam, hist = fl.lyapunov_spectrum(p, n_steps=200, n_exponents=3, reorth_every=5,
+    lam, hist = fl.lyapunov_spectrum(p, seq_len=200, n_exponents=3, reorth_every=5,
                                      return_history=True)
     assert hist.steps[-1] == 200 - 30          # the default transient 10 + 200 // 10, by value
     np.testing.assert_allclose(hist.estimates[-1], lam, atol=1e-14)
@@ -170,7 +170,7 @@ def test_nan_weights_raise():
     p = fl.init_rnn(5, seed=0)
     p["W"][0, 0] = np.nan
     with pytest.raises(fl.NumericalError):
-        fl.lyapunov_spectrum(p, n_steps=50)
+        fl.lyapunov_spectrum(p, seq_len=50)
 
 
 @pytest.mark.parametrize("kwargs, message", [

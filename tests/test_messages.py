@@ -19,9 +19,9 @@ def without(p, name):
 
 
 CALLS = {
-    "reference spectrum": lambda p: fl.lyapunov_spectrum(p, n_steps=30),
-    "engine spectrum": lambda p: E.lyapunov_spectrum(E.to_torch(p), n_steps=30),
-    "engine generic": lambda p: E.lyapunov_spectrum(E.to_torch(p), n_steps=30, fused=False),
+    "reference spectrum": lambda p: fl.lyapunov_spectrum(p, seq_len=30),
+    "engine spectrum": lambda p: E.lyapunov_spectrum(E.to_torch(p), seq_len=30),
+    "engine generic": lambda p: E.lyapunov_spectrum(E.to_torch(p), seq_len=30, fused=False),
     "reference floss": lambda p: fl.floss(p, n_steps=1, seq_len=20, transient=4),
     "engine floss": lambda p: E.floss(E.to_torch(p), n_steps=1, seq_len=20, transient=4),
     "reference train": lambda p: fl.train(fl.TrainConfig(n_units=5, n_epochs=1, delay=2), p),
@@ -78,23 +78,23 @@ def test_a_nan_weight_is_named(call):
 
 
 @pytest.mark.parametrize("case, call, message", [
-    ("torch params to the reference", lambda: fl.lyapunov_spectrum(E.to_torch(net()), n_steps=9),
+    ("torch params to the reference", lambda: fl.lyapunov_spectrum(E.to_torch(net()), seq_len=9),
      r"numpy reference needs numpy arrays.*to_numpy"),
-    ("numpy params to the engine", lambda: E.lyapunov_spectrum(net(), n_steps=9),
+    ("numpy params to the engine", lambda: E.lyapunov_spectrum(net(), seq_len=9),
      r"torch engine needs tensors.*to_torch"),
-    ("a list for W", lambda: fl.lyapunov_spectrum({**net(), "W": net()["W"].tolist()}, n_steps=9),
+    ("a list for W", lambda: fl.lyapunov_spectrum({**net(), "W": net()["W"].tolist()}, seq_len=9),
      r"params\['W'\] must be an array, got list"),
-    ("integer W", lambda: fl.lyapunov_spectrum({**net(), "W": np.ones((5, 5), int)}, n_steps=9),
+    ("integer W", lambda: fl.lyapunov_spectrum({**net(), "W": np.ones((5, 5), int)}, seq_len=9),
      r"float32 or float64.*int64"),
     ("mixed dtypes", lambda: E.lyapunov_spectrum(
-        {**E.to_torch(net()), "U": torch.ones(5, 1, dtype=torch.float32)}, n_steps=9),
+        {**E.to_torch(net()), "U": torch.ones(5, 1, dtype=torch.float32)}, seq_len=9),
      "share one dtype and device"),
-    ("h0 of the wrong size", lambda: fl.lyapunov_spectrum(net(), n_steps=9, h0=np.zeros(3)),
+    ("h0 of the wrong size", lambda: fl.lyapunov_spectrum(net(), seq_len=9, h0=np.zeros(3)),
      r"h0 must have shape \(5,\), got \(3,\)"),
     ("h0 of the wrong size (engine)",
-     lambda: E.lyapunov_spectrum(E.to_torch(net()), n_steps=9, h0=np.zeros(3)),
+     lambda: E.lyapunov_spectrum(E.to_torch(net()), seq_len=9, h0=np.zeros(3)),
      r"h0 must have shape \(5,\), got \(3,\)"),
-    ("NaN h0", lambda: fl.lyapunov_spectrum(net(), n_steps=9, h0=np.full(5, np.nan)),
+    ("NaN h0", lambda: fl.lyapunov_spectrum(net(), seq_len=9, h0=np.full(5, np.nan)),
      "h0 contains NaN"),
     ("text inputs", lambda: E.lyapunov_spectrum(E.to_torch(net()), "0101"),
      "inputs must be an array of real numbers"),
@@ -102,10 +102,10 @@ def test_a_nan_weight_is_named(call):
      "jacobians must be an array of real numbers"),
     ("integer Jacobians (engine)", lambda: fl.spectrum_from_jacobians(torch.ones(3, 2, 2).long()),
      "float32 or float64 tensor"),
-    ("a frame of the wrong shape", lambda: E.lyapunov_spectrum(E.to_torch(net()), n_steps=9,
+    ("a frame of the wrong shape", lambda: E.lyapunov_spectrum(E.to_torch(net()), seq_len=9,
                                                                frame=np.eye(4)),
      r"frame must have shape \(5, 5\)"),
-    ("negative seed", lambda: fl.lyapunov_spectrum(net(), n_steps=9, seed=-1), "seed must be >= 0"),
+    ("negative seed", lambda: fl.lyapunov_spectrum(net(), seq_len=9, seed=-1), "seed must be >= 0"),
     ("inter_epochs not a sequence", lambda: fl.TrainConfig(inter_epochs=5),
      r"inter_epochs must be a sequence of epochs"),
     ("a dict for the configuration", lambda: fl.train({"task": "copy"}),
@@ -118,7 +118,7 @@ def test_a_nan_weight_is_named(call):
         fl.TrainConfig(n_units=5, n_epochs=1, delay=2), net(5, n_outputs=2)),
      r"one input bit and one output.*V \(1, N\)"),
     ("V and c of different lengths", lambda: fl.lyapunov_spectrum(
-        {**net(), "c": np.zeros(3)}, n_steps=9), "the same number of outputs"),
+        {**net(), "c": np.zeros(3)}, seq_len=9), "the same number of outputs"),
     ("mismatched networks trained together", lambda: E.train_members(
         [fl.TrainConfig(n_units=5, n_epochs=1, delay=2)] * 2, [net(5), net(4)]),
      "same sizes"),
@@ -151,11 +151,11 @@ def test_no_derivative_through_a_collapsed_frame(engine):
         if engine:
             pt = E.to_torch(p, requires_grad=True)
             for fused in (True, False):
-                lam = E.lyapunov_spectrum(pt, n_steps=20, n_exponents=2, fused=fused)
+                lam = E.lyapunov_spectrum(pt, seq_len=20, n_exponents=2, fused=fused)
                 with pytest.raises(NumericalError, match="collapsed.*no derivative"):
                     lam[0].backward()
         else:
             from autograd import grad
             with pytest.raises(NumericalError, match="collapsed.*no derivative"):
-                grad(lambda w: fl.lyapunov_spectrum({**p, "W": w}, n_steps=20,
+                grad(lambda w: fl.lyapunov_spectrum({**p, "W": w}, seq_len=20,
                                                     n_exponents=2)[0])(p["W"])

@@ -16,7 +16,7 @@ def test_every_table_in_the_docs_is_recomputed_from_the_runs(page):
     text = page.read_text()
     assert "<!-- table:" in text or page.name == "README.md"
     assert report.stale_tables(text) == [], \
-        f"run: python -m flosslab.paper.report --write {page.relative_to(ROOT)}"
+        f"run: python -m flosslab report --write {page.relative_to(ROOT)}"
 
 
 def test_a_changed_number_is_caught():
@@ -58,7 +58,7 @@ def test_horizon_below_the_range_is_said_in_words():
 
 def test_shipped_paper_runs_equal_the_committed_runs_files():
     """The course reads the paper budget's accuracies from the package; they must be those of the
-    committed runs (python -m flosslab.paper.report --ship rewrites them)."""
+    committed runs (python -m flosslab report --ship rewrites them)."""
     import json
     assert json.loads(report.SHIPPED_RUNS.read_text()) == report.paper_runs_from_files()
 

@@ -70,9 +70,9 @@ def autonomous(params: dict) -> dict:
     return out
 
 
-def default_transient(n_steps: int) -> int:
+def default_transient(seq_len: int) -> int:
     """Steps discarded before accumulating, as in the paper's code: 10 + T/10."""
-    return 10 + n_steps // 10
+    return 10 + seq_len // 10
 
 
 def random_frame(n: int, k: int, seed: int = 0) -> onp.ndarray:
@@ -90,7 +90,7 @@ def random_state(n: int, seed: int = 0) -> onp.ndarray:
     return onp.random.default_rng(int(seed) + 1).uniform(-1.0, 1.0, size=n)
 
 
-def random_bits(n_steps: int, n_inputs: int, seed) -> onp.ndarray:
-    """Bernoulli(1/2) input bits of shape (n_steps, n_inputs), the task-like drive."""
+def random_bits(seq_len: int, n_inputs: int, seed) -> onp.ndarray:
+    """Bernoulli(1/2) input bits of shape (seq_len, n_inputs), the task-like drive."""
     rng = seed if isinstance(seed, onp.random.Generator) else onp.random.default_rng(seed)
-    return rng.integers(0, 2, size=(n_steps, n_inputs)).astype(float)
+    return rng.integers(0, 2, size=(seq_len, n_inputs)).astype(float)

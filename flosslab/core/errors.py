@@ -18,7 +18,7 @@ class FrameCollapseWarning(RuntimeWarning):
 
 # --- messages shared by the reference and the engine ------------------------------------------------
 
-NEED_INPUTS_OR_STEPS = "give either inputs (T, n_inputs) or n_steps for an input-free run"
+NEED_INPUTS_OR_SEQ_LEN = "give either inputs (T, n_inputs) or seq_len for an input-free run"
 STATE_NOT_FINITE = ("the network's state became NaN or infinite; check its weights and biases "
                     "for NaN/inf")
 INPUTS_NOT_FINITE = "the inputs contain NaN or inf; give finite inputs (task bits are 0 or 1)"
@@ -56,8 +56,8 @@ def frame_collapsed(where: str = "") -> str:
             "in float32)")
 
 
-def transient_too_long(transient: int, n_steps: int) -> str:
-    return (f"the transient ({transient} steps) must be shorter than the trajectory ({n_steps} "
+def transient_too_long(transient: int, seq_len: int) -> str:
+    return (f"the transient ({transient} steps) must be shorter than the trajectory ({seq_len} "
             "steps); lower the transient or raise T")
 
 

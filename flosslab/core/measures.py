@@ -27,13 +27,13 @@ def log10_condition_number(log_sv) -> float:
     return float((log_sv[0] - log_sv[-1]) / onp.log(10.0))
 
 
-def window_lengths(n_steps: int, times=None, count: int = 12) -> onp.ndarray:
+def window_lengths(seq_len: int, times=None, count: int = 12) -> onp.ndarray:
     """Lengths t of the windows over which a condition number curve is measured: ``times`` as
-    given, or ``count`` lengths spread from 1 to ``n_steps``, the steps a window has after the
+    given, or ``count`` lengths spread from 1 to ``seq_len``, the steps a window has after the
     transient (at least one)."""
     from .errors import FlosslabError
-    if n_steps < 1:
+    if seq_len < 1:
         raise FlosslabError("the transient leaves no steps; use longer inputs or a shorter transient")
     if times is None:
-        times = onp.unique(onp.linspace(1, n_steps, count).astype(int))
+        times = onp.unique(onp.linspace(1, seq_len, count).astype(int))
     return onp.asarray(times, dtype=int)

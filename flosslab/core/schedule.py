@@ -30,7 +30,7 @@ def next_interval(spread: float, current: int, budget: float, ceiling: int = DEF
 
 
 class QRSchedule:
-    """The QR steps of one pass over ``n_steps`` steps, and the log|R_ii| recorded at them.
+    """The QR steps of one pass over ``seq_len`` steps, and the log|R_ii| recorded at them.
 
     ``reorth_every``: a whole number m >= 1, or ``"auto"``; then ``spread(log_r_diag)`` must give
     the largest (max_i - min_i) of the finite log|R_ii| of a QR (over a batch, the worst member) and
@@ -39,15 +39,15 @@ class QRSchedule:
     of steps accumulated at each (``ends``).
     """
 
-    def __init__(self, n_steps, reorth_every, transient, ceiling: int = DEFAULT_CEILING,
+    def __init__(self, seq_len, reorth_every, transient, ceiling: int = DEFAULT_CEILING,
                  spread: Callable | None = None, budget: float = SPREAD_BUDGET["float64"]):
-        self.n_steps = check_int("the number of steps T", n_steps, minimum=1)
+        self.seq_len = check_int("the number of steps T", seq_len, minimum=1)
         self.auto = isinstance(reorth_every, str) and reorth_every == "auto"
         self.m = 1 if self.auto else check_int("reorth_every (an interval, or 'auto')",
                                                 reorth_every, minimum=1)
         self.transient = check_int("the transient", transient, minimum=0)
-        if self.transient >= self.n_steps:
-            raise FlosslabError(transient_too_long(self.transient, self.n_steps))
+        if self.transient >= self.seq_len:
+            raise FlosslabError(transient_too_long(self.transient, self.seq_len))
         if self.auto and spread is None:
             raise FlosslabError("reorth_every='auto' needs a spread estimate; give an interval")
         self.ceiling, self.spread, self.budget = ceiling, spread, budget
@@ -57,12 +57,12 @@ class QRSchedule:
     @property
     def n_accumulated(self) -> int:
         """Steps whose growth is counted: those after the transient."""
-        return self.n_steps - self.transient
+        return self.seq_len - self.transient
 
     def due(self, t: int) -> bool:
         """Count step t; True if a QR follows it."""
         self.since += 1
-        return self.since == self.m or t == self.transient - 1 or t == self.n_steps - 1
+        return self.since == self.m or t == self.transient - 1 or t == self.seq_len - 1
 
     def record(self, t: int, log_r_diag) -> None:
         """Store the QR taken after step t and choose the next interval."""

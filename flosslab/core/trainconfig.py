@@ -18,7 +18,10 @@ from .validate import check_choice, check_int, check_real
 from .tasks import TASKS, default_seq_len, task_lags
 
 SCHEDULES = ("none", "pre", "inter", "penalty")
-#: What a student reads for each schedule (figures, tables, progress bars).
+#: The three schedules the paper compares (and the reproduction sweeps).
+PAPER_SCHEDULES = ("none", "pre", "inter")
+#: What a student reads for each schedule (figures, tables, progress bars, the command line): the
+#: one table of these names; everything else reads it.
 SCHEDULE_LABELS = {"none": "no flossing", "pre": "preflossing", "inter": "pre + periodic flossing",
                    "penalty": "flossing as a penalty"}
 

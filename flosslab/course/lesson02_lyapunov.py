@@ -113,9 +113,9 @@ def qr_interval_errors(gain: float = 2.0, n_units: int = 50, n_exponents: int | 
     n_units = check_int("the number of units N", n_units, minimum=1, maximum=256)
     k = check_n_exponents(n_exponents, n_units)
     params = engine.to_torch(autonomous(init_rnn(n_units, gain, seed=seed)))
-    ref = engine.lyapunov_spectrum(params, n_steps=n_steps, n_exponents=k, seed=seed).numpy()
+    ref = engine.lyapunov_spectrum(params, seq_len=n_steps, n_exponents=k, seed=seed).numpy()
     lams = np.asarray([ref if m == 1 else
-                       engine.lyapunov_spectrum(params, n_steps=n_steps, n_exponents=k,
+                       engine.lyapunov_spectrum(params, seq_len=n_steps, n_exponents=k,
                                                 reorth_every=int(m), seed=seed).numpy()
                        for m in intervals])
     intervals = np.asarray(intervals)

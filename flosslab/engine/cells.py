@@ -20,7 +20,7 @@ from torch.func import functional_call, jacrev, vmap
 
 from ..core.conventions import (FLOSS_SEQ_LEN, FLOSS_TRANSIENT, default_transient, random_bits,
                                 random_frame, random_state)
-from ..core.errors import (INPUTS_NOT_FINITE, NEED_INPUTS_OR_STEPS, FlosslabError, NumericalError,
+from ..core.errors import (INPUTS_NOT_FINITE, NEED_INPUTS_OR_SEQ_LEN, FlosslabError, NumericalError,
                            flossing_diverged)
 from ..core.progress import progress_bar
 from ..core.records import FlossHistory
@@ -96,12 +96,12 @@ def cell_jacobians(step, inputs, z0):
     return vmap(jacrev(step, argnums=0))(previous, inputs)
 
 
-def cell_spectrum(cell_or_step, inputs=None, n_steps=None, n_exponents=None, reorth_every=1,
+def cell_spectrum(cell_or_step, inputs=None, seq_len=None, n_exponents=None, reorth_every=1,
                   transient=None, seed: int = 0, z0=None, return_history: bool = False,
                   method: str = "auto", state_dim=None, n_inputs=None, dtype=None,
                   device=None):
     """First k Lyapunov exponents (natural log per step) of a torch cell or step function along
-    the trajectory driven by ``inputs`` (T, n_inputs) (or no input for ``n_steps``), as
+    the trajectory driven by ``inputs`` (T, n_inputs) (or no input for ``seq_len``), as
     :func:`flosslab.engine.lyapunov.lyapunov_spectrum`: z0 defaults to U[-1, 1]^D from seed + 1,
     the frame to ``random_frame(D, k, seed)``, the transient to 10 + T/10. Returns a tensor (k,),
     differentiable with respect to the cell's parameters.
@@ -111,10 +111,10 @@ def cell_spectrum(cell_or_step, inputs=None, n_steps=None, n_exponents=None, reo
     device = ref.device if ref is not None and device is None else device
     k = check_n_exponents(n_exponents, d)
     if inputs is None:
-        if n_steps is None:
-            raise FlosslabError(NEED_INPUTS_OR_STEPS)
+        if seq_len is None:
+            raise FlosslabError(NEED_INPUTS_OR_SEQ_LEN)
         width = n_inputs if n_inputs is not None else getattr(cell_or_step, "input_size", 1)
-        inputs = torch.zeros((check_int("the number of steps T", n_steps, minimum=1), width))
+        inputs = torch.zeros((check_int("the number of steps T", seq_len, minimum=1), width))
     inputs = torch.as_tensor(inputs, dtype=dtype, device=device)
     if inputs.ndim != 2:
         raise FlosslabError(f"inputs must have shape (T, n_inputs), got {tuple(inputs.shape)}")

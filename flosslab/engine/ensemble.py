@@ -74,9 +74,9 @@ def _chunks(e: int, chunk) -> list:
     return [slice(i, min(i + chunk, e)) for i in range(0, e, chunk)]
 
 
-def ensemble_spectrum(params: dict, n_steps: int = 300, n_exponents=None, seeds=None,
+def ensemble_spectrum(params: dict, seq_len: int = 300, n_exponents=None, seeds=None,
                       reorth_every=1, transient=None, method: str = "auto", chunk="auto"):
-    """Exponents of every member on its own random-bit trajectory ``random_bits(n_steps, n_inputs,
+    """Exponents of every member on its own random-bit trajectory ``random_bits(seq_len, n_inputs,
     seed_e)`` with frame and initial state from seed_e (seeds default 0..E-1); ``n_exponents`` one
     value or one per member. Returns a list of E numpy arrays (k_e,), natural log per step.
     ``chunk``: members at a time ("auto": :func:`default_chunk`; None: all)."""
@@ -87,7 +87,7 @@ def ensemble_spectrum(params: dict, n_steps: int = 300, n_exponents=None, seeds=
     out = []
     for part in _chunks(e, chunk):
         sub = {name: value[part] for name, value in params.items()}
-        inputs = onp.stack([random_bits(n_steps, params["U"].shape[-1], s) for s in seeds[part]],
+        inputs = onp.stack([random_bits(seq_len, params["U"].shape[-1], s) for s in seeds[part]],
                            axis=1)
         frame = member_frames(n, ks[part], seeds[part], params["W"].device, params["W"].dtype)
         with torch.no_grad():

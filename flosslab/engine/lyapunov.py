@@ -36,7 +36,7 @@ import torch
 
 from ..core.conventions import default_transient, random_frame, random_state
 from ..core.errors import (FRAME_NOT_FINITE, H0_NOT_FINITE, INPUTS_NOT_FINITE,
-                           JACOBIANS_NOT_FINITE, NEED_INPUTS_OR_STEPS, STATE_NOT_FINITE,
+                           JACOBIANS_NOT_FINITE, NEED_INPUTS_OR_SEQ_LEN, STATE_NOT_FINITE,
                            FlosslabError, FrameCollapseWarning, NumericalError, frame_collapsed,
                            frame_not_finite, frame_shape, jacobians_shape)
 from ..core.records import SpectrumHistory
@@ -95,15 +95,15 @@ def member_frames(n: int, ks, seeds, device=None, dtype=None) -> torch.Tensor:
     return torch.as_tensor(onp.stack(frames), device=device, dtype=dtype)
 
 
-def accumulate_spectrum(apply_jacobian: Callable, n_steps: int, frame, reorth_every=1,
+def accumulate_spectrum(apply_jacobian: Callable, seq_len: int, frame, reorth_every=1,
                         transient: int = 0, return_history: bool = False,
                         method: str = "auto", ceiling: int = DEFAULT_CEILING):
     """The generic QR loop (plain torch autograd). ``apply_jacobian(t, Q)`` returns ``D_t Q`` for
-    t = 0..n_steps-1; Q may carry leading batch axes (..., N, k). Returns the exponents (..., k)
+    t = 0..seq_len-1; Q may carry leading batch axes (..., N, k). Returns the exponents (..., k)
     and, with ``return_history``, a :class:`SpectrumHistory` (numpy)."""
-    schedule = qr_schedule(n_steps, reorth_every, transient, frame.dtype, ceiling)
+    schedule = qr_schedule(seq_len, reorth_every, transient, frame.dtype, ceiling)
     q = frame
-    for t in range(schedule.n_steps):
+    for t in range(schedule.seq_len):
         q = apply_jacobian(t, q)
         if schedule.due(t):
             q, r = orthonormalize(q, method)
@@ -142,13 +142,13 @@ def spectrum_from_jacobians(jacobians, n_exponents=None, reorth_every=1, transie
                                transient, return_history, method)
 
 
-def lyapunov_spectrum(params: dict, inputs=None, n_steps=None, n_exponents=None, reorth_every=1,
+def lyapunov_spectrum(params: dict, inputs=None, seq_len=None, n_exponents=None, reorth_every=1,
                       transient=None, seed=0, h0=None, return_history: bool = False,
                       method: str = "auto", fused: bool = True, frame=None):
     """Lyapunov spectrum of the RNN (or of each member of an ensemble) along the trajectory driven
     by ``inputs``, exactly as :func:`flosslab.reference.lyapunov.lyapunov_spectrum`.
 
-    inputs: (T, n_inputs) (ensemble: (T, E, n_inputs)) or None with ``n_steps``. ``h0`` defaults
+    inputs: (T, n_inputs) (ensemble: (T, E, n_inputs)) or None with ``seq_len``. ``h0`` defaults
     to the reference's :func:`random_state` (seed), the frame to :func:`random_frame` (N, k, seed);
     for an ensemble ``seed`` is one int or one per member and ``frame`` may be given (E, N, k).
     Returns (k,) or (E, k) exponents in natural log per step. ``fused=False`` uses the generic
@@ -163,18 +163,18 @@ def lyapunov_spectrum(params: dict, inputs=None, n_steps=None, n_exponents=None,
     k = check_n_exponents(n_exponents, n)
     n_inputs = params["U"].shape[-1]
     if inputs is None:
-        if n_steps is None:
-            raise FlosslabError(NEED_INPUTS_OR_STEPS)
-        n_steps = check_int("the number of steps T", n_steps, minimum=1)
-        inputs = torch.zeros((n_steps, e, n_inputs) if ens else (n_steps, n_inputs))
+        if seq_len is None:
+            raise FlosslabError(NEED_INPUTS_OR_SEQ_LEN)
+        seq_len = check_int("the number of steps T", seq_len, minimum=1)
+        inputs = torch.zeros((seq_len, e, n_inputs) if ens else (seq_len, n_inputs))
     inputs = as_tensor(inputs, w.device, w.dtype, name="inputs")
     if inputs.ndim != (3 if ens else 2) or inputs.shape[-1] != n_inputs \
             or (ens and inputs.shape[1] != e):
         want = f"(T, E={e}, n_inputs={n_inputs})" if ens else f"(T, n_inputs={n_inputs})"
         raise FlosslabError(f"inputs must have shape {want} for one trajectory per network, "
                             f"got {tuple(inputs.shape)}")
-    n_steps = check_int("the number of steps T", inputs.shape[0], minimum=1)
-    transient = default_transient(n_steps) if transient is None else transient
+    seq_len = check_int("the number of steps T", inputs.shape[0], minimum=1)
+    transient = default_transient(seq_len) if transient is None else transient
     seeds = member_seeds(seed, e)
     lead = (e,) if ens else ()
     if h0 is None:
@@ -196,7 +196,7 @@ def lyapunov_spectrum(params: dict, inputs=None, n_steps=None, n_exponents=None,
         if not bool(torch.isfinite(pre.detach()).all()):
             raise NumericalError(STATE_NOT_FINITE)
         slopes = tanh_slope(pre)
-        return accumulate_spectrum(lambda t, q: slopes[t].unsqueeze(-1) * (w @ q), n_steps, frame,
+        return accumulate_spectrum(lambda t, q: slopes[t].unsqueeze(-1) * (w @ q), seq_len, frame,
                                    reorth_every, transient, return_history, method)
     if not bool(torch.isfinite(inputs).all()):
         raise FlosslabError(INPUTS_NOT_FINITE)
@@ -208,7 +208,7 @@ def lyapunov_spectrum(params: dict, inputs=None, n_steps=None, n_exponents=None,
                                             batched(h0), batched(frame), reorth_every, transient,
                                             method)
     check_logs(logs, where=" (fused recursion)")
-    exponents = total / (n_steps - transient)
+    exponents = total / (seq_len - transient)
     exponents = exponents if ens else exponents[0]
     if not return_history:
         return exponents

@@ -193,8 +193,8 @@ def spread(log_r_diag: torch.Tensor) -> float:
     return float((finite.amax(-1) - finite.amin(-1)).max())
 
 
-def qr_schedule(n_steps, reorth_every, transient, dtype, ceiling: int = DEFAULT_CEILING):
+def qr_schedule(seq_len, reorth_every, transient, dtype, ceiling: int = DEFAULT_CEILING):
     """The QR schedule for frames of ``dtype`` (its round-off sets the automatic interval's budget)."""
     name = "float32" if dtype == torch.float32 else "float64"
-    return QRSchedule(n_steps, reorth_every, transient, ceiling, spread=spread,
+    return QRSchedule(seq_len, reorth_every, transient, ceiling, spread=spread,
                       budget=SPREAD_BUDGET[name])

@@ -85,15 +85,15 @@ class RNNFrameRecursion(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, w, drive, h0, frame, schedule, method):
-        n_steps, (e, n, k) = drive.shape[0], frame.shape
+        seq_len, (e, n, k) = drive.shape[0], frame.shape
         kw = dict(dtype=frame.dtype, device=frame.device)
         with _step_threads(frame):   # see SINGLE_THREAD_STEP
-            states = torch.empty((n_steps + 1, e, 1, n), **kw)
-            pre = torch.empty((n_steps, e, 1, n), **kw)   # pre-activations a_t
+            states = torch.empty((seq_len + 1, e, 1, n), **kw)
+            pre = torch.empty((seq_len, e, 1, n), **kw)   # pre-activations a_t
             states[0, :, 0] = h0
             wt = w.mT
             hs, pres = states.unbind(0), pre.unbind(0)
-            for t in range(n_steps):
+            for t in range(seq_len):
                 torch.baddbmm(drive[t].unsqueeze(1), hs[t], wt, out=pres[t])
                 torch.tanh(pres[t], out=hs[t + 1])
             if not bool(torch.isfinite(states).all()):
@@ -104,13 +104,13 @@ class RNNFrameRecursion(torch.autograd.Function):
                 if graded else None
             # frames[t + 1] holds F'_t (the scaled frame, before any QR); the frame after a QR step,
             # Q_t^T, is LAPACK's own output (contiguous as F), kept in ``qs``: no copies either way
-            frames = POOL.take((n_steps + 1, e, k, n), **kw)
+            frames = POOL.take((seq_len + 1, e, k, n), **kw)
             frames[0] = frame.mT
             fs, ss = frames.unbind(0), slopes.unbind(0)
             rs, qs = {}, {}                                    # R_t and Q_t^T at the QR steps
             careful = set()                                    # QRs of sorted rows
             current = fs[0]
-            for t in range(n_steps):
+            for t in range(seq_len):
                 torch.bmm(current, wt, out=fs[t + 1])
                 fs[t + 1].mul_(ss[t])
                 current = fs[t + 1]
@@ -139,14 +139,14 @@ class RNNFrameRecursion(torch.autograd.Function):
             raise NumericalError(NO_DERIVATIVE_COLLAPSED)
         w, states, slopes = ctx.saved_tensors
         frames = ctx.frames
-        n_steps, e, k, n = frames.shape[0] - 1, *frames.shape[1:]
-        fbars = POOL.take((n_steps, e, k, n), w.dtype, w.device)   # gradient of F'_t
+        seq_len, e, k, n = frames.shape[0] - 1, *frames.shape[1:]
+        fbars = POOL.take((seq_len, e, k, n), w.dtype, w.device)   # gradient of F'_t
         fbars[-1].zero_()
         g = torch.empty((e, k, n), dtype=w.dtype, device=w.device)   # G_t^T = F'b_t * s_t
         w_bar = torch.zeros_like(w)
         with _step_threads(frames[0]):
             fb, ss, fs = fbars.unbind(0), slopes.unbind(0), frames.unbind(0)
-            for t in reversed(range(n_steps)):
+            for t in reversed(range(seq_len)):
                 if t in ctx.rs:                           # fb[t] holds the gradient of Q_t
                     r, q = ctx.rs[t], ctx.qs[t].mT
                     if t in ctx.orders:                    # small pivots: no cancellation
@@ -175,7 +175,7 @@ class RNNFrameRecursion(torch.autograd.Function):
         with _step_threads(frames[0]):
             hbar = torch.zeros((e, 1, n), dtype=w.dtype, device=w.device)
             ab, ss = a_bar.unbind(0), slopes.unbind(0)
-            for t in reversed(range(n_steps)):
+            for t in reversed(range(seq_len)):
                 ab[t].addcmul_(ss[t], hbar)
                 hbar = torch.bmm(ab[t], w)
         if e > 1:
@@ -232,16 +232,16 @@ class TaskLossRecursion(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, w, u, b, v, c, inputs, targets, weights):
-        n_steps, e, batch, _ = inputs.shape
+        seq_len, e, batch, _ = inputs.shape
         n = w.shape[-1]
         kw = dict(dtype=w.dtype, device=w.device)
-        drive = POOL.take((n_steps, e, batch, n), **kw)
+        drive = POOL.take((seq_len, e, batch, n), **kw)
         torch.matmul(inputs, u.mT, out=drive)
         drive.add_(b.unsqueeze(-2))                       # U x_t + b, as run_rnn
-        states = POOL.take((n_steps + 1, e, batch, n), **kw)
+        states = POOL.take((seq_len + 1, e, batch, n), **kw)
         states[0].zero_()
         wt, hs = w.mT, states.unbind(0)
-        for t in range(n_steps):                          # d_t + h W^T, then tanh
+        for t in range(seq_len):                          # d_t + h W^T, then tanh
             tanh_(torch.baddbmm(drive[t], hs[t], wt, out=hs[t + 1]))
         POOL.give(drive)
         logits = states[1:] @ v.mT + c.unsqueeze(-2)      # as readout
@@ -256,7 +256,7 @@ class TaskLossRecursion(torch.autograd.Function):
     def backward(ctx, loss_bar):
         w, u, v, inputs, targets, weights, logits = ctx.saved_tensors
         states = ctx.states
-        n_steps = inputs.shape[0]
+        seq_len = inputs.shape[0]
         y_bar = torch.sigmoid(logits).sub_(targets).mul_((weights * loss_bar)[:, :, None, None])
         w_bar, u_bar, v_bar = torch.zeros_like(w), torch.zeros_like(u), torch.zeros_like(v)
         b_bar = torch.zeros(w.shape[:-1], dtype=w.dtype, device=w.device)
@@ -264,7 +264,7 @@ class TaskLossRecursion(torch.autograd.Function):
         scratch = torch.empty_like(states[0])
         hs, ys, xs = states.unbind(0), y_bar.unbind(0), inputs.unbind(0)
         hbar = None
-        for t in reversed(range(n_steps)):
+        for t in reversed(range(seq_len)):
             h = hs[t + 1]
             v_bar.baddbmm_(ys[t].mT, h)
             if hbar is None:

@@ -4,38 +4,52 @@ Every number of the results pages is a table printed here from ``runs.jsonl`` fi
 training run per line, :mod:`flosslab.paper.sweep`), never typed by hand: a page marks each table
 with ``<!-- table: NAME -->`` ... ``<!-- /table -->`` and
 
-    python -m flosslab.paper.report --write docs/results.md     # fill in the tables
-    python -m flosslab.paper.report --check docs/results.md     # exit 1 if one is stale
+    python -m flosslab report --write docs/results.md     # fill in the tables
+    python -m flosslab report --check docs/results.md     # exit 1 if one is stale
 
 rewrites or checks them (``tests/test_report.py`` runs the check). A table names its runs files
-relative to the repository's root.
+relative to a *root*: the repository's root, where ``docs/results/`` holds the committed runs. The
+functions take it as ``root`` (default: the checkout this module lives in); the command line's
+``--root`` defaults to the current folder.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
 from pathlib import Path
 
 import numpy as onp
 
 from ..core.errors import FlosslabError
-from ..core.style import SCHEDULE_LABELS
+from ..core.trainconfig import PAPER_SCHEDULES, SCHEDULE_LABELS
 from .stats import bootstrap_horizon, quartiles
 
+#: The checkout this module lives in: the default root of the runs files.
 ROOT = Path(__file__).resolve().parents[2]
-PAPER_RUNS = "docs/results/paper_budget"
+RESULTS = "docs/results"
+PAPER_RUNS = f"{RESULTS}/paper_budget"
 LEVELS = (0.9, 0.8)
 
 
-def load_runs(*paths) -> list:
-    """Every record of the given ``runs.jsonl`` files (paths relative to the repository's root)."""
+def check_root(root) -> Path:
+    """``root`` as a Path, if it holds the committed runs (``docs/results/``); else one error that
+    says where to run from."""
+    root = Path(root)
+    if not (root / RESULTS).is_dir():
+        raise FlosslabError(f"no reproduction runs under {root.resolve()} ({RESULTS}/ is missing): "
+                            "run this in a checkout of flosslab's repository, or give --root "
+                            "FOLDER, the checkout's root")
+    return root
+
+
+def load_runs(*paths, root=ROOT) -> list:
+    """Every record of the given ``runs.jsonl`` files (paths relative to ``root``)."""
     records = []
     for path in paths:
-        full = ROOT / path
+        full = Path(root) / path
         if not full.exists():
-            raise FlosslabError(f"no runs file at {path}; run the sweep that writes it first")
+            raise FlosslabError(f"no runs file at {path} under {root}; run the sweep that writes "
+                                "it first")
         for line in full.read_text().splitlines():
             if line.strip():
                 records.append(json.loads(line))
@@ -66,7 +80,7 @@ def _cell(values) -> str:
             f"{sum(v >= 0.9 for v in values)}/{n}")
 
 
-def sweep_table(acc: dict, schedules=("none", "pre", "inter")) -> str:
+def sweep_table(acc: dict, schedules=PAPER_SCHEDULES) -> str:
     """Median final accuracy [quartiles] and seeds >= 0.9 / seeds, a row per schedule."""
     delays = sorted({d for s in schedules for d in acc.get(s, {})})
     lines = ["| schedule | " + " | ".join(f"d = {d}" for d in delays) + " |",
@@ -78,7 +92,7 @@ def sweep_table(acc: dict, schedules=("none", "pre", "inter")) -> str:
     return "\n".join(lines)
 
 
-def delay_table(acc: dict, delay: int, schedules=("none", "pre", "inter")) -> str:
+def delay_table(acc: dict, delay: int, schedules=PAPER_SCHEDULES) -> str:
     """At one delay: median with its 90 % bootstrap interval, seeds >= 0.9 and >= 0.8, every seed."""
     lines = ["| schedule | seeds | median [90 % interval] | seeds >= 0.9 | seeds >= 0.8 | "
              "every seed (by seed) |", "|---|---|---|---|---|---|"]
@@ -94,7 +108,7 @@ def delay_table(acc: dict, delay: int, schedules=("none", "pre", "inter")) -> st
     return "\n".join(lines)
 
 
-def horizon_table(acc: dict, schedules=("none", "pre", "inter")) -> str:
+def horizon_table(acc: dict, schedules=PAPER_SCHEDULES) -> str:
     """Horizon at 0.9 with its 90 % bootstrap interval over seeds, for each schedule."""
     lines = ["| schedule | delays swept (seeds) | horizon at 0.9 [90 % interval] |", "|---|---|---|"]
     for s in schedules:
@@ -139,8 +153,8 @@ def ablation_table(base: dict, variants: dict, delay: int, schedule: str = "inte
     return "\n".join(lines)
 
 
-def _merged(*paths, task="xor", variant=""):
-    return accuracies(load_runs(*paths), task, variant)
+def _merged(*paths, task="xor", variant="", root=ROOT):
+    return accuracies(load_runs(*paths, root=root), task, variant)
 
 
 ABLATIONS = {
@@ -155,47 +169,51 @@ ABLATIONS = {
 }
 
 
-def _existing(path):
-    return (ROOT / path).exists()
+def _existing(path, root=ROOT):
+    return (Path(root) / path).exists()
 
 
 #: The runs at d = 70 (pre and pre + periodic flossing; no flossing).
 D70_FILES = (f"{PAPER_RUNS}/d70/runs.jsonl", f"{PAPER_RUNS}/d70_none/runs.jsonl")
 
 
-def _paper_d70():
-    return _merged(*[p for p in D70_FILES if _existing(p)])
+def _paper_d70(root=ROOT):
+    return _merged(*[p for p in D70_FILES if _existing(p, root)], root=root)
 
 
-def _paper_all():
-    return _merged(f"{PAPER_RUNS}/runs.jsonl", *[p for p in D70_FILES if _existing(p)])
+def _paper_all(root=ROOT):
+    return _merged(f"{PAPER_RUNS}/runs.jsonl", *[p for p in D70_FILES if _existing(p, root)],
+                   root=root)
 
 
-def _ablations():
+def _ablations(root=ROOT):
     variants = {}
     for label, (variant, name) in ABLATIONS.items():
         path = f"{PAPER_RUNS}/{name}"
-        variants[label] = _merged(path, variant=variant) if _existing(path) else {}
+        variants[label] = _merged(path, variant=variant, root=root) if _existing(path, root) else {}
     return variants
 
 
-def _results(path="docs/results/results.json") -> dict:
-    return json.loads((ROOT / path).read_text())
+def _results(root=ROOT, path=f"{RESULTS}/results.json") -> dict:
+    full = Path(root) / path
+    if not full.exists():
+        raise FlosslabError(f"no {path} under {root}; python -m flosslab reproduce writes it")
+    return json.loads(full.read_text())
 
 
 def _by_k(acc: dict) -> str:
     parts = []
     for key, q in acc.items():
-        label = "no flossing" if key == "none" else f"k = {key}"
+        label = SCHEDULE_LABELS["none"] if key == "none" else f"k = {key}"
         parts.append(f"{label} {q['median']:.2f} ({sum(v >= 0.9 for v in q['all'])} of "
                      f"{len(q['all'])})")
     return ", ".join(parts)
 
 
-def claims_table() -> str:
+def claims_table(root=ROOT) -> str:
     """The paper's claims, where each was read, what the default budget measured, and what could
     not be checked (numbers from docs/results/results.json)."""
-    r = _results()
+    r = _results(root)
     b = r["b_condition"]
     before, after = b["before"], b["after"]
     xor, copy = r["c_delay"]["xor"], r["c_delay"]["copy"]
@@ -204,7 +222,7 @@ def claims_table() -> str:
     def horizons(sweep):
         iv = sweep["horizon_0.9_interval"]
         return ", ".join(f"{SCHEDULE_LABELS[s]} {iv[s]['horizon']} [{iv[s]['low']}, {iv[s]['high']}]"
-                         for s in ("none", "pre", "inter"))
+                         for s in PAPER_SCHEDULES)
 
     def ratio(c):
         return c["horizon_inter"] / c["horizon_none"]
@@ -217,7 +235,7 @@ def claims_table() -> str:
     f = r["f_cost"]
     ms_n = " / ".join(f"{c['ms']:.1f}" for c in f["by_n"])
     ns = " / ".join(str(c["n"]) for c in f["by_n"])
-    big = [int(d) for d in xor["delays"] if all(count(xor, s, d) == 0 for s in ("none", "pre", "inter"))]
+    big = [int(d) for d in xor["delays"] if all(count(xor, s, d) == 0 for s in PAPER_SCHEDULES)]
     rows = [
         ("condition number of the long-term Jacobian reduced by up to ~30 orders of magnitude",
          "abstract (quoted in the paper summary)",
@@ -249,8 +267,8 @@ def claims_table() -> str:
         ("flossing raises the effective rank of dL/dW",
          "the paper's text, quoted in the summary: 'gradient flossing increases the effective rank "
          "of the recurrent weight gradient'",
-         f"XOR d = 20, median over seeds at each evaluation: no flossing {span('none')}, "
-         f"preflossing {span('pre')}, pre + periodic flossing {span('inter')}",
+         "XOR d = 20, median over seeds at each evaluation: "
+         + ", ".join(f"{SCHEDULE_LABELS[s]} {span(s)}" for s in PAPER_SCHEDULES),
          "the paper's rank measure (entropy effective rank here)"),
         ("more flossed exponents help tasks that need several memory directions",
          "the paper summary (design trade-offs; 'variable temporal complexity')",
@@ -291,14 +309,16 @@ def compact_runs(records, digits: int | None = 6) -> dict:
     return out
 
 
-def paper_runs_from_files() -> dict:
-    paths = [f"{PAPER_RUNS}/{name}" for name in PAPER_RUN_FILES if _existing(f"{PAPER_RUNS}/{name}")]
-    return compact_runs(load_runs(*paths))
+def paper_runs_from_files(root=ROOT) -> dict:
+    paths = [f"{PAPER_RUNS}/{name}" for name in PAPER_RUN_FILES
+             if _existing(f"{PAPER_RUNS}/{name}", root)]
+    return compact_runs(load_runs(*paths, root=root))
 
 
-def ship_paper_runs() -> Path:
+def ship_paper_runs(root=ROOT) -> Path:
     """Write the compact final accuracies of every paper-budget run into the package's data."""
-    SHIPPED_RUNS.write_text(json.dumps(paper_runs_from_files(), indent=1, sort_keys=True) + "\n")
+    SHIPPED_RUNS.write_text(json.dumps(paper_runs_from_files(root), indent=1, sort_keys=True)
+                            + "\n")
     return SHIPPED_RUNS
 
 
@@ -315,18 +335,21 @@ def shipped_ablations() -> dict:
     return {label: shipped_accuracies(variant) for label, (variant, _) in ABLATIONS.items()}
 
 
-#: The tables a page can hold, by name.
+#: The tables a page can hold, by name: each a function of the root of the runs files.
 TABLES = {
-    "default-copy": lambda: sweep_table(_merged("docs/results/runs.jsonl", task="copy")),
-    "default-xor": lambda: sweep_table(_merged("docs/results/runs.jsonl")),
-    "default-horizons-xor": lambda: horizon_table(_merged("docs/results/runs.jsonl")),
-    "default-horizons-copy": lambda: horizon_table(_merged("docs/results/runs.jsonl", task="copy")),
-    "paper-xor": lambda: sweep_table(_merged(f"{PAPER_RUNS}/runs.jsonl")),
-    "paper-d70": lambda: delay_table(_paper_d70(), 70),
-    "paper-horizons": lambda: horizon_table(_paper_all()),
+    "default-copy": lambda root=ROOT: sweep_table(_merged(f"{RESULTS}/runs.jsonl", task="copy",
+                                                          root=root)),
+    "default-xor": lambda root=ROOT: sweep_table(_merged(f"{RESULTS}/runs.jsonl", root=root)),
+    "default-horizons-xor": lambda root=ROOT: horizon_table(_merged(f"{RESULTS}/runs.jsonl",
+                                                                    root=root)),
+    "default-horizons-copy": lambda root=ROOT: horizon_table(_merged(f"{RESULTS}/runs.jsonl",
+                                                                     task="copy", root=root)),
+    "paper-xor": lambda root=ROOT: sweep_table(_merged(f"{PAPER_RUNS}/runs.jsonl", root=root)),
+    "paper-d70": lambda root=ROOT: delay_table(_paper_d70(root), 70),
+    "paper-horizons": lambda root=ROOT: horizon_table(_paper_all(root)),
     "claims": claims_table,
-    "paper-ablations-d64": lambda: ablation_table(_merged(f"{PAPER_RUNS}/runs.jsonl"),
-                                                  _ablations(), 64),
+    "paper-ablations-d64": lambda root=ROOT: ablation_table(
+        _merged(f"{PAPER_RUNS}/runs.jsonl", root=root), _ablations(root), 64),
 }
 
 #: A marked table; its body never runs past the next marker (an empty table is allowed).
@@ -334,72 +357,30 @@ _BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>(?:(?!<!-- /?
                     r"(\n?<!-- /table -->)")
 
 
-def fill(text: str) -> str:
-    """``text`` with every marked table recomputed."""
+def fill(text: str, root=ROOT) -> str:
+    """``text`` with every marked table recomputed from the runs under ``root``."""
     def one(match):
         name = match.group("name")
         if name not in TABLES:
             raise FlosslabError(f"unknown table {name!r}; the tables are {', '.join(TABLES)}")
-        return match.group(1) + TABLES[name]() + "\n<!-- /table -->"
+        return match.group(1) + TABLES[name](root) + "\n<!-- /table -->"
     return _BLOCK.sub(one, text)
 
 
-def stale_tables(text: str) -> list:
+def stale_tables(text: str, root=ROOT) -> list:
     """Names of the marked tables whose text differs from a fresh computation."""
-    fresh = fill(text)
+    fresh = fill(text, root)
     old = {m.group("name"): m.group("body") for m in _BLOCK.finditer(text)}
     new = {m.group("name"): m.group("body") for m in _BLOCK.finditer(fresh)}
     return [name for name in old if old[name] != new[name]]
 
 
-def paper_delay_figure(path) -> Path:
+def paper_delay_figure(path, root=ROOT) -> Path:
     """Accuracy against delay at the author's budget, every delay swept (d = 70 included)."""
     from . import figures
-    acc = _paper_all()
+    acc = _paper_all(root)
     sweep = {"n": 80, "k": 75,
              "accuracy": {s: {str(d): quartiles(v) for d, v in sorted(by_delay.items())}
                           for s, by_delay in acc.items()}}
     figures.accuracy_vs_delay({"xor": sweep}, path)
     return Path(path)
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m flosslab.paper.report",
-                                     description="Fill in or check the reproduction's tables in "
-                                                 "markdown pages, from the committed runs.")
-    mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--write", action="store_true", help="rewrite the tables in place")
-    mode.add_argument("--check", action="store_true", help="exit 1 if a table is stale")
-    mode.add_argument("--print", dest="name", choices=sorted(TABLES), help="print one table")
-    mode.add_argument("--figure", metavar="PNG", help="draw the paper budget's accuracy against "
-                      "delay, every delay swept, into PNG")
-    mode.add_argument("--ship", action="store_true",
-                      help="write flosslab/paper/data/paper_runs.json from the paper-budget runs")
-    parser.add_argument("pages", nargs="*", help="markdown files holding marked tables")
-    args = parser.parse_args(argv)
-    if args.name:
-        print(TABLES[args.name]())
-        return 0
-    if args.figure:
-        print(paper_delay_figure(args.figure))
-        return 0
-    if args.ship:
-        print(ship_paper_runs())
-        return 0
-    status = 0
-    for page in args.pages:
-        path = Path(page)
-        text = path.read_text()
-        if args.write:
-            path.write_text(fill(text))
-        else:
-            stale = stale_tables(text)
-            if stale:
-                print(f"{page}: stale tables: {', '.join(stale)} (run python -m "
-                      f"flosslab.paper.report --write {page})")
-                status = 1
-    return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -33,13 +33,13 @@ from ..core.conventions import random_bits
 from ..core.errors import FlosslabError
 from ..core.records import strict_json
 from ..core.tasks import make_batch
+from ..core.trainconfig import PAPER_SCHEDULES
 from ..core.validate import check_choice
 from .budgets import DEFAULT, Budget, budget_delays, get_budget
 from .results import write_summary
 from .stats import bootstrap_horizon, horizon, quartiles
 from .sweep import RunSpec, run_sweep
 
-SCHEDULE_NAMES = {"none": "no flossing", "pre": "preflossing", "inter": "pre + periodic flossing"}
 
 
 @dataclass
@@ -92,10 +92,10 @@ def spectra_before_after(sizes: Sizes, device, progress=False) -> dict:
     params = init_ensemble(sizes.spec_units, [g for g, _ in members], [0] * len(members),
                            device=device)
     n = sizes.spec_units
-    before = ensemble_spectrum(params, n_steps=500, n_exponents=n, seeds=seeds)
+    before = ensemble_spectrum(params, seq_len=500, n_exponents=n, seeds=seeds)
     flossed, _ = floss_in_chunks(params, sizes.spec_floss_steps, [k for _, k in members],
                                 lr=sizes.lr, seeds=seeds, progress=progress)
-    after = ensemble_spectrum(flossed, n_steps=500, n_exponents=n, seeds=seeds)
+    after = ensemble_spectrum(flossed, seq_len=500, n_exponents=n, seeds=seeds)
     return {"n": n, "floss_steps": sizes.spec_floss_steps,
             "runs": [{"gain": g, "k": k, "before": b.tolist(), "after": a.tolist(),
                       "mean_abs_flossed_after": float(onp.mean(onp.abs(a[:k]))),
@@ -136,7 +136,7 @@ def delay_sweep(task: str, delays, budget: Budget, seeds, out_dir, device, sched
                 variant: str = "", chunk: int = 16, jobs: int = 1, progress=False,
                 log=print, scheduler=None) -> dict:
     """Final accuracy against delay for each schedule over ``seeds`` (a resumable sweep)."""
-    schedules = tuple(schedules or SCHEDULE_NAMES)
+    schedules = tuple(schedules or PAPER_SCHEDULES)
     specs = [RunSpec(task, d, s, seed, variant) for d in delays for s in schedules for seed in seeds]
     records = run_sweep(specs, budget, out_dir, device, chunk, jobs, progress, log,
                         scheduler=scheduler)
@@ -304,7 +304,7 @@ def reproduce(out_dir="reproduce_out", fast: bool = False, device="auto", progre
                               schedules=schedules, variant=variant, **sweep_args)
             for task in tasks})
         results.setdefault("c_delay" + suffix, {}).update(sweeps)
-        if not variant and set(schedules or SCHEDULE_NAMES) >= set(SCHEDULE_NAMES):
+        if not variant and set(schedules or PAPER_SCHEDULES) >= set(PAPER_SCHEDULES):
             results["c_claims"] = {t: claims_from_sweep(s) for t, s in results["c_delay"].items()}
         figures.accuracy_vs_delay(results["c_delay" + suffix],
                                   out / f"fig_c_accuracy_vs_delay{suffix}.png")

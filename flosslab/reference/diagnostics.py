@@ -30,13 +30,13 @@ __all__ = ["log_singular_values_from_jacobians", "log_singular_values", "conditi
            "state_gradient_norms", "weight_gradient"]
 
 
-def _log_sv_passes(apply: Callable, apply_t: Callable, n_steps: int, n: int, k: int,
+def _log_sv_passes(apply: Callable, apply_t: Callable, seq_len: int, n: int, k: int,
                    n_passes: int, seed: int):
     q = random_frame(n, k, seed)
     for p in range(n_passes):
         forward = p % 2 == 0
         total = onp.zeros(k)
-        for j in range(n_steps) if forward else reversed(range(n_steps)):
+        for j in range(seq_len) if forward else reversed(range(seq_len)):
             q, r = qr(apply(j, q) if forward else apply_t(j, q))
             total += log_abs_diag(r, where=f" at step {j} of the long-term Jacobian")
     return onp.sort(total)[::-1]

@@ -26,7 +26,7 @@ import numpy as onp
 from autograd.tracer import getval
 
 from ..core.conventions import default_transient, random_frame, random_state
-from ..core.errors import (JACOBIANS_NOT_FINITE, NEED_INPUTS_OR_STEPS, STATE_NOT_FINITE,
+from ..core.errors import (JACOBIANS_NOT_FINITE, NEED_INPUTS_OR_SEQ_LEN, STATE_NOT_FINITE,
                            FlosslabError, FrameCollapseWarning, NumericalError, frame_collapsed,
                            frame_not_finite, frame_shape, jacobians_shape)
 from ..core.records import SpectrumHistory
@@ -58,18 +58,18 @@ def _spread(log_r_diag) -> float:
     return float(onp.max(raw.max(-1) - raw.min(-1)))
 
 
-def accumulate_spectrum(apply_jacobian: Callable, n_steps: int, frame, reorth_every=1,
+def accumulate_spectrum(apply_jacobian: Callable, seq_len: int, frame, reorth_every=1,
                         transient: int = 0, return_history: bool = False):
     """The QR loop shared by every spectrum in the reference.
 
-    ``apply_jacobian(t, Q)`` returns ``D_t Q`` for t = 0..n_steps-1. ``reorth_every``: a QR every m
+    ``apply_jacobian(t, Q)`` returns ``D_t Q`` for t = 0..seq_len-1. ``reorth_every``: a QR every m
     steps, or ``"auto"`` (from the frame's spread, see :mod:`flosslab.core.schedule`). Returns the
     exponents (k,) and, with ``return_history``, a :class:`SpectrumHistory` of the running estimate.
     """
-    schedule = QRSchedule(n_steps, reorth_every, transient, spread=_spread,
+    schedule = QRSchedule(seq_len, reorth_every, transient, spread=_spread,
                           budget=SPREAD_BUDGET["float64"])
     q = frame
-    for t in range(schedule.n_steps):
+    for t in range(schedule.seq_len):
         q = apply_jacobian(t, q)
         if schedule.due(t):
             q, r = qr(q)
@@ -111,11 +111,11 @@ def spectrum_from_jacobians(jacobians, n_exponents=None, reorth_every=1, transie
                                transient, return_history)
 
 
-def lyapunov_spectrum(params: dict, inputs=None, n_steps=None, n_exponents=None, reorth_every=1,
+def lyapunov_spectrum(params: dict, inputs=None, seq_len=None, n_exponents=None, reorth_every=1,
                       transient=None, seed: int = 0, h0=None, return_history: bool = False):
     """Lyapunov spectrum of the RNN along the trajectory driven by ``inputs``.
 
-    inputs: (T, n_inputs) array, or None for no input (then ``n_steps`` sets T). The state and the
+    inputs: (T, n_inputs) array, or None for no input (then ``seq_len`` sets T). The state and the
     frame start together; the first ``transient`` steps (default 10 + T/10) are discarded for both.
     ``h0`` defaults to :func:`~flosslab.core.conventions.random_state` (seed) and the frame to
     :func:`~flosslab.core.conventions.random_frame` (N, k, seed). Returns (k,) exponents in natural
@@ -137,21 +137,21 @@ def lyapunov_spectrum(params: dict, inputs=None, n_steps=None, n_exponents=None,
     k = check_n_exponents(n_exponents, n)
     seed = check_int("seed", seed, minimum=0)
     if inputs is None:
-        if n_steps is None:
-            raise FlosslabError(NEED_INPUTS_OR_STEPS)
-        n_steps = check_int("the number of steps T", n_steps, minimum=1)
-        inputs = onp.zeros((n_steps, params["U"].shape[1]))
+        if seq_len is None:
+            raise FlosslabError(NEED_INPUTS_OR_SEQ_LEN)
+        seq_len = check_int("the number of steps T", seq_len, minimum=1)
+        inputs = onp.zeros((seq_len, params["U"].shape[1]))
     inputs = real_array("inputs", inputs)
     if inputs.ndim != 2:
         raise FlosslabError(f"inputs must have shape (T, n_inputs) for one trajectory, "
                             f"got {inputs.shape}")
-    n_steps = check_int("the number of steps T", inputs.shape[0], minimum=1)
-    transient = default_transient(n_steps) if transient is None else transient
+    seq_len = check_int("the number of steps T", inputs.shape[0], minimum=1)
+    transient = default_transient(seq_len) if transient is None else transient
     h0 = random_state(n, seed) if h0 is None else h0
     _, pre = run_rnn(params, inputs, h0=h0, return_preactivations=True)
     if not finite(pre):
         raise NumericalError(STATE_NOT_FINITE)
-    return accumulate_spectrum(lambda t, q: jacobian_apply(params, pre[t], q), n_steps,
+    return accumulate_spectrum(lambda t, q: jacobian_apply(params, pre[t], q), seq_len,
                                random_frame(n, k, seed), reorth_every, transient, return_history)
 
 
