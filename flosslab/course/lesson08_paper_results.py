@@ -737,6 +737,9 @@ def check_horizon(func) -> bool:
         for delays, medians, level in tests:
             want = reference_horizon(delays, medians, level)
             got = call(name, func, np.asarray(delays), np.asarray(medians), level)
+            if got is None and want is not None and level != 0.9 \
+                    and reference_horizon(delays, medians, 0.9) is None:
+                raise Answer(f"use the `level` argument (here {level}), not a fixed 0.9.")
             if want is None:
                 if got is None:
                     continue
@@ -813,7 +816,8 @@ def _bootstrap_cases():
             acc = np.round(acc * 20) / 20
             acc[:, :2] = 0.9
             what += ", accuracies exactly 0.9"
-        if case == 6:
+        if case == 6:                       # medians between 0.75 and 0.9 as well
+            acc = np.where(acc > 0.6, rng.uniform(0.7, 1.0, size=acc.shape), acc)
             level, what = 0.75, f"{n_seeds} seeds, level 0.75"
         idx = rng.integers(0, n_seeds, size=(5, 200, n_draws)) if n_draws != n_seeds \
             else bootstrap_indices(len(delays), n_seeds, 200, seed=case)
