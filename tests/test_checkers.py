@@ -80,6 +80,15 @@ def _bp_in_place_delta(params, pre, delta_last):
     return np.array(norms[::-1])
 
 
+def _bp_on_an_in_place_jacobian(params, pre, delta_last):   # issue 25: blamed the recursion
+    delta = np.asarray(delta_last, dtype=float)
+    norms = [np.linalg.norm(delta)]
+    for t in range(len(pre), 1, -1):
+        delta = _jac_in_place(params, pre[t - 1]).T @ delta
+        norms.append(np.linalg.norm(delta))
+    return np.array(norms[::-1])
+
+
 def _bp_no_transpose(params, pre, delta_last):
     delta, norms = np.asarray(delta_last), [np.linalg.norm(delta_last)]
     for t in range(len(pre), 1, -1):
@@ -465,6 +474,7 @@ WRONG = [
     ("01", "one_step_jacobian", _jac_slope_at_h, "pre-activation"),
     ("01", "backprop_norms", _bp_in_place_delta, "changed `delta_last`"),
     ("01", "backprop_norms", _bp_no_transpose, "TRANSPOSE"),
+    ("01", "backprop_norms", _bp_on_an_in_place_jacobian, "changed `params['W']`"),
     ("01", "growth_rate", _rate_slice, "skip = 0"),
     ("01", "growth_rate", _rate_log10, "natural log"),
     ("01", "growth_rate", _rate_hard_skip, "skip"),
