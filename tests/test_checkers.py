@@ -841,6 +841,10 @@ def test_correct_answers_pass_and_run_their_demo(number, name, alternative, caps
     assert ok, out
     DEMO[number](func, name)
     assert "the demos below use your" in capsys.readouterr().out
+    picked = checking.pick(name, func, getattr(LESSON[number], f"check_{name}"))
+    assert checking.whose(picked) == "your"
+    reference = checking.pick(name, None, getattr(LESSON[number], f"check_{name}"))
+    assert checking.whose(reference) == "the reference"
 
 
 # --- the contract itself --------------------------------------------------------------------------

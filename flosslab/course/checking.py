@@ -309,4 +309,14 @@ def pick(name: str, student, check, fallback=None):
         ok = student is not None and bool(check(student))
     print(f"the demos below use {'your' if ok else 'the reference'} {name}"
           + ("" if ok else " (yours does not pass its check yet)"))
-    return protected(student) if ok else fallback
+    if not ok:
+        return fallback
+    mine = protected(student)
+    mine.picked_from_student = True
+    return mine
+
+
+def whose(func) -> str:
+    """"your" for a student's function that :func:`pick` handed on, else "the reference": for the
+    labels of what a demo draws."""
+    return "your" if getattr(func, "picked_from_student", False) else "the reference"
