@@ -23,21 +23,15 @@ def student(tmp_path_factory):
 
 def test_student_edition_drops_solutions_and_answers_and_keeps_every_checker(student):
     out, written = student
-    assert [p.name for p in written] == [p.name for p in NOTEBOOKS]
-    for original, path in zip(NOTEBOOKS, written):
+    lessons = [p for p in NOTEBOOKS if not p.name.startswith(editions.LECTURER_ONLY)]
+    assert [p.name for p in written] == [p.name for p in lessons] and len(lessons) == 8
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in written)  # nothing else
+    for original, path in zip(lessons, written):
         full, cut = nbformat.read(original, 4), nbformat.read(path, 4)
         nbformat.validate(cut)
         assert "solution" not in tags_of(cut) and "answer" not in tags_of(cut)
         kept = [c for c in full.cells if not {"solution", "answer"} & set(c.metadata.get("tags", []))]
-        added = [c.source for c in cut.cells if c.get("id") == "student-solutions"]
-        assert [c.source for c in cut.cells if c.get("id") != "student-solutions"] == \
-            [c.source for c in kept]                                          # nothing else lost
-        if any("solution" in c.metadata.get("tags", []) for c in full.cells):
-            assert added == [f"from solutions_{path.name[:2]} import *   # the reference solutions, "
-                             "which the demos use until yours pass their checks"]
-            module = (out / f"solutions_{path.name[:2]}.py").read_text()
-            compile(module, "solutions", "exec")
-            assert "lesson.check_" not in module
+        assert [c.source for c in cut.cells] == [c.source for c in kept]     # nothing else lost
         assert all(not c.get("outputs") for c in cut.cells if c.cell_type == "code")
         text = json.dumps(cut)
         assert "<details>" not in text                       # no answer text left at all
@@ -46,21 +40,54 @@ def test_student_edition_drops_solutions_and_answers_and_keeps_every_checker(stu
         assert checks >= stubs                               # every stub is followed by a check
 
 
-@pytest.mark.skipif(os.environ.get("FLOSSLAB_FAST") != "1", reason="runs a notebook: fast mode")
-def test_student_edition_runs_top_to_bottom_with_the_stubs_unsolved(student):
+def solution_lines(path):
+    """The distinctive lines of a notebook's solution cells: code lines (20 characters or more,
+    stripped) that appear in no other cell of the instructor's notebook, so that finding one in
+    the student edition means an answer leaked."""
+    nb = nbformat.read(path, 4)
+    elsewhere = {line.strip() for c in nb.cells if "solution" not in c.metadata.get("tags", [])
+                 for line in c.source.splitlines()}
+    return {line.strip() for c in nb.cells if "solution" in c.metadata.get("tags", [])
+            for line in c.source.splitlines()
+            if len(line.strip()) >= 20 and line.strip() not in elsewhere
+            and not line.strip().startswith("#")}
+
+
+def test_no_solution_line_is_anywhere_in_the_student_edition(student):
+    """Every file under the edition's folder (notebooks and anything beside them) is searched for
+    every distinctive line of every solution cell of the instructor's notebooks."""
+    out, _ = student
+    lines = {line for path in NOTEBOOKS for line in solution_lines(path)}
+    assert len(lines) >= 26                                  # at least a line per exercise
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        text = path.read_text(errors="replace")
+        # notebooks store each source line as a JSON string: search the decoded sources too
+        if path.suffix == ".ipynb":
+            text += "\n".join(c.source for c in nbformat.read(path, 4).cells)
+        leaked = sorted(line for line in lines if line in text)
+        assert not leaked, f"{path.name} holds solution code: {leaked[:3]}"
+    assert not any(p.name.startswith(editions.LECTURER_ONLY) for p in files)   # speaking notes
+
+
+@pytest.mark.skipif(os.environ.get("FLOSSLAB_FAST") != "1", reason="runs notebooks: fast mode")
+@pytest.mark.parametrize("number", ["01", "02", "03", "04", "05", "06", "07", "08"])
+def test_student_edition_runs_top_to_bottom_with_the_stubs_unsolved(student, number):
     """The unsolved stubs raise NotImplementedError when checked: each checker says so in one line,
-    and the demos after it fall back to the reference, so Run All shows no error."""
+    and the demos after it fall back to the package's reference, so Run All shows no error."""
     from nbclient import NotebookClient
     out, written = student
-    path = out / "01_exploding_vanishing_gradients.ipynb"
+    path = next(p for p in written if p.name.startswith(number))
     nb = nbformat.read(path, 4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
+    NotebookClient(nb, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(out)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]
-    assert errors == []
+    assert errors == [], [(e.ename, e.evalue) for e in errors]
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                       for o in c.outputs if o.output_type == "stream")
+    assert "not written yet" in printed and "Correct" not in printed
     assert "the demos below use the reference" in printed      # the unsolved stubs fell back
 
 

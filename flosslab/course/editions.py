@@ -1,12 +1,13 @@
 """Editions of the course built from the notebooks with nbconvert: the student edition and slides.
 
-* **Student edition** (``python -m flosslab course student-edition OUT``): every notebook without its
-  ``solution`` cells (code) and ``answer`` cells (markdown), outputs cleared; the exercise stubs and
-  the checkers stay, so a student's answer is still checked. nbconvert's ``TagRemovePreprocessor``
-  and ``ClearOutputPreprocessor`` do the work. The demos fall back on the reference solutions while a
-  student's function is not ready (``checking.pick``), so the solutions' code goes to a module beside
-  the notebook (``solutions_NN.py``), imported by one cell after the setup: out of the notebook's
-  sight, but a Run All still works with every exercise unsolved.
+* **Student edition** (``python -m flosslab course student-edition OUT``): every lesson notebook
+  without its ``solution`` cells (code) and ``answer`` cells (markdown), outputs cleared; the exercise
+  stubs and the checkers stay, so a student's answer is still checked. nbconvert's
+  ``TagRemovePreprocessor`` and ``ClearOutputPreprocessor`` do the work. No answer code goes into
+  OUT: while a student's function does not pass its check the demos fall back on the package's
+  reference function for that exercise (``checking.pick``, through the reference each checker
+  names), so a Run All works with every exercise unsolved and nothing beside the notebooks holds a
+  solution. The lecturer's guide (``00_*``, speaking notes that repeat answers) stays out.
 * **Slides** (``python -m flosslab course slides OUT``): reveal.js slides (nbconvert's
   ``SlidesExporter``). The slide structure is derived from the notebook when the slides are built,
   so the notebooks carry no slide metadata to keep in step: a ``#``/``##`` heading starts a slide, a
@@ -68,23 +69,12 @@ def _read(path):
     return nbformat.read(str(path), as_version=4)
 
 
-def solutions_module(nb) -> str:
-    """The source of a module holding ``nb``'s solution cells (their checker calls dropped),
-    preceded by every import line of the notebook's code cells."""
-    code = [c.source for c in nb.cells if c.cell_type == "code"]
-    imports = [line for src in code for line in src.splitlines()
-               if line.startswith(("import ", "from ")) and "setup_notebook" not in line]
-    solutions = ["\n".join(line for line in c.source.splitlines()
-                           if not line.lstrip().startswith("lesson.check_"))
-                 for c in nb.cells if "solution" in c.metadata.get("tags", [])]
-    head = '"""Reference solutions of the exercises, for the demos to fall back on."""\n'
-    return head + "\n".join(dict.fromkeys(imports)) + "\n\n\n" + "\n\n\n".join(solutions) + "\n"
+#: Notebooks for the lecturer only, left out of the student edition: the lecturer's guide.
+LECTURER_ONLY = ("00_",)
 
 
-def student_notebook(nb, module: str | None = None):
-    """A copy of ``nb`` without solution and answer cells, outputs cleared; with ``module``, a cell
-    after the setup imports the reference solutions from that module."""
-    import nbformat
+def student_notebook(nb):
+    """A copy of ``nb`` without solution and answer cells, outputs cleared."""
     from nbconvert.preprocessors import ClearOutputPreprocessor, TagRemovePreprocessor
     nb = copy.deepcopy(nb)
     remove = TagRemovePreprocessor(remove_cell_tags=set(HIDDEN_TAGS), enabled=True)
@@ -92,32 +82,21 @@ def student_notebook(nb, module: str | None = None):
     nb, _ = ClearOutputPreprocessor().preprocess(nb, {})
     for cell in nb.cells:
         cell.metadata.pop("jupyter", None)          # nothing left to collapse
-    if module:
-        setup = next((i for i, c in enumerate(nb.cells)
-                      if c.cell_type == "code" and "setup_notebook" in c.source), 0)
-        cell = nbformat.v4.new_code_cell(
-            f"from {module} import *   # the reference solutions, which the demos use until yours "
-            "pass their checks")
-        cell.id = "student-solutions"
-        nb.cells.insert(setup + 1, cell)
     return nb
 
 
 def student_edition(out_dir, folder=None) -> list:
-    """Write the student edition of every course notebook into ``out_dir`` (with each notebook's
-    ``solutions_NN.py`` beside it); return the notebooks' paths."""
+    """Write the student edition of every course notebook but the lecturer's guide into
+    ``out_dir``; return the notebooks' paths."""
     import nbformat
     out = Path(out_dir)
     _writable(out)
     written = []
     for path in course_notebooks(folder):
-        nb = _read(path)
-        module = None
-        if any("solution" in c.metadata.get("tags", []) for c in nb.cells):
-            module = f"solutions_{path.name[:2]}"
-            (out / f"{module}.py").write_text(solutions_module(nb))
+        if path.name.startswith(LECTURER_ONLY):
+            continue
         target = out / path.name
-        nbformat.write(student_notebook(nb, module), str(target))
+        nbformat.write(student_notebook(_read(path)), str(target))
         written.append(target)
     return written
 

@@ -15,7 +15,7 @@ from ..core.style import new_figure
 from ..core.validate import check_int, check_n_exponents, check_real
 from ..reference.lyapunov import log_det_average, lyapunov_spectrum, spectrum_from_jacobians
 from ..reference.model import run_rnn, tanh_slope
-from .checking import Answer, call, close, run, to_array
+from .checking import Answer, call, checker, close, run, to_array, to_tuple
 from .dashboard_machinery import Dashboard, slider
 from .display import legend_outside, rescale, set_line
 
@@ -433,6 +433,22 @@ def qr_interval_dashboard(gain=2.0, n_units=None, interval=10):
 # --- checkers --------------------------------------------------------------------------------------
 
 
+def reference_qr_step(D, Q):
+    """(Q_new, log|R_ii|) of the reduced QR of D Q: one step of the QR algorithm."""
+    q_new, r = np.linalg.qr(np.asarray(D, dtype=float) @ np.asarray(Q, dtype=float))
+    return q_new, np.log(np.abs(np.diag(r)))
+
+
+def reference_spectrum(jacobians, frame, transient):
+    """The exponents of ``jacobians`` (T, N, N) by the QR algorithm from ``frame`` (N, k), the
+    first ``transient`` steps not counted (:func:`flosslab.reference.lyapunov.spectrum_from_jacobians`
+    with the exercise's arguments)."""
+    frame = np.asarray(frame, dtype=float)
+    return np.asarray(spectrum_from_jacobians(np.asarray(jacobians, dtype=float), frame.shape[1],
+                                              transient=transient, frame=frame))
+
+
+@checker(reference_qr_step)
 def check_qr_step(func, n_cases: int = 4) -> bool:
     """``func(D, Q)`` -> (Q_new, log|R_ii|): one step of the QR algorithm."""
     name = "qr_step"
@@ -444,13 +460,10 @@ def check_qr_step(func, n_cases: int = 4) -> bool:
             k = int(rng.integers(1, n + 1))
             d = rng.standard_normal((n, n))
             q = random_frame(n, k, case)
-            got = call(name, func, d, q)
-            if not isinstance(got, (tuple, list)) or len(got) != 2:
-                raise Answer("return a pair (Q_new, log_abs_diag_R).")
-            q_ref, r_ref = np.linalg.qr(d @ q)
+            got = to_tuple(name, call(name, func, d, q), 2, "a pair (Q_new, log_abs_diag_R)")
+            q_ref, r_ref = np.linalg.qr(d @ q)                 # from the originals
             logs_ref = np.log(np.abs(np.diag(r_ref)))
-            raw_logs = np.asarray(got[1], dtype=float) if not hasattr(got[1], "detach") \
-                else got[1].detach().numpy()
+            raw_logs = to_array(name, got[1], None, "log|R_ii|", finite=False)
             if raw_logs.shape == logs_ref.shape and np.isnan(raw_logs).any():
                 raise Answer("log of a negative R_ii is NaN: take log|R_ii| (Householder QR may "
                              "return negative diagonals).")
@@ -470,6 +483,7 @@ def check_qr_step(func, n_cases: int = 4) -> bool:
     return run(name, cases)
 
 
+@checker(reference_spectrum)
 def check_spectrum(func, n_cases: int = 3) -> bool:
     """``func(jacobians, frame, transient)`` -> (k,) exponents by the QR algorithm."""
     name = "my_spectrum"
@@ -478,7 +492,7 @@ def check_spectrum(func, n_cases: int = 3) -> bool:
         for case in range(n_cases):
             rng = np.random.default_rng(300 + case)
             n, t = int(rng.integers(3, 8)), int(rng.integers(30, 60))
-            k = int(rng.integers(1, n + 1))
+            k = n if case == 0 else int(rng.integers(1, n + 1))   # the demos use k = N
             transient = int(rng.integers(1, 10))
             jacs = rng.standard_normal((t, n, n)) * rng.uniform(0.3, 1.5) / np.sqrt(n)
             frame = random_frame(n, k, case)
@@ -506,6 +520,7 @@ def reference_log_det_average(jacobians, transient: int) -> float:
     return float(np.mean(np.linalg.slogdet(counted)[1]))
 
 
+@checker(reference_log_det_average)
 def check_log_det_average(func, n_cases: int = 4) -> bool:
     """``func(jacobians, transient)`` -> the time average of log|det D_t| over the steps after the
     transient: the right-hand side of the sum rule."""

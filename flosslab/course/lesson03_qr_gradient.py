@@ -17,7 +17,7 @@ from ..core.style import new_figure
 from ..core.validate import check_int, check_n_exponents
 from ..reference.lyapunov import accumulate_spectrum
 from ..reference.qr import qr, qr_vjp
-from .checking import Answer, call, close, run, to_array
+from .checking import Answer, call, checker, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
 from .display import legend_outside, rescale, set_line, skip_layout_pass
 
@@ -486,6 +486,7 @@ def _square_or_tall(rng_seed: int, case: int, max_cols: int):
     return rng, rng.standard_normal((m, n))
 
 
+@checker(closed_form_logdet_gradient)
 def check_logdet_gradient(func, n_cases: int = 4) -> bool:
     """``func(A)`` -> d(sum log|R_ii|)/dA for square or tall A (m >= n)."""
     name = "logdet_gradient"
@@ -514,6 +515,7 @@ def reference_copyltu(m):
     return np.tril(m) + np.tril(m, -1).T
 
 
+@checker(reference_copyltu)
 def check_copyltu(func, n_cases: int = 4) -> bool:
     """``func(M)`` -> copyltu(M): M's lower triangle and diagonal, mirrored to the upper triangle."""
     name = "copyltu"
@@ -550,6 +552,7 @@ def reference_qr_vjp(q, r, qb, rb):
     return qr_vjp((q, r), q @ r)((qb, rb))
 
 
+@checker(reference_qr_vjp)
 def check_qr_vjp(func, n_cases: int = 4) -> bool:
     """``func(Q, R, Qb, Rb)`` -> Ab = (Qb + Q copyltu(M)) R^{-T}, M = R Rb^T - Qb^T Q, for the
     reduced QR of a square or tall A; compared with the registered rule (itself tested against
@@ -557,8 +560,10 @@ def check_qr_vjp(func, n_cases: int = 4) -> bool:
     name = "qr_vjp"
 
     def cases():
-        for case in range(n_cases):
+        for case in range(n_cases + 2):
             rng, a = _square_or_tall(440 + case, case, 5)
+            if case >= n_cases:             # the demos' extremes: A 1 x 1 and 12 x 5
+                a = rng.standard_normal([(1, 1), (12, 5)][case - n_cases])
             m, n = a.shape
             q, r = np.linalg.qr(a)
             qb, rb = rng.standard_normal((m, n)), np.triu(rng.standard_normal((n, n)))

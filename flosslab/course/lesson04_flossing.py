@@ -25,7 +25,7 @@ from ..reference.diagnostics import condition_number_curve
 from .training_runs import describe_spread  # noqa: F401 (the notebook's spread over seeds)
 from ..reference.flossing import flossing_loss
 from ..reference.lyapunov import lyapunov_spectrum
-from .checking import Answer, call, close, run, to_array
+from .checking import Answer, call, checker, close, run, to_array, to_tuple
 from .dashboard_machinery import Dashboard, slider
 from .display import (integer_ticks, lam, lams, legend_outside, light_log_axis, rescale,
                       running_median, set_line, skip_layout_pass)
@@ -732,6 +732,7 @@ def _flossing_case(rng_seed: int, case: int, max_units: int, max_gain: float):
     return params, random_bits(40, 1, case), k, target
 
 
+@checker(flossing_loss)
 def check_flossing_loss(func, n_cases: int = 3) -> bool:
     """``func(params, inputs, k, target)`` -> mean_{i<=k} (lambda_i - target)^2, differentiable."""
     name = "my_flossing_loss"
@@ -770,6 +771,7 @@ def reference_value_and_gradient(params, inputs, k, target):
     return value_and_grad(lambda d: flossing_loss({**params, **d}, inputs, k, target))(dynamic)
 
 
+@checker(reference_value_and_gradient)
 def check_flossing_gradient(func, n_cases: int = 3) -> bool:
     """``func(params, inputs, k, target)`` -> (loss, {"W": dL/dW, "U": dL/dU, "b": dL/db})."""
     name = "flossing_value_and_gradient"
@@ -778,9 +780,8 @@ def check_flossing_gradient(func, n_cases: int = 3) -> bool:
         for case in range(n_cases):
             params, inputs, k, target = _flossing_case(520 + case, case, 9, 1.8)
             loss_want, grads_want = reference_value_and_gradient(params, inputs, k, target)
-            got = call(name, func, params, inputs, k, target)
-            if not isinstance(got, (tuple, list)) or len(got) != 2:
-                raise Answer("return a pair (loss, gradients), e.g. autograd's value_and_grad.")
+            got = to_tuple(name, call(name, func, params, inputs, k, target), 2,
+                           "a pair (loss, gradients), e.g. autograd's value_and_grad")
             loss = to_array(name, got[0], (), "the loss (one number)")
             if not close(loss, loss_want):
                 raise Answer("the loss is not the flossing loss: use your my_flossing_loss "
@@ -820,6 +821,7 @@ def reference_adam_step(theta, grad, mom1, mom2, tau, lr):
     return theta - lr * m_hat / (np.sqrt(v_hat) + ADAM_EPS), mom1, mom2
 
 
+@checker(reference_adam_step)
 def check_adam_step(func, n_cases: int = 5) -> bool:
     """``func(theta, grad, mom1, mom2, tau, lr)`` -> (theta_new, mom1_new, mom2_new), one Adam step
     (tau = 1 first). The last case has gradients of size 1e-6, where epsilon inside or outside the
@@ -837,12 +839,9 @@ def check_adam_step(func, n_cases: int = 5) -> bool:
             v = np.zeros(shape) if t == 1 else 0.1 * scale ** 2 * rng.random(shape)
             lr = float(rng.choice([0.01, 0.003]))
             want = reference_adam_step(x, g, m, v, t, lr)
-            got = call(name, func, x.copy(), g.copy(), m.copy(), v.copy(), t, lr)
-            if not isinstance(got, (tuple, list)) or len(got) != 3:
-                raise Answer("return three arrays: (theta_new, mom1_new, mom2_new).")
-            with np.errstate(all="ignore"):
-                raw = np.asarray(got[0], dtype=float) if not hasattr(got[0], "detach") else \
-                    got[0].detach().cpu().numpy()
+            got = to_tuple(name, call(name, func, x, g, m, v, t, lr), 3,
+                           "three arrays: (theta_new, mom1_new, mom2_new)")
+            raw = to_array(name, got[0], None, "theta_new", finite=False)
             if t == 1 and raw.shape == shape and not np.isfinite(raw).all():
                 raise Answer("tau counts steps from 1: the bias correction is 1 - b**tau, and at the "
                              "first step (tau = 1) it is 1 - b, not 1 - b**0 = 0.")
@@ -890,6 +889,7 @@ def _loss_curves():
     ]
 
 
+@checker(loss_still_falling)
 def check_still_falling(func) -> bool:
     """``func(losses)`` -> True when a noisy loss curve is still falling at its end, else False."""
     name = "loss_still_falling"

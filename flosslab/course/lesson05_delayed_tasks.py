@@ -14,7 +14,7 @@ from ..core.style import (AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, SCHE
                           new_figure)
 from ..core.tasks import accuracy, make_batch, task_lags
 from ..core.validate import check_n_exponents
-from .checking import Answer, call, close, run, to_array
+from .checking import Answer, call, checker, close, run, to_array
 from .dashboard_machinery import Dashboard, RunDashboard, slider
 from .display import rescale, running_median, set_line
 from .loss_curves import MIN_STEPS, loss_still_falling
@@ -441,6 +441,34 @@ def training_dashboard(**kwargs) -> TrainingDashboard:
 # --- checkers --------------------------------------------------------------------------------------
 
 
+def reference_parity_targets(bits, delay, order):
+    """Targets of temporal parity of order p for bits (T, B): z_t = XOR over j = 1..p of
+    x_{t - ceil(j d / p)} on the steps t >= d, 0 before (the lags of
+    :func:`flosslab.core.tasks.task_lags`)."""
+    bits = np.asarray(bits).astype(int)
+    targets = np.zeros_like(bits)
+    for lag in task_lags("parity", delay, order):
+        targets[delay:] ^= bits[delay - lag:len(bits) - lag]
+    return targets
+
+
+def reference_xor_targets(bits, delay):
+    """Targets of the delayed-XOR task (parity of order 2) for bits (T, B)."""
+    return reference_parity_targets(bits, delay, 2)
+
+
+def _scored_targets(name, raw, shape, mask):
+    """The answer's targets on the scored steps (``mask``), as an array: what it returns before
+    the delay is not scored ("anything goes"), so NaN or junk there is not held against it."""
+    got = to_array(name, raw, shape, "the targets (shaped like bits)", finite=False)
+    scored = got[mask]
+    if not np.isfinite(scored).all():
+        raise Answer("the targets on the scored steps (t >= d) contain NaN or inf: they are "
+                     "bits, 0 or 1.")
+    return scored
+
+
+@checker(reference_xor_targets)
 def check_xor_targets(func, n_cases: int = 4) -> bool:
     """``func(bits, delay)`` -> targets of the delayed-XOR task for bits (T, B), on steps t >= d."""
     name = "xor_targets"
@@ -452,16 +480,15 @@ def check_xor_targets(func, n_cases: int = 4) -> bool:
             batch = make_batch("xor", delay, 3, delay + 20, seed=case)
             bits = batch.inputs[..., 0].astype(int)
             want = batch.targets[..., 0].astype(int)
-            got = to_array(name, call(name, func, bits, delay), want.shape,
-                           "the targets (shaped like bits)")
-            if np.array_equal(got[batch.mask], want[batch.mask]):
+            scored = _scored_targets(name, call(name, func, bits, delay), want.shape, batch.mask)
+            if np.array_equal(scored, want[batch.mask]):
                 continue
-            if np.array_equal(got[batch.mask] % 2, want[batch.mask]):
+            if np.array_equal(scored % 2, want[batch.mask]):
                 raise Answer("a target is 0 or 1: XOR the two bits (a ^ b, or (a + b) % 2), do not "
                              "add them (their sum is 2 where both are 1).")
             if delay % 2:                                       # floor(d/2) instead of ceil
                 t = np.arange(delay, bits.shape[0])
-                if np.array_equal(got[t] % 2, bits[t - delay // 2] ^ bits[t - delay]):
+                if np.array_equal(scored % 2, bits[t - delay // 2] ^ bits[t - delay]):
                     raise Answer("for odd d the first lag is ceil(d/2), not floor(d/2).")
             raise Answer("y_t = x_{t - ceil(d/2)} XOR x_{t - d} for t >= d (time 0-indexed; ceil "
                          "matters when d is odd).")
@@ -485,6 +512,7 @@ def _xor_of_lags(bits, delay, lags):
     return y
 
 
+@checker(reference_parity_targets)
 def check_parity_targets(func, n_cases: int = 6) -> bool:
     """``func(bits, delay, order)`` -> targets of temporal parity of order p for bits (T, B):
     z_t = XOR over j = 1..p of x_{t - ceil(j d / p)} on the steps t >= d."""
@@ -496,9 +524,8 @@ def check_parity_targets(func, n_cases: int = 6) -> bool:
             batch = make_batch("parity", delay, 3, delay + 20, seed=610 + case, order=order)
             bits = batch.inputs[..., 0].astype(int)
             want = batch.targets[..., 0].astype(int)
-            got = to_array(name, call(name, func, bits, delay, order), want.shape,
-                           "the targets (shaped like bits)")
-            got_scored = got[batch.mask]
+            got_scored = _scored_targets(name, call(name, func, bits, delay, order), want.shape,
+                                         batch.mask)
             if np.array_equal(got_scored, want[batch.mask]):
                 continue
             if got_scored.max() > 1 or got_scored.min() < 0:
@@ -538,6 +565,7 @@ def _task_cases(seed, big=False):
     return logits, batch.targets, batch.mask
 
 
+@checker(reference_task_loss)
 def check_task_loss(func, n_cases: int = 4) -> bool:
     """``func(logits, targets, mask)`` -> the binary cross-entropy on logits, averaged over the
     scored steps (mask (T,)) and the batch; logits and targets (T, B, 1)."""
@@ -572,6 +600,7 @@ def check_task_loss(func, n_cases: int = 4) -> bool:
     return run(name, cases)
 
 
+@checker(accuracy)
 def check_scored_accuracy(func, n_cases: int = 4) -> bool:
     """``func(logits, targets, mask)`` -> the fraction of scored outputs predicted right:
     sigmoid(y) >= 1/2 (that is y >= 0) against z = 1."""

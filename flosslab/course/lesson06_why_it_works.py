@@ -21,7 +21,7 @@ from ..core.tasks import make_batch
 from ..core.validate import check_int, check_n_exponents, check_real
 from ..reference.diagnostics import weight_gradient
 from ..reference.model import run_rnn
-from .checking import Answer, call, close, run, to_array
+from .checking import Answer, call, checker, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
 from .display import rescale, set_line
 from .training_runs import describe_spread, train_seeds
@@ -507,6 +507,7 @@ def schedules_dashboard(runs: dict):
 # --- checkers --------------------------------------------------------------------------------------
 
 
+@checker(effective_rank)
 def check_effective_rank(func, n_cases: int = 4) -> bool:
     """``func(M)`` -> exp(entropy of the normalised singular values); tested on full-rank,
     rank-deficient and diagonal matrices with zero singular values (0 log 0 counts as 0)."""
@@ -520,6 +521,12 @@ def check_effective_rank(func, n_cases: int = 4) -> bool:
             r = int(rng.integers(1, min(m, n) + 1))
             mats.append(rng.standard_normal((m, r)) @ rng.standard_normal((r, n)))
         mats += [np.diag([1.0, 0.0]), np.diag([3.0, 3.0, 0.0])]      # exact zeros: 0 log 0 = 0
+        # near-zero but nonzero singular values, as the demo's dL/dW (32 x 32) has: a cut-off
+        # ("numerical rank") changes the result
+        rng = np.random.default_rng(704)
+        u, _ = np.linalg.qr(rng.standard_normal((32, 32)))
+        v, _ = np.linalg.qr(rng.standard_normal((32, 32)))
+        mats.append((u * np.geomspace(1.0, 1e-9, 32)) @ v.T)
         for mat in mats:
             want = effective_rank(mat)
             with np.errstate(all="ignore"):
@@ -541,11 +548,17 @@ def check_effective_rank(func, n_cases: int = 4) -> bool:
             if close(got, np.exp(-np.sum(p2 * np.log(p2))), rtol=1e-6):
                 raise Answer("normalise the singular values themselves, p_i = s_i / sum s, not "
                              "their squares.")
+            if s.min() > 0 and s.min() < 1e-6 * s.max():
+                raise Answer("keep every nonzero singular value, however small (this matrix has "
+                             f"singular values from {s.max():.0e} down to {s.min():.0e}, like the "
+                             "demo's gradient): leave out only exact zeros (p = p[p > 0]), no "
+                             "cut-off.")
             raise Answer("p_i = s_i / sum_j s_j from the singular values, then "
                          "exp(-sum p_i log p_i).")
     return run(name, cases)
 
 
+@checker(log10_condition_number)
 def check_log10_condition(func, n_cases: int = 4) -> bool:
     """``func(log_sv)`` -> log10(sigma_1 / sigma_k) from the natural logs of the k largest singular
     values, in descending order."""
@@ -596,6 +609,14 @@ def reference_deltas(params, batch, pre):
     return deltas
 
 
+def reference_weight_gradient(states, pre, deltas):
+    """dL/dW = sum over t and the batch of outer(tanh'(a_t) * delta_t, h_{t-1}), from the states
+    h_0..h_T (T+1, B, N), the pre-activations a_1..a_T and delta_t = dL/dh_t (T, B, N)."""
+    states, pre, deltas = (np.asarray(x, dtype=float) for x in (states, pre, deltas))
+    return np.einsum("tbi,tbj->ij", (1.0 - np.tanh(pre) ** 2) * deltas, states[:-1])
+
+
+@checker(reference_weight_gradient)
 def check_weight_gradient(func, n_cases: int = 3) -> bool:
     """``func(states, pre, deltas)`` -> dL/dW = sum over t and the batch of
     (tanh'(a_t) * delta_t) h_{t-1}^T; states (T+1, B, N) are h_0 (zeros), ..., h_T; pre (T, B, N)

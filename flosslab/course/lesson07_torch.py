@@ -18,7 +18,7 @@ from ..core.style import AFTER, BEFORE, new_figure
 from ..core.validate import check_choice, check_int, check_n_exponents, check_real
 from ..reference.lyapunov import lyapunov_spectrum, spectrum_from_jacobians
 from ..reference.model import run_rnn
-from .checking import Answer, call, close, run, to_array
+from .checking import Answer, call, checker, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
 from .display import integer_ticks, light_log_axis, rescale, set_line, skip_layout_pass
 
@@ -712,6 +712,21 @@ def cost_dashboard(n_units=None, n_exponents=None, sweep="k"):
 # --- checkers --------------------------------------------------------------------------------------
 
 
+def reference_batched_log_r(frames):
+    """log|R_ii| of the reduced QR of each frame: (B, N, k) torch tensor -> (B, k)."""
+    import torch
+    r = torch.linalg.qr(frames, mode="reduced").R
+    return torch.log(torch.abs(torch.diagonal(r, dim1=-2, dim2=-1)))
+
+
+def reference_cell_jacobian(step, z, x):
+    """The D x D Jacobian dz_next/dz of ``step(z, x)`` at (z, x), by torch.func (which
+    differentiates under an outer ``torch.no_grad()`` too, as the cell demos call it)."""
+    import torch
+    return torch.func.jacrev(step, argnums=0)(z, x)
+
+
+@checker(reference_batched_log_r)
 def check_batched_log_r(func, n_cases: int = 3) -> bool:
     """``func(frames)`` with frames a torch tensor (B, N, k) -> (B, k) tensor of log|R_ii|."""
     import torch
@@ -723,7 +738,11 @@ def check_batched_log_r(func, n_cases: int = 3) -> bool:
             b, n = int(rng.integers(1, 6)), int(rng.integers(2, 9))
             k = int(rng.integers(1, n + 1))
             frames = rng.standard_normal((b, n, k))
-            result = call(name, func, torch.tensor(frames))
+            # as the flossing demo calls it: frames inside autograd's graph (requires_grad), in
+            # float64 and float32
+            dtype = torch.float32 if case == n_cases - 1 else torch.float64
+            tensor = torch.tensor(frames, dtype=dtype, requires_grad=True)
+            result = call(name, func, tensor)
             if not isinstance(result, torch.Tensor):
                 raise Answer(f"return a torch tensor, got {type(result).__name__}.")
             want = np.stack([np.log(np.abs(np.diag(np.linalg.qr(f)[1]))) for f in frames])
@@ -733,6 +752,10 @@ def check_batched_log_r(func, n_cases: int = 3) -> bool:
             if not close(got, want):
                 raise Answer("use torch.linalg.qr(frames, mode='reduced') (it is batched) and "
                              "torch.diagonal(R, dim1=-2, dim2=-1).")
+            if not result.requires_grad:
+                raise Answer("the result does not depend on the frames for torch autograd (the "
+                             "flossing demo differentiates through it): use torch operations "
+                             "only (no .numpy(), .item() or .detach()).")
     return run(name, cases)
 
 
@@ -743,6 +766,7 @@ def reference_ensemble_flossing_loss(log_r, target):
     return ((lam - target) ** 2).mean(-1)
 
 
+@checker(reference_ensemble_flossing_loss)
 def check_ensemble_flossing_loss(func, n_cases: int = 3) -> bool:
     """``func(log_r, target)`` with log_r a torch tensor (T, E, k) of per-step log|R_ii| -> the (E,)
     flossing losses, differentiable by torch autograd."""
@@ -790,6 +814,7 @@ def check_ensemble_flossing_loss(func, n_cases: int = 3) -> bool:
     return run(name, cases)
 
 
+@checker(reference_cell_jacobian)
 def check_cell_jacobian(func, n_cases: int = 3) -> bool:
     """``func(step, z, x)`` -> the D x D Jacobian dz_next/dz of a cell's step function
     ``step(z, x)`` at (z, x) (torch tensors)."""
@@ -808,8 +833,8 @@ def check_cell_jacobian(func, n_cases: int = 3) -> bool:
             z = torch.rand(d, dtype=torch.float64) * 2 - 1
             x = torch.rand(2, dtype=torch.float64)
             want = torch.autograd.functional.jacobian(lambda zz: step(zz, x), z).detach().numpy()
-            got = call(name, func, step, z.clone(), x.clone())
-            got = to_array(name, got, None, "the Jacobian")
+            # the demos call it under torch.no_grad() (cell_spectrum_with)
+            got = to_array(name, call(name, func, step, z, x, no_grad=True), None, "the Jacobian")
             if got.shape == (d, 2):
                 raise Answer("that is the Jacobian with respect to the input x; differentiate "
                              "with respect to the state z (jacrev's argnums=0).")

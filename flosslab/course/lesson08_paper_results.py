@@ -16,7 +16,7 @@ from ..core.style import (AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, SCHE
 from ..core.validate import check_choice, check_n_exponents, check_real
 from ..paper import report, results
 from ..paper.stats import bootstrap_draws, bootstrap_horizon
-from .checking import Answer, call, close, run, to_array
+from .checking import Answer, call, checker, close, run, to_array, to_tuple
 from .dashboard_machinery import Dashboard, RunDashboard, slider
 from .display import rescale
 from .training_runs import (TRAIN_SIZES, describe_spread, keep_run, kept_run, seed_spread,
@@ -672,6 +672,13 @@ def _live_title(c):
 # --- checkers --------------------------------------------------------------------------------------
 
 
+def reference_seed_summary(values):
+    """(median, 25th percentile, 75th percentile) of ``values`` (numpy's linear interpolation)."""
+    q25, q50, q75 = np.percentile(np.asarray(values, dtype=float), [25, 50, 75])
+    return float(q50), float(q25), float(q75)
+
+
+@checker(reference_seed_summary)
 def check_seed_summary(func) -> bool:
     """``func(values)`` -> (median, 25th percentile, 75th percentile) of the values over seeds
     (numpy's default linear interpolation between order statistics)."""
@@ -683,10 +690,8 @@ def check_seed_summary(func) -> bool:
         tests.append(np.array([0.5, 0.5, 1.0, 0.5, 0.99]))
         for values in tests:
             want = np.percentile(values, [50, 25, 75])
-            got = call(name, func, values.copy())
-            if not isinstance(got, (tuple, list, np.ndarray)) or len(got) != 3:
-                raise Answer("return three numbers: (median, q25, q75).")
-            got = to_array(name, np.asarray(got, dtype=float), (3,), "(median, q25, q75)")
+            got = to_tuple(name, call(name, func, values), 3, "three numbers: (median, q25, q75)")
+            got = np.array([to_array(name, g, (), "each of (median, q25, q75)") for g in got])
             if close(got, want):
                 continue
             if close(got[0], np.mean(values)):
@@ -715,6 +720,7 @@ def reference_horizon(delays, medians, level: float = 0.9):
     return max(ok) if ok else None
 
 
+@checker(reference_horizon)
 def check_horizon(func) -> bool:
     """``func(delays, medians, level)`` -> the longest delay whose median accuracy is >= level,
     or None when no delay reaches it."""
@@ -723,12 +729,17 @@ def check_horizon(func) -> bool:
              ([12, 16, 20, 24, 28], [1.0, 0.99, 0.5, 0.93, 0.5], 0.9),   # not monotone
              ([10, 20, 30], [0.7, 0.6, 0.5], 0.9),                       # none reaches it
              ([10, 20, 30], [1.0, 0.9, 0.89], 0.9),                      # exactly the level
-             ([5, 10, 15], [0.8, 0.75, 0.5], 0.7)]
+             ([5, 10, 15], [0.8, 0.75, 0.5], 0.7),
+             ([40, 10, 30, 20], [0.95, 1.0, 0.5, 0.99], 0.9),            # delays not sorted
+             ([10, 20, 30], [0.97, 0.96, 0.95], 0.955)]                  # another level
 
     def cases():
         for delays, medians, level in tests:
             want = reference_horizon(delays, medians, level)
             got = call(name, func, np.asarray(delays), np.asarray(medians), level)
+            if got is None and want is not None and level != 0.9 \
+                    and reference_horizon(delays, medians, 0.9) is None:
+                raise Answer(f"use the `level` argument (here {level}), not a fixed 0.9.")
             if want is None:
                 if got is None:
                     continue
@@ -744,6 +755,11 @@ def check_horizon(func) -> bool:
                 raise Answer("return the delay itself, not its index.")
             passed = [m >= level for m in medians]
             first_fail = passed.index(False) if False in passed else len(passed)
+            if level != 0.9 and close(got, reference_horizon(delays, medians, 0.9) or -1):
+                raise Answer(f"use the `level` argument (here {level}), not a fixed 0.9.")
+            if close(got, [d for d, m in zip(delays, medians) if m >= level][-1]):
+                raise Answer("the delays need not be sorted: return the LONGEST delay that "
+                             "reaches the level (max), not the last one in the list.")
             if first_fail and close(got, delays[first_fail - 1]):
                 raise Answer("the horizon is the LONGEST delay that reaches the level, even if a "
                              "shorter one failed (medians need not fall monotonically).")
@@ -756,11 +772,19 @@ def check_horizon(func) -> bool:
 def reference_bootstrap_horizons(acc, delays, idx, level: float = 0.9) -> np.ndarray:
     """The horizon of each bootstrap resample: for delay j and resample b the median of
     acc[j, idx[j, b]]; the longest delay whose median reaches ``level``, 0 where none does."""
-    acc, idx = np.asarray(acc, dtype=float), np.asarray(idx)
-    medians = np.stack([np.median(acc[j][idx[j]], axis=1) for j in range(len(delays))])
+    return _bootstrap_variant(acc, delays, idx, level)
+
+
+def _bootstrap_variant(acc, delays, idx, level, statistic=None, strict=False, in_order=False):
+    """:func:`reference_bootstrap_horizons`, or a mistake in it: another ``statistic`` of each
+    resample than the median, ``>`` for ``>=``, or the last delay in the given order that reaches
+    the level instead of the longest."""
+    statistic = statistic or (lambda x: np.median(x, axis=1))
+    acc, idx, delays = np.asarray(acc, dtype=float), np.asarray(idx), np.asarray(delays)
+    medians = np.stack([statistic(acc[j][idx[j]]) for j in range(len(delays))])
     out = np.zeros(idx.shape[1], dtype=int)
-    for j in np.argsort(delays):
-        out[medians[j] >= level] = delays[j]
+    for j in (range(len(delays)) if in_order else np.argsort(delays, kind="stable")):
+        out[(medians[j] > level) if strict else (medians[j] >= level)] = delays[j]
     return out
 
 
@@ -770,6 +794,42 @@ def bootstrap_indices(n_delays: int, n_seeds: int, n_boot: int, seed: int = 0) -
     return np.stack(bootstrap_draws([n_seeds] * n_delays, n_boot, seed))
 
 
+def _bootstrap_cases():
+    """(acc, delays, idx, level, what) for the bootstrap checker: the shipped runs' shape (5 seeds,
+    level 0.9, sorted delays), and each of the demos' ranges: an even number of seeds and of draws
+    (the bonus cell draws 10, 20, 80 from the shipped seeds), accuracies exactly at the level
+    (accuracies are fractions of scored bits), another level, delays not sorted."""
+    out = []
+    for case in range(7):
+        rng = np.random.default_rng(820 + case)
+        delays = np.array([10, 20, 30, 40, 50])
+        n_seeds, n_draws, level = [5, 5, 5, 4, 5, 6, 5][case], [5, 5, 5, 4, 10, 6, 5][case], 0.9
+        ok = rng.uniform(0.9, 1.0, size=(5, n_seeds))
+        fail = rng.uniform(0.48, 0.55, size=(5, n_seeds))
+        p_ok = np.array([[1.0, 0.8, 0.6, 0.4, 0.1], [0.5, 0.4, 0.6, 0.3, 0.1],
+                         [0.9, 0.9, 0.5, 0.5, 0.2], [0.9, 0.7, 0.6, 0.5, 0.4],
+                         [0.9, 0.7, 0.6, 0.5, 0.4], [1.0, 0.9, 0.7, 0.6, 0.5],
+                         [1.0, 0.8, 0.7, 0.5, 0.3]][case])[:, None]
+        acc = np.where(rng.uniform(size=(5, n_seeds)) < p_ok, ok, fail)
+        what = f"{n_seeds} seeds, {n_draws} draws per resample, level {level}"
+        if case == 5:                       # fractions of 20 scored bits: 0.9 itself is common
+            acc = np.round(acc * 20) / 20
+            acc[:, :2] = 0.9
+            what += ", accuracies exactly 0.9"
+        if case == 6:                       # medians between 0.75 and 0.9 as well
+            acc = np.where(acc > 0.6, rng.uniform(0.7, 1.0, size=acc.shape), acc)
+            level, what = 0.75, f"{n_seeds} seeds, level 0.75"
+        idx = rng.integers(0, n_seeds, size=(5, 200, n_draws)) if n_draws != n_seeds \
+            else bootstrap_indices(len(delays), n_seeds, 200, seed=case)
+        if case in (3, 6):                  # the delays in another order (rows moved with them)
+            order = rng.permutation(5)
+            delays, acc, idx = delays[order], acc[order], idx[order]
+            what += f", delays in the order {delays.tolist()}"
+        out.append((acc, delays, idx, level, what))
+    return out
+
+
+@checker(reference_bootstrap_horizons)
 def check_bootstrap_horizons(func) -> bool:
     """``func(acc, delays, idx, level)`` -> (n_boot,) horizons of the bootstrap resamples; acc
     (n_delays, n_seeds) final accuracies, idx (n_delays, n_boot, n_seeds) resampled seed
@@ -777,18 +837,9 @@ def check_bootstrap_horizons(func) -> bool:
     name = "bootstrap_horizons"
 
     def cases():
-        for case in range(3):
-            rng = np.random.default_rng(820 + case)
-            delays = np.array([10, 20, 30, 40, 50])
-            n_seeds = 5
-            ok = rng.uniform(0.9, 1.0, size=(5, n_seeds))
-            fail = rng.uniform(0.48, 0.55, size=(5, n_seeds))
-            p_ok = np.array([[1.0, 0.8, 0.6, 0.4, 0.1], [0.5, 0.4, 0.6, 0.3, 0.1],
-                             [0.9, 0.9, 0.5, 0.5, 0.2]][case])[:, None]
-            acc = np.where(rng.uniform(size=(5, n_seeds)) < p_ok, ok, fail)
-            idx = bootstrap_indices(len(delays), n_seeds, 200, seed=case)
-            want = reference_bootstrap_horizons(acc, delays, idx)
-            raw = call(name, func, acc.copy(), delays.copy(), idx.copy(), 0.9)
+        for acc, delays, idx, level, what in _bootstrap_cases():
+            want = reference_bootstrap_horizons(acc, delays, idx, level)
+            raw = call(name, func, acc, delays, idx, level)
             if raw is not None and np.asarray(raw, dtype=object).dtype == object \
                     and any(v is None for v in np.ravel(np.asarray(raw, dtype=object))):
                 raise Answer("use 0 (not None) for a resample in which no delay reaches the level, "
@@ -799,15 +850,27 @@ def check_bootstrap_horizons(func) -> bool:
             if close(np.where(got < 0, 0, got), want):
                 raise Answer("use 0, not -1, where no delay reaches the level.")
             same = np.broadcast_to(idx[0], idx.shape)
-            if close(got, reference_bootstrap_horizons(acc, delays, same)):
+            if close(got, reference_bootstrap_horizons(acc, delays, same, level)):
                 raise Answer("resample each delay with its own indices idx[j] (the seeds of "
                              "different delays are different networks).")
-            means = np.stack([np.mean(acc[j][idx[j]], axis=1) for j in range(len(delays))])
-            mean_h = np.zeros(idx.shape[1], dtype=int)
-            for j in range(len(delays)):
-                mean_h[means[j] >= 0.9] = delays[j]
-            if close(got, mean_h):
-                raise Answer("take the MEDIAN of each resample, as for the horizon itself.")
+            mistakes = {
+                "take the MEDIAN of each resample, as for the horizon itself":
+                    dict(statistic=lambda x: np.mean(x, axis=1)),
+                "with an even number of draws the median is the MEAN of the two middle values "
+                "(np.median), not the upper one":
+                    dict(statistic=lambda x: np.sort(x, axis=1)[:, x.shape[1] // 2]),
+                "with an even number of draws the median is the MEAN of the two middle values "
+                "(np.median), not the lower one":
+                    dict(statistic=lambda x: np.sort(x, axis=1)[:, (x.shape[1] - 1) // 2]),
+                "'reaches' includes equality: median >= level": dict(strict=True),
+                "the delays need not be sorted: per resample take the LONGEST delay that reaches "
+                "the level, not the last one in the array's order": dict(in_order=True),
+            }
+            for hint, mistake in mistakes.items():
+                if close(got, _bootstrap_variant(acc, delays, idx, level, **mistake)):
+                    raise Answer(f"{hint} (case: {what}).")
+            if level != 0.9 and close(got, reference_bootstrap_horizons(acc, delays, idx, 0.9)):
+                raise Answer(f"use the `level` argument (here {level}), not a fixed 0.9.")
             raise Answer("for each delay j: medians = np.median(acc[j][idx[j]], axis=1) (one per "
                          "resample); then per resample the longest delay whose median >= level, "
                          "0 if none.")
