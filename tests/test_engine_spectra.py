@@ -61,7 +61,13 @@ def test_sum_rule_full_spectrum():
     h0 = torch.as_tensor(np.random.default_rng(1).uniform(-1, 1, 10))
     states = M.run_rnn(p, x, h0=h0)[12:]          # log|det D_t| from the states, independently
     logdet = torch.linalg.slogdet(p["W"])[1] + torch.log(1 - states ** 2).sum(-1)
-    assert abs(float(lam.sum() - logdet.mean())) < 1e-10
+    # Round-off: before each QR the frame's condition number is about e^(m (lambda_1 - lambda_N)),
+    # and the R factor's diagonal carries N relative errors of eps times that; the sum is exact
+    # otherwise. (1e-10 flat sat on the edge: 1.15e-10 on one CPU, below on another.)
+    spread = float(lam[0] - lam[-1])
+    tol = lam.numel() * torch.finfo(lam.dtype).eps * np.exp(3 * spread)
+    assert 1e-12 < tol < 1e-9                     # the bound stays a sharp test at this size
+    assert abs(float(lam.sum() - logdet.mean())) < tol
 
 
 def test_fused_backward_matches_autograd():
