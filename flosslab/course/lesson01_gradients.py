@@ -465,8 +465,8 @@ def gradient_norm_dashboard(gains=None, n_units=None, seq_len=None, n_curves: in
         return gradient_norms_vs_gain(gs, n_units, seq_len)
 
     return Dashboard(controls, compute,
-                     lambda art, data, v: update_gradient_norms(art, data),
                      lambda data, v: gradient_norm_figure(data),
+                     lambda art, data, v: update_gradient_norms(art, data),
                      note=lambda data, v: _underflow_note(data), height="420px")
 
 
@@ -505,8 +505,8 @@ def growth_rate_dashboard(backprop_norms, growth_rate, gain=1.0, seq_len=None, s
                 f"{gap.max():.3f} per step")
 
     return Dashboard(controls, compute,
-                     lambda art, r, v: update_rate(art, merged(r), 0),
-                     lambda r, v: rate_figure(merged(r), 0), note=note, height="420px")
+                     lambda r, v: rate_figure(merged(r), 0),
+                     lambda art, r, v: update_rate(art, merged(r), 0), note=note, height="420px")
 
 
 def _crossing_text(result) -> str:
@@ -549,8 +549,8 @@ def driven_dashboard(input_scale=1.0, bias_scale=0.1, n_units=None):
                 f"with this drive; autonomous: from {_crossing_text(auto)}.")
 
     return Dashboard(controls, compute,
-                     lambda art, d, v: update_driven(art, d[0], d[1], labels(v)),
-                     lambda d, v: driven_figure(d[0], d[1], labels(v)), note=note,
+                     lambda d, v: driven_figure(d[0], d[1], labels(v)),
+                     lambda art, d, v: update_driven(art, d[0], d[1], labels(v)), note=note,
                      height="420px")
 
 

@@ -363,7 +363,7 @@ def spectrum_dashboard(gain=2.0, n_units=None, n_exponents=None, reorth_every=1,
         draw(art, r, values)
         return fig, art
 
-    return Dashboard(controls, compute, draw, make, note=_spectrum_status, height="400px")
+    return Dashboard(controls, compute, make, draw, note=_spectrum_status, height="400px")
 
 
 def spectrum_vs_gain_dashboard(n_units=None, n_shown=3, n_steps=300):
@@ -388,9 +388,9 @@ def spectrum_vs_gain_dashboard(n_units=None, n_shown=3, n_steps=300):
                 f"{med[gains == 1.0][0]:+.3f}; at g = 3: {med[-1]:+.3f}")
 
     return Dashboard(controls, compute,
+                     lambda s, v: spectrum_vs_gain_seeds_figure(GAIN_GRID, s, v["n_shown"]),
                      lambda art, s, v: update_spectrum_vs_gain_seeds(art, GAIN_GRID, s,
                                                                            v["n_shown"]),
-                     lambda s, v: spectrum_vs_gain_seeds_figure(GAIN_GRID, s, v["n_shown"]),
                      note=note, height="420px")
 
 
@@ -424,9 +424,9 @@ def qr_interval_dashboard(gain=2.0, n_units=None, interval=10):
                 f"&lambda;<sub>i</sub>) = {r.exposure[i][first]:.1f}")
 
     return Dashboard(controls, compute,
-                     lambda art, data, v: update_interval_errors(art, data[0], data[1]),
                      lambda data, v: interval_errors_figure(data[0], data[1],
                                                                   ROUND_OFF_RULE),
+                     lambda art, data, v: update_interval_errors(art, data[0], data[1]),
                      note=note, height="420px")
 
 

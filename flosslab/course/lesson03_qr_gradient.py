@@ -399,7 +399,7 @@ def qr_gradient_dashboard(n_rows=6, n_cols=4, log10_eps=-6.0, vjp=None):
         return (f"at eps = {check.eps_grid[i]:.1e}: relative error {check.errors[i]:.1e}; "
                 f"best: {err:.1e} at eps = {eps:.1e}")
 
-    return Dashboard(controls, compute, draw, make, height="380px", note=note)
+    return Dashboard(controls, compute, make, draw, height="380px", note=note)
 
 
 def conditioning_dashboard(n_rows=6, n_cols=4, log10_sigma_min=-4.0, closed_form=None,
@@ -434,10 +434,9 @@ def conditioning_dashboard(n_rows=6, n_cols=4, log10_sigma_min=-4.0, closed_form
         return (f"sigma_min = {curve.sigma_min[i]:.1e}: gradient norm {curve.norm_vjp[i]:.2e}; "
                 f"relative errors: VJP {curve.err_vjp[i]:.1e}, {closed}{tail}")
 
-    return Dashboard(controls, compute,
-                     lambda art, data, v: update_conditioning(art, data[0], data[1],
-                                                                    closed_label),
-                     make, height="380px", note=note)
+    return Dashboard(controls, compute, make,
+                     lambda art, data, v: update_conditioning(art, data[0], data[1], closed_label),
+                     height="380px", note=note)
 
 
 def linear_network_dashboard(n_units=6, n_exponents=6, n_steps=40, closed_form=None):
@@ -463,8 +462,8 @@ def linear_network_dashboard(n_units=6, n_exponents=6, n_steps=40, closed_form=N
                      f"closed form to {rel:.1e}")
         return text
 
-    return Dashboard(controls, compute, lambda art, r, v: update_linear_network(art, r),
-                     lambda r, v: linear_network_figure(r), height="380px", note=note)
+    return Dashboard(controls, compute, lambda r, v: linear_network_figure(r),
+                     lambda art, r, v: update_linear_network(art, r), height="380px", note=note)
 
 
 # --- checkers --------------------------------------------------------------------------------------

@@ -655,8 +655,8 @@ def flossing_dashboard(n_exponents=None, target=0.0, gain=1.0, n_units=None, n_s
         return flossing_run(round(float(gain), 4), n_exponents, round(float(target), 4),
                                n_units, n_steps, d["lr"])
 
-    return Dashboard(controls, compute, lambda art, r, v: update_flossing(art, r),
-                     lambda r, v: flossing_figure(r), height="640px", extra=[note],
+    return Dashboard(controls, compute, lambda r, v: flossing_figure(r),
+                     lambda art, r, v: update_flossing(art, r), height="640px", extra=[note],
                      note=lambda r, v: _flossing_note(r, still_falling))
 
 
@@ -684,7 +684,7 @@ def learning_rate_dashboard(log10_lr=-2.0, n_exponents=None, gain=1.0, n_units=N
     def draw(art, r, v):
         update_flossing_history(art, r.losses, r.window_exponents, fr"$\eta$ = {r.lr:.3g}")
 
-    return Dashboard(controls, compute, draw, make, height="360px",
+    return Dashboard(controls, compute, make, draw, height="360px",
                      note=lambda r, v: _flossing_note(r),
                      extra=[W.HTML(f"N = {n}, k = {k}, gain {gain}, {steps} steps, target 0.")])
 
@@ -707,8 +707,8 @@ def condition_collapse_dashboard(seed=0, n_exponents=None, n_units=None, n_steps
         return f"live: N = {n}, k = {v['n_exponents']}, {steps} steps, seed {v['seed']}"
 
     return Dashboard(controls, compute,
-                     lambda art, data, v: update_condition_collapse(art, data, label(v)),
                      lambda data, v: condition_collapse_figure(shipped, data, label(v)),
+                     lambda art, data, v: update_condition_collapse(art, data, label(v)),
                      height="380px",
                      note=lambda data, v: (f"log10 κ(J_t) before → after flossing: live, t = "
                                            f"{data[0][-1]}: {data[1][-1]:.1f} → "

@@ -441,8 +441,8 @@ def condition_dashboard(gain=1.0, n_exponents=16, n_units=32, max_window=120):
         return (f"measured slope {slope:.3f} decades per step; (&lambda;<sub>1</sub> - "
                 f"&lambda;<sub>k</sub>) / ln 10 = {spread / np.log(10):.3f}")
 
-    return Dashboard(controls, compute, lambda art, d, v: update_condition_window(art, *d),
-                     lambda d, v: condition_window_figure(*d), height="350px", note=note)
+    return Dashboard(controls, compute, lambda d, v: condition_window_figure(*d),
+                     lambda art, d, v: update_condition_window(art, *d), height="350px", note=note)
 
 
 def checkpoint_note(c, i: int) -> str:
@@ -480,8 +480,8 @@ def why_dashboard(n_exponents=16, checkpoints: dict | None = None):
     def compute(n_exponents, checkpoint):
         return checkpoints[n_exponents], checkpoint
 
-    return Dashboard(controls, compute, lambda art, d, v: update_seed_checkpoints(art, *d),
-                     lambda d, v: seed_checkpoints_figure(*d), height="360px",
+    return Dashboard(controls, compute, lambda d, v: seed_checkpoints_figure(*d),
+                     lambda art, d, v: update_seed_checkpoints(art, *d), height="360px",
                      extra=[info], note=lambda d, v: checkpoint_note(*d))
 
 
@@ -500,8 +500,8 @@ def schedules_dashboard(runs: dict):
                          for s in values["shown"])
 
     return Dashboard(controls, lambda shown, seeds: (runs, shown, seeds),
-                     lambda art, d, v: update_schedules(art, *d),
-                     lambda d, v: schedules_figure(*d), height="560px", note=note)
+                     lambda d, v: schedules_figure(*d),
+                     lambda art, d, v: update_schedules(art, *d), height="560px", note=note)
 
 
 # --- checkers --------------------------------------------------------------------------------------
