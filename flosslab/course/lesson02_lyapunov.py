@@ -165,10 +165,10 @@ def preactivation_form_spectrum(gain: float = 2.0, n_units: int = 50, n_steps: i
     slopes = tanh_slope(pre)
     w = params["W"]
     transient = default_transient(n_steps)
-    ours = reference.lyapunov.spectrum_from_jacobians(slopes[:, :, None] * w[None], None,
-                                                      transient=transient, seed=seed)
-    theirs = reference.lyapunov.spectrum_from_jacobians(w[None] * slopes[:, None, :], None,
-                                                        transient=transient, seed=seed)
+    ours = reference.spectrum_from_jacobians(slopes[:, :, None] * w[None], None,
+                                             transient=transient, seed=seed)
+    theirs = reference.spectrum_from_jacobians(w[None] * slopes[:, None, :], None,
+                                               transient=transient, seed=seed)
     return np.asarray(ours), np.asarray(theirs)
 
 

@@ -212,15 +212,14 @@ def cell_spectrum_with(jacobian, name: str = "GRU", n_units: int = 8, scale: flo
     import torch
 
     from .. import engine
-    from ..engine.cells import cell_step_function, cell_trajectory, state_size
     cell = make_cell(name, n_units, scale, seed)
-    step = cell_step_function(cell)
-    d = state_size(cell)
+    step = engine.cell_step_function(cell)
+    d = engine.state_size(cell)
     bits = torch.as_tensor(random_bits(n_steps, 1, seed), dtype=torch.float64)
     z0 = torch.as_tensor(random_state(d, seed), dtype=torch.float64)
     transient = default_transient(n_steps)
     with torch.no_grad():
-        states = cell_trajectory(step, bits, z0)
+        states = engine.cell_trajectory(step, bits, z0)
         previous = torch.cat([z0.unsqueeze(0), states[:-1]])
         jacs = torch.stack([torch.as_tensor(jacobian(step, z, x)) for z, x in zip(previous, bits)])
         mine = engine.spectrum_from_jacobians(jacs, d, transient=transient, seed=seed)
