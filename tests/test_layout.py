@@ -341,3 +341,12 @@ def test_the_cache_check_catches_a_module_dict_and_a_closure_dict(tmp_path):
         "cache.Store or functools.lru_cache",
         "flosslab.course.lesson99_probe:7 dashboard's measured, filled by the nested compute: a "
         "closure cache"]
+
+
+def test_the_architecture_page_names_every_module():
+    """docs/architecture.md is the map a newcomer reads first: every module of the package is on
+    it (a new module without a line there fails here)."""
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    missing = [str(p.relative_to(ROOT)) for p in sorted(PACKAGE.rglob("*.py"))
+               if p.name != "__init__.py" and not re.search(rf"\b{re.escape(p.name)}\b", page)]
+    assert not missing, f"docs/architecture.md does not name: {missing}"
