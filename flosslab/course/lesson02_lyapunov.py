@@ -13,8 +13,8 @@ from ..core.conventions import autonomous, default_transient, init_rnn, random_f
 from ..core.records import SpectrumHistory
 from ..core.style import new_figure
 from ..core.validate import check_int, check_n_exponents, check_real
-from ..reference.lyapunov import log_det_average, lyapunov_spectrum, spectrum_from_jacobians
-from ..reference.model import run_rnn, tanh_slope
+from .. import reference
+from ..reference import spectrum_from_jacobians  # by name in the checkers
 from .checking import Answer, call, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
 from .display import legend_outside, rescale, set_line
@@ -55,12 +55,13 @@ def autonomous_spectrum(gain: float, n_units: int = 50, n_exponents: int | None 
     h0 = random_state(n_units, seed)
     inputs = np.zeros((n_steps, params["U"].shape[1]))
     transient = default_transient(n_steps)
-    lam, hist = lyapunov_spectrum(params, inputs, n_exponents=k, reorth_every=reorth_every,
-                                  transient=transient, seed=seed, h0=h0, return_history=True)
+    lam, hist = reference.lyapunov_spectrum(params, inputs, n_exponents=k,
+                                            reorth_every=reorth_every, transient=transient,
+                                            seed=seed, h0=h0, return_history=True)
     rule = None
     if k == n_units:
-        _, pre = run_rnn(params, inputs, h0=h0, return_preactivations=True)
-        rule = (float(np.sum(lam)), float(log_det_average(params, pre[transient:])))
+        _, pre = reference.run_rnn(params, inputs, h0=h0, return_preactivations=True)
+        rule = (float(np.sum(lam)), float(reference.log_det_average(params, pre[transient:])))
     return SpectrumResult(np.asarray(lam), hist, rule)
 
 
@@ -160,9 +161,9 @@ def preactivation_form_spectrum(gain: float = 2.0, n_units: int = 50, n_steps: i
     :func:`flosslab.spectrum_from_jacobians` with the same frame and transient. (k = N each.)"""
     from .. import reference
     params = autonomous(init_rnn(n_units, gain, seed=seed))
-    _, pre = run_rnn(params, np.zeros((n_steps, 1)), h0=random_state(n_units, seed),
-                     return_preactivations=True)
-    slopes = tanh_slope(pre)
+    _, pre = reference.run_rnn(params, np.zeros((n_steps, 1)), h0=random_state(n_units, seed),
+                               return_preactivations=True)
+    slopes = reference.tanh_slope(pre)
     w = params["W"]
     transient = default_transient(n_steps)
     ours = reference.spectrum_from_jacobians(slopes[:, :, None] * w[None], None,

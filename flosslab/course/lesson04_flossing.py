@@ -20,7 +20,7 @@ from ..core.tasks import make_batch
 from ..core.validate import check_int, check_n_exponents, check_real
 from .. import reference
 from ..paper.results import load
-from ..reference import flossing_loss       # by name for check_flossing_loss; elsewhere reference.*
+from ..reference import flossing_loss  # by name in the checkers
 from .training_runs import describe_spread  # noqa: F401 (the notebook's spread over seeds)
 from .checking import Answer, call, close, run, to_array
 from .cache import Store

@@ -19,8 +19,7 @@ from ..core.style import (AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, SCHE
                           new_figure)
 from ..core.tasks import make_batch
 from ..core.validate import check_int, check_n_exponents, check_real
-from ..reference.diagnostics import weight_gradient
-from ..reference.model import run_rnn
+from ..reference import run_rnn, weight_gradient  # by name in the checkers
 from .checking import Answer, call, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
 from .display import rescale, set_line

@@ -16,8 +16,7 @@ from ..core.conventions import (DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, 
 from ..core.settings import fast_or_full
 from ..core.style import AFTER, BEFORE, new_figure
 from ..core.validate import check_choice, check_int, check_n_exponents, check_real
-from ..reference.lyapunov import lyapunov_spectrum, spectrum_from_jacobians
-from ..reference.model import run_rnn
+from .. import reference
 from .checking import Answer, call, close, run, to_array
 from .cache import Store
 from .dashboard_machinery import Dashboard, slider
@@ -49,7 +48,8 @@ def torch_vs_reference(gain: float = 1.5, n_units: int = 32, n_exponents: int = 
     from .. import engine
     params = init_rnn(n_units, gain, seed=seed)
     bits = random_bits(n_steps, 1, seed)
-    ref = np.asarray(lyapunov_spectrum(params, bits, n_exponents=n_exponents, seed=seed))
+    ref = np.asarray(reference.lyapunov_spectrum(params, bits, n_exponents=n_exponents,
+                                                 seed=seed))
     lam = engine.lyapunov_spectrum(engine.to_torch(params, device), bits,
                                    n_exponents=n_exponents, seed=seed)
     return ref, lam.detach().cpu().numpy()
@@ -83,16 +83,16 @@ def engine_vs_reference(gain: float = 2.0, n_units: int = 32, n_exponents: int =
     transient = default_transient(n_steps)
     tp = engine.to_torch(params, device)
     with torch.no_grad():
-        states_ref = run_rnn(params, zeros, h0=h0)
+        states_ref = reference.run_rnn(params, zeros, h0=h0)
         states_eng = engine.run_rnn(tp, torch.zeros((n_steps, 1), dtype=torch.float64,
                                                     device=tp["W"].device),
                                     h0=torch.as_tensor(h0, device=tp["W"].device))
         jacs = (1 - states_ref ** 2)[:, :, None] * params["W"]        # D_t from the reference
-        same_ref = spectrum_from_jacobians(jacs, k, transient=transient, seed=seed)
+        same_ref = reference.spectrum_from_jacobians(jacs, k, transient=transient, seed=seed)
         same_eng = engine.spectrum_from_jacobians(torch.as_tensor(jacs, device=tp["W"].device),
                                                   k, transient=transient, seed=seed)
-        sep_ref = lyapunov_spectrum(params, zeros, n_exponents=k, transient=transient, seed=seed,
-                                    h0=h0)
+        sep_ref = reference.lyapunov_spectrum(params, zeros, n_exponents=k, transient=transient,
+                                              seed=seed, h0=h0)
         sep_eng = engine.lyapunov_spectrum(tp, zeros, n_exponents=k, transient=transient,
                                            seed=seed, h0=torch.as_tensor(h0, device=tp["W"].device))
     divergence = np.abs(states_ref - states_eng.cpu().numpy()).max(axis=1)
