@@ -25,7 +25,7 @@ from .core.settings import FAST, set_threads
 _HOMES = {
     "core.conventions": ("DYNAMIC_PARAMS", "autonomous", "default_transient", "init_rnn",
                          "random_bits", "random_frame", "random_state"),
-    "core.records": ("FlossHistory", "SpectrumHistory", "TrainHistory"),
+    "core.records": ("FlossHistory", "FlossState", "SpectrumHistory", "TrainHistory"),
     "core.measures": ("effective_rank", "log10_condition_number"),
     "core.tasks": ("TASKS", "TaskBatch", "accuracy", "make_batch", "task_lags"),
     "core.trainconfig": ("SCHEDULES", "TrainConfig"),

@@ -16,7 +16,9 @@ TINY = {"n_units": 6, "n_epochs": 8, "n_seeds": 2, "seq_extra": 6, "lr": 0.01, "
 def tiny_training(monkeypatch):
     """Training clicks of a few milliseconds; a fresh cache so that nothing leaks between tests."""
     monkeypatch.setitem(training_runs.TRAIN_SIZES, "small", dict(TINY))
-    monkeypatch.setattr(training_runs, "_RUNS", {})
+    training_runs.RUNS.clear()
+    yield
+    training_runs.RUNS.clear()          # the tiny runs share their keys with real small ones
 
 
 def reference_runs(task, delay, schedule, k=3, order=None, seeds=(0, 1)):

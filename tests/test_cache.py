@@ -15,6 +15,7 @@ import pytest
 
 from flosslab.cli import main
 from flosslab.core import settings
+from flosslab.core.errors import FlosslabError
 from flosslab.core.style import new_figure
 from flosslab.course import cache, training_runs
 from flosslab.course.dashboard_machinery import Dashboard, collecting, warm_states
@@ -180,7 +181,7 @@ def make_dashboard(compute, **kw):
         art["line"].set_ydata([data[0], data[0]])
 
     controls = {"x": W.IntSlider(value=1, min=0, max=4), "y": W.Dropdown(options=["a", "b"])}
-    return Dashboard(controls, compute, draw, make, background=False, **kw)
+    return Dashboard(controls, compute, make, draw, background=False, **kw)
 
 
 def pair(x, y):
@@ -208,8 +209,9 @@ def test_warm_states_all_combinations_or_one_control_at_a_time():
     assert star == [{"x": 1, "y": "a"}, {"x": 0, "y": "a"}, {"x": 2, "y": "a"},
                     {"x": 3, "y": "a"}, {"x": 4, "y": "a"}, {"x": 1, "y": "b"}]
     gains = W.FloatRangeSlider(value=(0.5, 1.0), min=0.0, max=1.5, step=0.5)
-    ranged = Dashboard({"g": gains}, lambda g: (g[0],), lambda *a: None,
-                       lambda d, v: (new_figure(width=2, height=2)[0], None), background=False,
+    ranged = Dashboard({"g": gains}, lambda g: (g[0],),
+                       lambda d, v: (new_figure(width=2, height=2)[0], None), lambda *a: None,
+                       background=False,
                        cache=False)
     assert [s["g"] for s in warm_states(ranged)] == [(0.5, 1.0), (0.0, 1.0), (1.0, 1.0),
                                                      (0.5, 0.5), (0.5, 1.5)]
@@ -218,10 +220,83 @@ def test_warm_states_all_combinations_or_one_control_at_a_time():
 def test_training_runs_are_kept_on_disk(cache_dir):
     run = {"accuracy": np.array([0.5, 0.75])}
     training_runs.keep_run(("test", 1), run)
-    training_runs._RUNS.pop(("test", 1))                 # as in a new kernel
+    training_runs.RUNS.clear()                           # as in a new kernel
     back = training_runs.kept_run(("test", 1))
     np.testing.assert_array_equal(back["accuracy"], run["accuracy"])
+    assert ("test", 1) in training_runs.RUNS              # read from disk, kept in memory again
     assert training_runs.kept_run(("test", 2)) is None
+    training_runs.RUNS.clear()
+
+
+# --- the in-memory store ---------------------------------------------------------------------------
+
+def test_a_store_drops_its_oldest_entry_past_its_bound_and_counts():
+    store = cache.Store("test", max_items=3)
+    for i in range(5):
+        assert store.put(i, i * i) == i * i
+    assert store.keys() == [2, 3, 4] and len(store) == 3      # 0 and 1, the oldest, dropped
+    store.put(3, "again")                                     # a kept key: updated, nothing dropped
+    assert store.keys() == [2, 3, 4] and store.get(3) == "again"
+    assert store.get(0) is None and store.get(0, "none") == "none" and store.get(4) == 16
+    assert store.stats() == {"name": "test", "size": 3, "max_items": 3, "hits": 2, "misses": 2,
+                             "evictions": 2}
+    store.clear()
+    assert len(store) == 0 and store.stats()["hits"] == store.stats()["evictions"] == 0
+
+
+def test_a_store_refuses_a_bound_below_one():
+    for bad in (0, -1, 2.5, True, "3"):
+        with pytest.raises(FlosslabError, match="whole number >= 1"):
+            cache.Store("bad", max_items=bad)
+
+
+def test_a_store_shared_by_threads_loses_nothing():
+    """8 threads put and get 2000 distinct keys each at once: every get counted, the bound kept
+    exactly, and what is kept is the newest entries of each thread (no entry torn or lost)."""
+    import threading
+    store = cache.Store("threads", max_items=4000)
+    n_threads, n_keys = 8, 2000
+    start = threading.Barrier(n_threads)
+
+    def work(t):
+        start.wait()
+        for i in range(n_keys):
+            store.put((t, i), i)
+            store.get((t, i))
+            store.get(("absent", t, i))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(n_threads)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    s = store.stats()
+    assert s["size"] == 4000 and s["evictions"] == n_threads * n_keys - 4000
+    assert s["hits"] + s["misses"] == 2 * n_threads * n_keys and s["misses"] >= n_threads * n_keys
+    assert s["hits"] >= n_threads * n_keys - s["evictions"]
+    for (t, i), value in store.items():
+        assert value == i
+    per_thread = {}
+    for t, i in store.keys():
+        per_thread.setdefault(t, []).append(i)
+    for kept in per_thread.values():          # a thread's entries go oldest first: its newest stay
+        assert kept == sorted(kept) and kept[-1] == n_keys - 1
+
+
+def test_the_disk_counts_are_counted_under_the_lock(cache_dir):
+    """Dashboards compute on worker threads: 8 threads calling through the disk cache at once lose
+    no count."""
+    import threading
+    before = cache.counts()
+    f = lambda x: x + 1                                          # noqa: E731
+    threads = [threading.Thread(target=lambda: [cache.call(f, {"x": i % 3}) for i in range(30)])
+               for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    after = cache.counts()
+    assert sum(after.values()) - sum(before.values()) == 8 * 30
 
 
 TINY = """\
@@ -238,7 +313,7 @@ def make(data, values):
     return fig, ax.plot(data)
 
 dash = Dashboard({"x": W.IntSlider(value=2, min=0, max=5), "y": W.Checkbox(value=False)},
-                 compute, lambda art, d, v: art[0].set_ydata(d), make)
+                 compute, make, lambda art, d, v: art[0].set_ydata(d))
 dash
 """
 

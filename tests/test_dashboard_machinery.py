@@ -21,7 +21,7 @@ def make_dashboard(compute, **kw):
     def draw(art, data, values):
         art["line"].set_ydata([data, data])
 
-    return Dashboard({"x": control}, compute, draw, make, **kw)
+    return Dashboard({"x": control}, compute, make, draw, **kw)
 
 
 def test_fast_moves_draw_only_the_last_setting():
@@ -39,7 +39,7 @@ def test_fast_moves_draw_only_the_last_setting():
         dash.controls["x"].value = x
     gate.set()
     dash.wait()
-    assert dash.data == 7.0 and dash.values == {"x": 7}
+    assert dash.data == 7.0 and dash.data_values == {"x": 7} == dash.values()
     assert np.allclose(dash.artists["line"].get_ydata(), 7.0)
     # computed: the creation (0), the first move, then only the newest request: nothing in between
     assert seen[0] == 0 and seen[-1] == 7 and len(seen) <= 3
@@ -100,15 +100,13 @@ def test_the_display_bundle_has_the_widget_and_a_png_of_the_figure():
     assert f'src="data:image/png;base64,{bundle["image/png"]}' in html
 
 
-def test_a_run_dashboard_bundle_has_its_png_too():
-    from flosslab.course.dashboard_machinery import RunDashboard
-
-    def make():
+def test_a_button_dashboard_bundle_has_its_png_too():
+    def make(data, values):
         fig, (ax,) = new_figure(width=3, height=2)
         return fig, {"ax": ax}
 
-    dash = RunDashboard({"x": W.IntSlider(value=1)}, lambda v, p: v["x"], make,
-                        lambda art, d, v: art["ax"].plot([0, d]), background=False)
+    dash = Dashboard({"x": W.IntSlider(value=1)}, lambda x, progress: x, make,
+                     lambda art, d, v: art["ax"].plot([0, d]), background=False, button="Run")
     dash.run()
     bundle = dash._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle and "image/png" in bundle

@@ -147,3 +147,206 @@ def test_every_notebook_imports_its_own_lesson():
         lessons = set(re.findall(r"\blesson\d\d_\w+", code))
         assert lessons and all(name.startswith(f"lesson{path.name[:2]}_") for name in lessons), \
             f"{path.name} imports {sorted(lessons)}"
+
+
+# --- the course through public names, and no cache of its own -----------------------------------
+
+#: The packages the course uses through their public names only (their ``__all__``).
+PUBLIC = ("flosslab.engine", "flosslab.reference")
+
+
+def _public_names() -> dict:
+    import importlib
+    return {name: set(importlib.import_module(name).__all__) for name in PUBLIC}
+
+
+def _home(target: str):
+    """The public package ``target`` (a module path) belongs to, or None."""
+    return next((p for p in PUBLIC if target == p or target.startswith(p + ".")), None)
+
+
+def private_uses(root: Path = ROOT) -> list:
+    """Each name a course module takes from the engine or the reference that is not in that
+    package's ``__all__``, each import through a private module path (a part starting with "_"),
+    and each ``engine.x`` / ``reference.x`` attribute outside ``__all__``; imports inside
+    functions included."""
+    public = _public_names()
+    bad = []
+    for path in sorted((root / "flosslab" / "course").glob("*.py")):
+        name = module_name(path, root)
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        tree = ast.parse(path.read_text())
+        aliases = {}                               # local name -> public package it stands for
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                base = package.split(".")[:len(package.split(".")) - node.level + 1] \
+                    if node.level else []
+                target = ".".join(base + ([node.module] if node.module else []))
+                for alias in node.names:
+                    full = f"{target}.{alias.name}"
+                    if _home(full) == full:        # from .. import engine
+                        aliases[alias.asname or alias.name] = full
+                        continue
+                    home = _home(target)
+                    if home is None:
+                        continue
+                    inner = target[len(home):].split(".")
+                    if any(part.startswith("_") for part in inner if part):
+                        bad.append(f"{name}:{node.lineno} imports from the private module "
+                                   f"{target}")
+                    if alias.name not in public[home]:
+                        bad.append(f"{name}:{node.lineno} imports {alias.name} from {target}: "
+                                   f"not in {home}.__all__")
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    home = _home(alias.name)
+                    if home is not None and alias.name != home:
+                        bad.append(f"{name}:{node.lineno} imports the module {alias.name}: use "
+                                   f"the names of {home}")
+                    elif home is not None and alias.asname:
+                        aliases[alias.asname] = home
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in aliases
+                    and node.attr not in public[aliases[node.value.id]]):
+                bad.append(f"{name}:{node.lineno} uses {node.value.id}.{node.attr}: not in "
+                           f"{aliases[node.value.id]}.__all__")
+    return bad
+
+
+def test_the_course_uses_only_public_names_of_the_engine_and_the_reference():
+    """One way into the engine: what a lesson needs is in ``flosslab.engine.__all__`` (or the
+    reference's), so that the engine can change behind its names."""
+    bad = private_uses()
+    assert not bad, "\n".join(bad)
+
+
+def test_the_public_name_check_catches_private_names(tmp_path):
+    shutil.copytree(PACKAGE, tmp_path / "flosslab", ignore=shutil.ignore_patterns(
+        "__pycache__", "data", "*.png", "*.json", "*.jsonl"))
+    assert private_uses(tmp_path) == []
+    (tmp_path / "flosslab" / "course" / "lesson99_probe.py").write_text(
+        "from ..engine.cells import _step_and_size\n"
+        "from ..engine.training import evaluate, train\n"
+        "from ..reference.lyapunov import log_abs_diag\n"
+        "def f():\n"
+        "    from .. import engine\n"
+        "    return engine.lyapunov_spectrum, engine.workspace\n")
+    assert private_uses(tmp_path) == [
+        "flosslab.course.lesson99_probe:1 imports _step_and_size from flosslab.engine.cells: "
+        "not in flosslab.engine.__all__",
+        "flosslab.course.lesson99_probe:2 imports evaluate from flosslab.engine.training: "
+        "not in flosslab.engine.__all__",
+        "flosslab.course.lesson99_probe:3 imports log_abs_diag from flosslab.reference.lyapunov: "
+        "not in flosslab.reference.__all__",
+        "flosslab.course.lesson99_probe:6 uses engine.workspace: not in flosslab.engine.__all__"]
+
+
+#: Calls that fill a container.
+FILLS = {"append", "add", "extend", "insert", "setdefault", "update", "__setitem__"}
+CONTAINERS = (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)
+CONTAINER_CALLS = {"dict", "list", "set", "OrderedDict", "defaultdict", "Counter"}
+
+
+def _is_container(value) -> bool:
+    if isinstance(value, CONTAINERS):
+        return True
+    if isinstance(value, ast.Call):
+        f = value.func
+        return (f.id if isinstance(f, ast.Name) else getattr(f, "attr", "")) in CONTAINER_CALLS
+    return False
+
+
+def _containers(body) -> dict:
+    """{name: line} of the names a block binds to a new container (not inside nested defs)."""
+    out = {}
+    for node in body:
+        if isinstance(node, ast.Assign) and _is_container(node.value):
+            out.update({t.id: node.lineno for t in node.targets if isinstance(t, ast.Name)})
+        elif isinstance(node, ast.AnnAssign) and node.value is not None \
+                and _is_container(node.value) and isinstance(node.target, ast.Name):
+            out[node.target.id] = node.lineno
+    return out
+
+
+def _filled(func) -> set:
+    """The names a function fills (``x[k] = v``, ``x.setdefault(...)``, ``x.append(...)``, ...)."""
+    names = set()
+    for node in ast.walk(func):
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AugAssign) else []
+        for t in targets:
+            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
+                names.add(t.value.id)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr in FILLS and isinstance(node.func.value, ast.Name):
+            names.add(node.func.value.id)
+    return names
+
+
+def course_caches(root: Path = ROOT) -> list:
+    """Containers the course fills as caches outside :mod:`flosslab.course.cache`: a module-level
+    dict, list, set or OrderedDict that a function fills, and a function's container that a
+    function nested in it fills (a closure that remembers across calls)."""
+    bad = []
+    for path in sorted((root / "flosslab" / "course").glob("*.py")):
+        if path.name == "cache.py":
+            continue
+        name = module_name(path, root)
+        tree = ast.parse(path.read_text())
+        funcs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef,
+                                                              ast.AsyncFunctionDef))]
+        module_level = _containers(tree.body)
+        for func in funcs:
+            for var in sorted(_filled(func) & set(module_level)):
+                if var not in {a.arg for a in func.args.args}:
+                    bad.append(f"{name}:{module_level[var]} module-level {var}, filled by "
+                               f"{func.name}: use a cache.Store or functools.lru_cache")
+            own = _containers(func.body)
+            for inner in ast.walk(func):
+                if inner is func or not isinstance(inner, (ast.FunctionDef, ast.Lambda)):
+                    continue
+                for var in sorted(_filled(inner) & set(own)):
+                    bad.append(f"{name}:{own[var]} {func.name}'s {var}, filled by the nested "
+                               f"{getattr(inner, 'name', 'lambda')}: a closure cache")
+    return sorted(set(bad))
+
+
+def test_the_course_keeps_no_cache_of_its_own():
+    """One in-memory cache (cache.Store, bounded and locked) beside the disk cache: no module-level
+    dict filled on the fly (unbounded, unlocked), no closure dict (which also kept a dashboard
+    out of the disk cache)."""
+    bad = course_caches()
+    assert not bad, "\n".join(bad)
+
+
+def test_the_cache_check_catches_a_module_dict_and_a_closure_dict(tmp_path):
+    shutil.copytree(PACKAGE, tmp_path / "flosslab", ignore=shutil.ignore_patterns(
+        "__pycache__", "data", "*.png", "*.json", "*.jsonl"))
+    assert course_caches(tmp_path) == []
+    (tmp_path / "flosslab" / "course" / "lesson99_probe.py").write_text(
+        "_SEEN: dict = {}\n"
+        "def measure(key):\n"
+        "    if key not in _SEEN:\n"
+        "        _SEEN[key] = key * 2\n"
+        "    return _SEEN[key]\n"
+        "def dashboard():\n"
+        "    measured = {}\n"
+        "    def compute(x):\n"
+        "        measured.setdefault(x, []).append(x)\n"
+        "        return len(measured)\n"
+        "    return compute\n")
+    assert course_caches(tmp_path) == [
+        "flosslab.course.lesson99_probe:1 module-level _SEEN, filled by measure: use a "
+        "cache.Store or functools.lru_cache",
+        "flosslab.course.lesson99_probe:7 dashboard's measured, filled by the nested compute: a "
+        "closure cache"]
+
+
+def test_the_architecture_page_names_every_module():
+    """docs/architecture.md is the map a newcomer reads first: every module of the package is on
+    it (a new module without a line there fails here)."""
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    missing = [str(p.relative_to(ROOT)) for p in sorted(PACKAGE.rglob("*.py"))
+               if p.name != "__init__.py" and not re.search(rf"\b{re.escape(p.name)}\b", page)]
+    assert not missing, f"docs/architecture.md does not name: {missing}"

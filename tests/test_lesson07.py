@@ -145,6 +145,7 @@ def test_cost_dashboard(monkeypatch):
     monkeypatch.setattr(lesson, "flossing_step_seconds",
                         lambda n, k, n_steps=55, device="cpu", repeats=2, seed=0:
                         0.01 + 1e-10 * float(lesson.cost_work(n, k)))
+    lesson.STEP_SECONDS.clear()
     dash = lesson.cost_dashboard(n_units=32, n_exponents=4, sweep="k")
     assert dash.controls["device"].disabled is (not torch.cuda.is_available())
     assert list(np.asarray(dash.artists["line"].get_xdata())) == [4, 8, 16, 32]
@@ -156,6 +157,7 @@ def test_cost_dashboard(monkeypatch):
     assert list(np.asarray(dash.artists["line"].get_xdata())) == [16, 32, 64, 128, 256]
     assert dash.data[4] == 8                   # points kept: (32, 4) was in both sweeps
     assert "slope" in dash.note_text and "c0 = 10.0 ms" in dash.note_text
+    lesson.STEP_SECONDS.clear()                # no fake time left for a later test
 
 
 def _loss_summed_over_time(log_r, target):

@@ -120,17 +120,17 @@ def test_live_delay_figure_is_marked_stale_when_the_task_changes(tiny_training, 
     dash.background = False
     dash.run()
     png = dash.image.value
-    assert not dash.artists["is_stale"]
+    assert not dash.stale
     dash.set(task="xor")
     texts = [t.get_text() for t in dash.fig.texts]
-    assert dash.artists["is_stale"] and dash.image.value != png
+    assert dash.stale and dash.image.value != png
     assert any("stale: drawn for task = copy" in t for t in texts), texts
     assert "previous settings (task = copy)" in dash.status.value
     dash.set(task="copy")
-    assert not dash.artists["is_stale"] and not any("stale" in t.get_text() for t in dash.fig.texts)
+    assert not dash.stale and not any("stale" in t.get_text() for t in dash.fig.texts)
     dash.set(task="xor")
     dash.run()
-    assert not dash.artists["is_stale"] and dash.data[1] == "xor"
+    assert not dash.stale and dash.data[1] == "xor"
     assert not any("stale" in t.get_text() for t in dash.fig.texts)
 
 
@@ -145,7 +145,7 @@ def test_live_parity_dashboard_reruns_small(tiny_training, monkeypatch):
     np.testing.assert_allclose(acc[3], want, atol=1e-12)
     assert "k=3" in dash.status.value
     dash.set(order=2)                                   # another setting: stale at once
-    assert dash.artists["is_stale"] and "parity order p = 3" in dash.status.value
+    assert dash.stale and "parity order p = 3" in dash.status.value
 
 
 def test_live_condition_dashboard_matches_the_reference():

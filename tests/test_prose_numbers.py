@@ -286,9 +286,10 @@ def full_06():
             window=60, seeds=(0, 1, 2, 3, 4))
         mp.setitem(training_runs.TRAIN_SIZES, "small",
                    {**training_runs.TRAIN_SIZES["small"], "n_epochs": 250})
-        mp.setattr(training_runs, "_RUNS", {})
+        training_runs.RUNS.clear()
         runs = training_runs.train_seeds(c["task"], c["delay"], c["schedules"],
                                          seeds=(0, 1, 2, 3, 4))
+        training_runs.RUNS.clear()      # 250-epoch runs share their keys with the default size
     return checkpoints, runs
 
 
@@ -389,11 +390,12 @@ def full_05_clicks():
     with threads(1), pytest.MonkeyPatch.context() as mp:
         mp.setitem(training_runs.TRAIN_SIZES, "small",
                    {**training_runs.TRAIN_SIZES["small"], "n_epochs": 250})
-        mp.setattr(training_runs, "_RUNS", {})
+        training_runs.RUNS.clear()
         out = {("copy", 20): training_runs.train_seeds("copy", 20, ("none", "pre", "inter")),
                ("xor", 16): training_runs.train_seeds("xor", 16, ("none", "pre")),
                ("parity", 16): training_runs.train_seeds("parity", 16, ("none", "pre"), order=3),
                "k=1": training_runs.train_seeds("copy", 20, "pre", n_exponents=1)["pre"]}
+        training_runs.RUNS.clear()      # 250-epoch runs share their keys with the default size
     return out
 
 

@@ -21,6 +21,19 @@ class FlossHistory(NamedTuple):
 
 
 @dataclass
+class FlossState:
+    """Where a flossing run stands, so that a later call continues it exactly.
+
+    ``step``: flossing steps taken so far. The next step draws its bits, frame and initial state as
+    step ``step`` of one long run, and Adam's bias correction counts from it.
+    ``moments``: Adam's moment estimates of each flossed array, ``{name: (m, v)}``, each shaped
+    like the parameter (numpy arrays in the reference, tensors in the engine); empty before the
+    first step. The parameters themselves are not kept here: pass the ones the run returned."""
+    step: int = 0
+    moments: dict = field(default_factory=dict)
+
+
+@dataclass
 class TrainHistory:
     """What a training run measured, epoch by epoch."""
     loss: list = field(default_factory=list)            # task loss per epoch

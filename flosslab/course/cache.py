@@ -1,8 +1,21 @@
-"""The course's disk cache (joblib.Memory): what the dashboards computed survives the kernel, so a
-lecturer can compute every dashboard's states before class (``python -m flosslab course warm``) and
-a slider move in the lecture only reads a file.
+"""The course's caches: the disk cache (joblib.Memory) and one in-memory :class:`Store`.
 
-What is cached:
+The rule (one place for each kind of result; nothing else in :mod:`flosslab.course` caches):
+
+* **to disk** (:func:`call`, :func:`remember`): what a dashboard or a Train button computed, so that
+  it survives the kernel: a lecturer computes every dashboard's states before class
+  (``python -m flosslab course warm``) and a slider move in the lecture only reads a file;
+* **in memory, bounded** (:class:`Store`): results that need no recomputation in this kernel but
+  are not pure functions of hashable arguments, or must be found again by a key of their own:
+  training runs (:mod:`flosslab.course.training_runs`, also on disk), flossing runs kept to be
+  resumed (notebook 04), measured timings (notebook 07; never on disk: a time belongs to the
+  machine and the moment). A store drops its oldest entry past its bound; every access holds its
+  lock (dashboards compute on worker threads); ``stats()``, ``keys()`` and ``clear()`` are public;
+* **functools.lru_cache** (with a ``maxsize``): pure functions of hashable arguments (a spectrum for
+  a gain and a seed), whose cache is the function's own;
+* **no module-level dict, list or OrderedDict used as a cache** (``tests/test_layout.py``).
+
+What goes to disk:
 
 * every :class:`~flosslab.course.dashboard_machinery.Dashboard` computation, keyed by the
   dashboard's ``compute`` function and its control values (:func:`call`);
@@ -38,6 +51,7 @@ import sys
 import threading
 import types
 import warnings
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -263,8 +277,20 @@ def _read(memorized, *args):
         return False, None
 
 
-#: How the last calls went, for tests and the warm command: counts of "hit", "miss", "off".
+#: How the disk cache's calls went, for tests and the warm command: counts of "hit", "miss",
+#: "off" (read them with :func:`counts`; incremented under the lock: worker threads call).
 stats = {"hit": 0, "miss": 0, "off": 0}
+
+
+def _count(how: str) -> None:
+    with _lock:
+        stats[how] += 1
+
+
+def counts() -> dict:
+    """A copy of the disk cache's counts {"hit", "miss", "off"}."""
+    with _lock:
+        return dict(stats)
 
 
 def call(func, kwargs: dict):
@@ -279,14 +305,14 @@ def call(func, kwargs: dict):
         except Uncacheable:
             key = None
     if key is None:
-        stats["off"] += 1
+        _count("off")
         return func(**kwargs), "off"
     args = (func, key, _round(dict(kwargs)))
     found, value = _read(memorized[0], *args)
     if found:
-        stats["hit"] += 1
+        _count("hit")
         return value, "hit"
-    stats["miss"] += 1
+    _count("miss")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)   # joblib's own write warning
         value, _ = memorized[0].call(*args)
@@ -299,7 +325,7 @@ def recall(key):
     if memorized is None:
         return None
     found, value = _read(memorized[1], (mode(), _round(key)), None)
-    stats["hit" if found else "miss"] += 1
+    _count("hit" if found else "miss")
     return value if found else None
 
 
@@ -334,3 +360,71 @@ def size_of(folder: Path | None = None) -> int:
     if folder is None or not folder.is_dir():
         return 0
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+# --- in memory ------------------------------------------------------------------------------------
+
+class Store:
+    """A bounded in-memory map for one kind of result (see the module's rule): at most
+    ``max_items`` entries, the oldest put dropped first; every access holds the store's lock, so
+    worker threads share it safely. ``get`` counts hits and misses, ``put`` evictions."""
+
+    def __init__(self, name: str, max_items: int = 256):
+        if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
+            raise FlosslabError(f"a store's bound is a whole number >= 1, got {max_items!r}")
+        self.name, self.max_items = name, max_items
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._hits = self._misses = self._evictions = 0
+
+    def get(self, key, default=None):
+        """The value kept under ``key``, else ``default`` (a miss)."""
+        with self._lock:
+            if key in self._items:
+                self._hits += 1
+                return self._items[key]
+            self._misses += 1
+            return default
+
+    def put(self, key, value):
+        """Keep ``value`` under ``key`` (dropping the oldest entry past the bound); returns it."""
+        with self._lock:
+            if key not in self._items and len(self._items) >= self.max_items:
+                self._items.popitem(last=False)
+                self._evictions += 1
+            self._items[key] = value
+        return value
+
+    def __contains__(self, key) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def keys(self) -> list:
+        """The keys kept, oldest first (a copy)."""
+        with self._lock:
+            return list(self._items)
+
+    def items(self) -> list:
+        """The (key, value) pairs kept, oldest first (a copy)."""
+        with self._lock:
+            return list(self._items.items())
+
+    def stats(self) -> dict:
+        """{"name", "size", "max_items", "hits", "misses", "evictions"}."""
+        with self._lock:
+            return {"name": self.name, "size": len(self._items), "max_items": self.max_items,
+                    "hits": self._hits, "misses": self._misses, "evictions": self._evictions}
+
+    def clear(self) -> None:
+        """Forget every entry and reset the counts."""
+        with self._lock:
+            self._items.clear()
+            self._hits = self._misses = self._evictions = 0
+
+    def __repr__(self) -> str:
+        s = self.stats()
+        return f"Store({s['name']!r}: {s['size']}/{s['max_items']}, {s['hits']} hits)"

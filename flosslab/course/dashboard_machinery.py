@@ -25,8 +25,8 @@ Displayed, a dashboard is the live widget and, beside it in the same output, a P
 figure (``image/png``): JupyterLab and VS Code show the widget (the widget view's renderer ranks
 above images), pages without a kernel (nbconvert's HTML, GitHub's viewer) show the picture.
 
-:class:`RunDashboard` is the same for computations that take seconds (training): a button starts
-them and a progress bar follows them.
+Computations that take seconds (training) use the same class with ``button="Train"``: a button
+starts them and a progress bar follows them (see :class:`Dashboard`).
 """
 from __future__ import annotations
 
@@ -100,47 +100,86 @@ def show_bug(status, err: Exception) -> str:
 
 
 class Dashboard:
-    """Controls, a status line and one figure whose artists ``draw`` updates.
+    """Controls, a status line and one figure; with ``button``, also a button and a progress bar.
 
-    ``compute(**values)`` returns the data for the control values (or raises one of
-    :data:`USER_ERRORS`); ``make_figure(data, values)`` builds ``(fig, artists)`` once;
-    ``draw(artists, data, values)`` updates the artists; ``note(data, values)`` (optional) returns
-    a line of HTML for the status line (for example "flossing did not converge: ..."). ``data``,
-    ``message``, ``note_text``, ``n_draws`` and ``seconds`` record what the updates did;
-    ``cache_log`` how each computation went through the disk cache (``cache=False``: never).
+    The one contract of every dashboard of the course::
+
+        Dashboard(controls, compute, make_figure, draw, note=None, ...)
+
+    * ``controls``: {name: widget}; ``values()`` is {name: widget.value};
+    * ``compute(**values)`` returns the data for the control values, or raises one of
+      :data:`USER_ERRORS` for a combination that is not valid (shown as a message);
+    * ``make_figure(data, values)`` builds ``(fig, artists)`` once;
+    * ``draw(artists, data, values)`` updates the artists for new data;
+    * ``note(data, values)`` (optional) returns a line of HTML for the status line.
+
+    Without ``button``, every control change recomputes (in the background in a live kernel, stale
+    requests dropped) through the disk cache (``cache=False``: never); the figure is made with the
+    first data. With ``button="Train"`` (the label), a click runs ``compute(**values,
+    progress=callback)`` in a worker thread while the bar moves (synchronously outside a live
+    kernel); ``make_figure(None, values)`` builds the empty figure at once; ``validate(values)``
+    raising one of :data:`USER_ERRORS` disables the button and says why; ``ready(values)`` is the
+    status line before a run; ``stale="this task"`` veils the figure the moment a control leaves the
+    values it was drawn for (and says to press the button for ``stale``). A button's computations
+    keep their own results (:mod:`flosslab.course.training_runs`), not through the dashboard.
+
+    What the updates did: ``data`` and ``data_values`` (the values it was computed for),
+    ``message`` (a user error's), ``note_text``, ``n_draws``, ``seconds`` (each update's or run's
+    time) and ``cache_log`` (how each computation went through the disk cache).
     """
 
-    def __init__(self, controls: dict, compute: Callable, draw: Callable, make_figure: Callable,
-                 height: str = "400px", extra: list | None = None, note: Callable | None = None,
-                 background: bool | None = None, cache: bool = True):
+    def __init__(self, controls: dict, compute: Callable, make_figure: Callable, draw: Callable,
+                 note: Callable | None = None, *, height: str = "400px",
+                 extra: list | None = None, background: bool | None = None, cache: bool = True,
+                 button: str | None = None, validate: Callable | None = None,
+                 ready: Callable | None = None, extra_buttons=(), stale: str | None = None):
         self.controls = controls
-        self.cache = cache
+        self._compute, self._make_figure, self._draw, self._note = compute, make_figure, draw, note
+        self._validate_values, self._ready, self._stale_what = validate, ready, stale
+        self.cache = cache and button is None
         self.cache_log: list[str] = []
-        self._compute, self._draw, self._make_figure, self._note = compute, draw, make_figure, note
         self.fig = self.artists = None
-        self.data = self.values = self.message = None
+        self.data = self.data_values = self.message = None
         self.note_text = ""
         self.n_draws = 0
         self.seconds: list[float] = []
+        self.stale = False
+        self._veil: list = []
         self.background = in_live_kernel() if background is None else background
         self.image = W.Image(format="png", layout=W.Layout(height=height, width="auto",
                                                            object_fit="contain"))
         self.status = W.HTML(layout=W.Layout(min_height="1.6em"))
-        rows = [W.HBox(list(controls.values())[i:i + 3]) for i in range(0, len(controls), 3)]
-        self.widget = W.VBox(rows + list(extra or []) + [self.status, self.image])
+        items = list(controls.values())
+        rows = [W.HBox(items[i:i + 3]) for i in range(0, len(items), 3)] + list(extra or [])
         self._lock = threading.Condition()
         self._requested = self._served = 0
-        self._pending = None
-        self._worker = None
-        for control in controls.values():
-            control.observe(lambda change: self.request(), names="value")
-        self._update(self.current_values(), generation=0)   # the first figure, synchronously
+        self._pending = self._worker = self._thread = None
+        self._paused = False
+        if button is None:
+            self.button = None
+            self.widget = W.VBox(rows + [self.status, self.image])
+            for control in items:
+                control.observe(lambda change: self.request(), names="value")
+            self._update(self.values(), generation=0)       # the first figure, synchronously
+        else:
+            self.button = W.Button(description=button, button_style="primary", icon="play")
+            self.bar = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width="260px"))
+            self.bar_text = W.HTML()
+            self.button.on_click(lambda _: self.run())
+            rows.append(W.HBox([self.button, *extra_buttons, self.bar, self.bar_text]))
+            self.widget = W.VBox(rows + [self.status, self.image])
+            for control in items:
+                control.observe(lambda change: self._controls_changed(), names="value")
+            self.fig, self.artists = make_figure(None, self.values())
+            self.validate()
+            self._render()
         _register(self)
 
-    # --- requests ------------------------------------------------------------------------------
-    def current_values(self) -> dict:
+    def values(self) -> dict:
+        """The controls' current values, {name: value}."""
         return {name: control.value for name, control in self.controls.items()}
 
+    # --- without a button: every change recomputes ----------------------------------------------
     @contextlib.contextmanager
     def paused(self):
         """Control changes inside the block request no update (``course warm`` sets controls, so
@@ -153,9 +192,9 @@ class Dashboard:
 
     def request(self) -> None:
         """Recompute for the controls' current values (in the background in a live kernel)."""
-        if getattr(self, "_paused", False):
+        if self._paused:
             return
-        values = self.current_values()
+        values = self.values()
         with self._lock:
             self._requested += 1
             generation = self._requested
@@ -165,13 +204,13 @@ class Dashboard:
             else:
                 self.status.value = f"<i>computing {html.escape(_describe(values))} ...</i>"
                 if self._worker is None or not self._worker.is_alive():
-                    self._worker = threading.Thread(target=self._work, daemon=True)
+                    self._worker = threading.Thread(target=self._serve, daemon=True)
                     self._worker.start()
                 self._lock.notify()
         if not self.background:
             self._update(values, generation)
 
-    def _work(self) -> None:
+    def _serve(self) -> None:
         while True:
             with self._lock:
                 if self._pending is None:
@@ -182,26 +221,16 @@ class Dashboard:
                 self._pending = None
             self._update(values, generation)
 
-    def wait(self, timeout: float = 120.0) -> "Dashboard":
-        """Wait until every requested update has been served (or dropped as stale)."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while (self._worker is not None or self._pending is not None) \
-                    and time.monotonic() < deadline:
-                self._lock.wait(0.05)
-        return self
-
-    def is_stale(self, generation: int) -> bool:
+    def _outdated(self, generation: int) -> bool:
         return generation < self._requested
 
-    # --- one update ----------------------------------------------------------------------------
     def _update(self, values: dict, generation: int) -> None:
         start = time.perf_counter()
         try:
             data = self.computed(values)
         except USER_ERRORS as err:
-            if not self.is_stale(generation):
-                self.data, self.values, self.message = None, values, str(err)
+            if not self._outdated(generation):
+                self.data, self.data_values, self.message = None, values, str(err)
                 self.status.value = (f"<span style='color:#a00'>Cannot show this combination: "
                                      f"{html.escape(str(err))}</span>")
             return
@@ -210,9 +239,9 @@ class Dashboard:
             if not self.background:
                 raise
             return
-        if self.is_stale(generation):       # a newer request is waiting: do not draw this one
+        if self._outdated(generation):      # a newer request is waiting: do not draw this one
             return
-        self.data, self.values, self.message = data, values, None
+        self.data, self.data_values, self.message = data, values, None
         if self.fig is None:
             self.fig, self.artists = self._make_figure(data, values)
             freeze_layout(self.fig)
@@ -220,7 +249,7 @@ class Dashboard:
             self._draw(self.artists, data, values)
         self.note_text = self._note(data, values) if self._note else ""
         png = render_png(self.fig)
-        if self.is_stale(generation):
+        if self._outdated(generation):
             return
         self.image.value = png
         self.status.value = self.note_text
@@ -228,8 +257,11 @@ class Dashboard:
         self._served = generation
         self.seconds.append(time.perf_counter() - start)
 
-    def computed(self, values: dict):
-        """The data for ``values``: from the disk cache, or computed (and written there)."""
+    def computed(self, values: dict, progress=None):
+        """The data for ``values``: without a button from the disk cache, or computed (and written
+        there); with a button computed (``progress`` its callback)."""
+        if self.button is not None:
+            return self._compute(**values, progress=progress or _silent)
         with single_blas_thread():          # small matrices: one BLAS thread is faster
             if not self.cache:
                 self.cache_log.append("off")
@@ -238,21 +270,143 @@ class Dashboard:
         self.cache_log.append(how)
         return data
 
-    # --- conveniences ----------------------------------------------------------------------------
+    # --- with a button: a click computes ---------------------------------------------------------
+    def validate(self) -> bool:
+        """Check the current values (``validate``): the button is enabled, or disabled and the
+        status line says why."""
+        values = self.values()
+        try:
+            if self._validate_values is not None:
+                self._validate_values(values)
+        except USER_ERRORS as err:
+            self.button.disabled, self.message = True, str(err)
+            self.status.value = (f"<span style='color:#a00'>Cannot run this combination: "
+                                 f"{html.escape(str(err))}</span>")
+            return False
+        self.button.disabled, self.message = False, None
+        self.status.value = self._ready(values) if self._ready else "ready: press the button"
+        return True
+
+    def _controls_changed(self) -> None:
+        self.validate()
+        if self._stale_what is not None and self.data_values is not None:
+            self._mark_stale()
+            self._render()
+
+    def _mark_stale(self) -> None:
+        """Veil the figure when the controls left the values it was drawn for (lifted when they
+        return to them): without it the previous task's figure stayed on screen under the new
+        task's name until the button was pressed."""
+        drawn, now = self.data_values, self.values()
+        self._lift_veil()
+        if now == drawn:
+            return
+        from matplotlib.patches import Rectangle
+        changed = ", ".join(f"{self.controls[k].description} = {drawn[k]}" for k in now
+                            if now[k] != drawn[k])
+        press = self.button.description
+        self._veil.append(self.fig.add_artist(Rectangle(
+            (0, 0), 1, 1, transform=self.fig.transFigure, fc="white", alpha=0.7, zorder=50)))
+        self._veil.append(self.fig.text(0.5, 0.5, f"stale: drawn for {changed}\n"
+                                        f"press {press} for {self._stale_what}",
+                                        ha="center", va="center", fontsize="large", zorder=60,
+                                        color="#a00",
+                                        bbox=dict(boxstyle="round", fc="white", ec="#a00")))
+        self.status.value = (f"<b>The figure shows the previous settings ({changed})</b>: "
+                             f"press {press} to draw these. " + self.status.value)
+        self.stale = True
+
+    def _lift_veil(self) -> None:
+        for artist in self._veil:
+            artist.remove()
+        self._veil, self.stale = [], False
+
+    def _report(self, done, total, desc, postfix):
+        self.bar.max, self.bar.value = max(total, 1), min(done, max(total, 1))
+        what = "flossing" if desc.startswith("floss") else "training"
+        self.bar_text.value = f"{what} {done}/{total}"
+
+    def run(self):
+        """Run with the current settings (as the button does): in a live kernel in a worker thread
+        (returns at once), else synchronously (returns the data)."""
+        if not self.validate():
+            return None
+        values = self.values()
+        if self.background:
+            if self._thread is not None and self._thread.is_alive():
+                return None
+            self.button.disabled = True
+            self._thread = threading.Thread(target=self._run, args=(values,), daemon=True)
+            self._thread.start()
+            return None
+        return self._run(values)
+
+    def _run(self, values):
+        start = time.perf_counter()
+        try:
+            self.status.value = "<i>running ...</i>"
+            data = self.computed(values, self._report)
+            self.seconds.append(time.perf_counter() - start)
+            self._show(data, values)
+            self.status.value = f"done in {self.seconds[-1]:.1f} s. " + self.note_text
+            return data
+        except USER_ERRORS as err:
+            self.message = str(err)
+            self.status.value = (f"<span style='color:#a00'>Stopped: {html.escape(str(err))}"
+                                 "</span>")
+            return None
+        except Exception as err:            # a bug: show it, never swallow it
+            self.message = show_bug(self.status, err)
+            if not self.background:
+                raise
+            return None
+        finally:
+            self.button.disabled = self.message is not None
+
+    def show(self, data, values: dict | None = None) -> "Dashboard":
+        """Draw data computed elsewhere (e.g. with a progress bar in a notebook cell) as if the
+        button had computed it for ``values`` (default: the current controls)."""
+        self._show(data, self.values() if values is None else values)
+        self.status.value = self.note_text
+        return self
+
+    def _show(self, data, values):
+        self.data, self.data_values = data, dict(values)
+        self._lift_veil()
+        self._draw(self.artists, data, values)
+        self.n_draws += 1
+        self._render()
+        self.note_text = self._note(data, values) if self._note else ""
+
+    def _render(self):
+        self.image.value = render_png(self.fig)
+
+    # --- both ------------------------------------------------------------------------------------
+    def wait(self, timeout: float = 600.0) -> "Dashboard":
+        """Wait until the button's run has finished and every requested update has been served
+        (or dropped as stale)."""
+        deadline = time.monotonic() + timeout
+        if self._thread is not None:
+            self._thread.join(timeout)
+        with self._lock:
+            while (self._worker is not None or self._pending is not None) \
+                    and time.monotonic() < deadline:
+                self._lock.wait(0.05)
+        return self
+
     def set(self, **values) -> "Dashboard":
-        """Set several controls (each change requests an update) and wait for the last one."""
+        """Set several controls (without a button each change requests an update, and this waits
+        for the last one; with a button nothing runs)."""
         for name, value in values.items():
             self.controls[name].value = value
-        return self.wait()
-
-    def static_figure(self):
-        """A fresh figure of the current data (for pages without a live kernel)."""
-        if self.data is None:
-            raise FlosslabError(f"nothing to draw: {self.message}")
-        return self._make_figure(self.data, self.values)[0]
+        return self if self.button is not None else self.wait()
 
     def _repr_mimebundle_(self, **kwargs):
         return display_bundle(self, **kwargs)
+
+
+def _silent(*args, **kwargs) -> None:
+    """A progress callback that reports nothing."""
 
 
 def _register(dashboard) -> None:
@@ -325,7 +479,7 @@ def warm_states(dashboard, max_grid: int = 64) -> list:
     are at most ``max_grid``, else the current (default) values and each control over all its
     values with the others at their defaults. Disabled controls stay at their value."""
     names = list(dashboard.controls)
-    current = dashboard.current_values()
+    current = dashboard.values()
     options = {n: ([current[n]] if dashboard.controls[n].disabled else
                    _values_of(dashboard.controls[n])) for n in names}
     total = 1
@@ -350,133 +504,3 @@ def _describe(values: dict) -> str:
     return ", ".join(parts)
 
 
-class RunDashboard:
-    """Controls, a button, a progress bar, a status line and a figure, for computations that take
-    seconds (training): a click runs ``run(values, progress)`` in a worker thread in a live kernel
-    (synchronously elsewhere) while the bar moves, then ``draw(art, data, values)`` updates the
-    figure and ``note(data, values)`` the status line. ``validate(values)`` raising one of
-    :data:`USER_ERRORS` disables the button and says why. ``seconds`` keeps each run's time."""
-
-    def __init__(self, controls: dict, run, make_figure, draw, note=None, validate=None,
-                 ready=None, label: str = "Run", height: str = "380px", extra_buttons=(),
-                 background: bool | None = None):
-        self.controls = controls
-        self._run, self._draw, self._note = run, draw, note
-        self._validate_values, self._ready = validate, ready
-        self.background = in_live_kernel() if background is None else background
-        self.button = W.Button(description=label, button_style="primary", icon="play")
-        self.bar = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width="260px"))
-        self.bar_text = W.HTML()
-        self.status = W.HTML(layout=W.Layout(min_height="1.6em"))
-        self.image = W.Image(format="png", layout=W.Layout(height=height, width="auto",
-                                                           object_fit="contain"))
-        self.message, self.data, self.n_draws = None, None, 0
-        self.seconds: list[float] = []
-        self._thread = None
-        self.button.on_click(lambda _: self.run())
-        for control in controls.values():
-            control.observe(lambda change: self.validate(), names="value")
-        items = list(controls.values())
-        rows = [W.HBox(items[i:i + 3]) for i in range(0, len(items), 3)]
-        rows.append(W.HBox([self.button, *extra_buttons, self.bar, self.bar_text]))
-        self.widget = W.VBox(rows + [self.status, self.image])
-        self.fig, self.artists = make_figure()
-        self.validate()
-        self._redraw()
-        _register(self)
-
-    def values(self) -> dict:
-        return {name: control.value for name, control in self.controls.items()}
-
-    def validate(self) -> bool:
-        values = self.values()
-        try:
-            if self._validate_values is not None:
-                self._validate_values(values)
-        except USER_ERRORS as err:
-            self.button.disabled, self.message = True, str(err)
-            self.status.value = (f"<span style='color:#a00'>Cannot run this combination: "
-                                 f"{html.escape(str(err))}</span>")
-            return False
-        self.button.disabled, self.message = False, None
-        self.status.value = self._ready(values) if self._ready else "ready: press the button"
-        return True
-
-    def _report(self, done, total, desc, postfix):
-        self.bar.max, self.bar.value = max(total, 1), min(done, max(total, 1))
-        what = "flossing" if desc.startswith("floss") else "training"
-        self.bar_text.value = f"{what} {done}/{total}"
-
-    def run(self):
-        """Run with the current settings (as the button does): in a live kernel in a worker thread
-        (returns at once), else synchronously (returns the data)."""
-        if not self.validate():
-            return None
-        values = self.values()
-        if self.background:
-            if self._thread is not None and self._thread.is_alive():
-                return None
-            self.button.disabled = True
-            self._thread = threading.Thread(target=self._work, args=(values,), daemon=True)
-            self._thread.start()
-            return None
-        return self._work(values)
-
-    def _work(self, values):
-        import time
-        start = time.perf_counter()
-        try:
-            self.status.value = "<i>running ...</i>"
-            data = self._run(values, self._report)
-            self.seconds.append(time.perf_counter() - start)
-            self.data = data
-            self._draw(self.artists, data, values)
-            self.n_draws += 1
-            self._redraw()
-            self.status.value = (f"done in {self.seconds[-1]:.1f} s. "
-                                 + (self._note(data, values) if self._note else ""))
-            return data
-        except USER_ERRORS as err:
-            self.message = str(err)
-            self.status.value = (f"<span style='color:#a00'>Stopped: {html.escape(str(err))}"
-                                 "</span>")
-            return None
-        except Exception as err:            # a bug: show it, never swallow it
-            self.message = show_bug(self.status, err)
-            if not self.background:
-                raise
-            return None
-        finally:
-            self.button.disabled = self.message is not None
-
-    def wait(self, timeout: float = 600.0):
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self
-
-    def show(self, data, values: dict | None = None):
-        """Draw data computed elsewhere (e.g. with a progress bar in a notebook cell) as if the
-        button had computed it for ``values`` (default: the current controls)."""
-        values = self.values() if values is None else values
-        self.data = data
-        self._draw(self.artists, data, values)
-        self.n_draws += 1
-        self._redraw()
-        self.status.value = self._note(data, values) if self._note else ""
-        return self
-
-    def static_figure(self):
-        """The current figure (for pages without a live kernel)."""
-        return self.fig
-
-    def set(self, **values):
-        """Set several controls at once (without running)."""
-        for name, value in values.items():
-            self.controls[name].value = value
-        return self
-
-    def _redraw(self):
-        self.image.value = render_png(self.fig)
-
-    def _repr_mimebundle_(self, **kwargs):
-        return display_bundle(self, **kwargs)

@@ -14,8 +14,8 @@ from ..core.errors import FlosslabError
 from ..core.style import new_figure
 from ..core.tasks import make_batch
 from ..core.validate import check_int, check_real
-from ..reference.lyapunov import lyapunov_spectrum
-from ..reference.model import jacobian, run_rnn, tanh_slope
+from .. import reference
+from ..reference import jacobian, run_rnn  # by name in the checkers
 from .checking import Answer, call, checker, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
 from .display import legend_outside, rescale, set_line
@@ -50,7 +50,7 @@ def backprop_log_norms(params, pre, delta_last) -> np.ndarray:
     the result is exact (to round-off) however small the norm gets: it never underflows.
     """
     w = np.asarray(params["W"])
-    slopes = tanh_slope(np.asarray(pre, dtype=float))
+    slopes = reference.tanh_slope(np.asarray(pre, dtype=float))
     delta = np.array(delta_last, dtype=float)
     out = np.empty(slopes.shape[0])
     scale = np.abs(delta).max()
@@ -78,7 +78,7 @@ def backprop_float64(params, pre, delta_last):
     underflowed to exactly 0 (below 4.9e-324).
     """
     w = np.asarray(params["W"])
-    slopes = tanh_slope(np.asarray(pre, dtype=float))
+    slopes = reference.tanh_slope(np.asarray(pre, dtype=float))
     delta = np.array(delta_last, dtype=float)
     norms = np.empty(slopes.shape[0])
     zero = np.zeros(slopes.shape[0], dtype=bool)
@@ -117,7 +117,7 @@ def gradient_norms_vs_gain(gains: tuple, n_units: int = 64, seq_len: int = 100,
     logs, plain, reads_zero, is_zero = [], [], [], []
     for g in gains:
         params = init_rnn(n_units, g, seed=seed)
-        states, pre = run_rnn(params, batch.inputs, return_preactivations=True)
+        states, pre = reference.run_rnn(params, batch.inputs, return_preactivations=True)
         delta_last = last_step_error(params, states, batch.targets)
         logs.append(backprop_log_norms(params, pre, delta_last) / np.log(10.0))
         norms, zero = backprop_float64(params, pre, delta_last)
@@ -142,7 +142,8 @@ def driven_trajectory(n_units: int, gain: float, seq_len: int, seed: int):
     ``random_state(N, seed)``: (params, bits, pre-activations (T, N)), as a spectrum sees it."""
     params = init_rnn(n_units, gain, seed=seed)
     bits = random_bits(seq_len, 1, [seed, 1])
-    _, pre = run_rnn(params, bits, h0=random_state(n_units, seed), return_preactivations=True)
+    _, pre = reference.run_rnn(params, bits, h0=random_state(n_units, seed),
+                               return_preactivations=True)
     return params, bits, pre
 
 
@@ -157,7 +158,7 @@ def _seed_logs_and_exponent(backprop_norms, n_units: int, gain: float, seq_len: 
         raise FlosslabError(
             f"at g = {gain:.2f}, T = {seq_len} the gradient norm underflows to 0 in float64: its "
             "logarithm is -inf and no rate can be fitted; choose a larger g or a shorter T")
-    lam1 = float(lyapunov_spectrum(params, bits, n_exponents=1, seed=seed)[0])
+    lam1 = float(reference.lyapunov_spectrum(params, bits, n_exponents=1, seed=seed)[0])
     return norms, lam1
 
 
@@ -465,8 +466,8 @@ def gradient_norm_dashboard(gains=None, n_units=None, seq_len=None, n_curves: in
         return gradient_norms_vs_gain(gs, n_units, seq_len)
 
     return Dashboard(controls, compute,
-                     lambda art, data, v: update_gradient_norms(art, data),
                      lambda data, v: gradient_norm_figure(data),
+                     lambda art, data, v: update_gradient_norms(art, data),
                      note=lambda data, v: _underflow_note(data), height="420px")
 
 
@@ -505,8 +506,8 @@ def growth_rate_dashboard(backprop_norms, growth_rate, gain=1.0, seq_len=None, s
                 f"{gap.max():.3f} per step")
 
     return Dashboard(controls, compute,
-                     lambda art, r, v: update_rate(art, merged(r), 0),
-                     lambda r, v: rate_figure(merged(r), 0), note=note, height="420px")
+                     lambda r, v: rate_figure(merged(r), 0),
+                     lambda art, r, v: update_rate(art, merged(r), 0), note=note, height="420px")
 
 
 def _crossing_text(result) -> str:
@@ -549,8 +550,8 @@ def driven_dashboard(input_scale=1.0, bias_scale=0.1, n_units=None):
                 f"with this drive; autonomous: from {_crossing_text(auto)}.")
 
     return Dashboard(controls, compute,
-                     lambda art, d, v: update_driven(art, d[0], d[1], labels(v)),
-                     lambda d, v: driven_figure(d[0], d[1], labels(v)), note=note,
+                     lambda d, v: driven_figure(d[0], d[1], labels(v)),
+                     lambda art, d, v: update_driven(art, d[0], d[1], labels(v)), note=note,
                      height="420px")
 
 
@@ -601,7 +602,7 @@ def reference_backprop_norms(params, pre, delta_last, transpose: bool = True):
     delta = np.asarray(delta_last, dtype=float)
     norms = [np.linalg.norm(delta)]
     for t in range(len(pre) - 1, 0, -1):
-        d = jacobian(params, pre[t])
+        d = reference.jacobian(params, pre[t])
         delta = (d.T if transpose else d) @ delta
         norms.append(np.linalg.norm(delta))
     return np.asarray(norms[::-1])

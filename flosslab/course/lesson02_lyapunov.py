@@ -13,8 +13,8 @@ from ..core.conventions import autonomous, default_transient, init_rnn, random_f
 from ..core.records import SpectrumHistory
 from ..core.style import new_figure
 from ..core.validate import check_int, check_n_exponents, check_real
-from ..reference.lyapunov import log_det_average, lyapunov_spectrum, spectrum_from_jacobians
-from ..reference.model import run_rnn, tanh_slope
+from .. import reference
+from ..reference import spectrum_from_jacobians  # by name in the checkers
 from .checking import Answer, call, checker, close, run, to_array, to_tuple
 from .dashboard_machinery import Dashboard, slider
 from .display import legend_outside, rescale, set_line
@@ -55,12 +55,13 @@ def autonomous_spectrum(gain: float, n_units: int = 50, n_exponents: int | None 
     h0 = random_state(n_units, seed)
     inputs = np.zeros((n_steps, params["U"].shape[1]))
     transient = default_transient(n_steps)
-    lam, hist = lyapunov_spectrum(params, inputs, n_exponents=k, reorth_every=reorth_every,
-                                  transient=transient, seed=seed, h0=h0, return_history=True)
+    lam, hist = reference.lyapunov_spectrum(params, inputs, n_exponents=k,
+                                            reorth_every=reorth_every, transient=transient,
+                                            seed=seed, h0=h0, return_history=True)
     rule = None
     if k == n_units:
-        _, pre = run_rnn(params, inputs, h0=h0, return_preactivations=True)
-        rule = (float(np.sum(lam)), float(log_det_average(params, pre[transient:])))
+        _, pre = reference.run_rnn(params, inputs, h0=h0, return_preactivations=True)
+        rule = (float(np.sum(lam)), float(reference.log_det_average(params, pre[transient:])))
     return SpectrumResult(np.asarray(lam), hist, rule)
 
 
@@ -160,15 +161,15 @@ def preactivation_form_spectrum(gain: float = 2.0, n_units: int = 50, n_steps: i
     :func:`flosslab.spectrum_from_jacobians` with the same frame and transient. (k = N each.)"""
     from .. import reference
     params = autonomous(init_rnn(n_units, gain, seed=seed))
-    _, pre = run_rnn(params, np.zeros((n_steps, 1)), h0=random_state(n_units, seed),
-                     return_preactivations=True)
-    slopes = tanh_slope(pre)
+    _, pre = reference.run_rnn(params, np.zeros((n_steps, 1)), h0=random_state(n_units, seed),
+                               return_preactivations=True)
+    slopes = reference.tanh_slope(pre)
     w = params["W"]
     transient = default_transient(n_steps)
-    ours = reference.lyapunov.spectrum_from_jacobians(slopes[:, :, None] * w[None], None,
-                                                      transient=transient, seed=seed)
-    theirs = reference.lyapunov.spectrum_from_jacobians(w[None] * slopes[:, None, :], None,
-                                                        transient=transient, seed=seed)
+    ours = reference.spectrum_from_jacobians(slopes[:, :, None] * w[None], None,
+                                             transient=transient, seed=seed)
+    theirs = reference.spectrum_from_jacobians(w[None] * slopes[:, None, :], None,
+                                               transient=transient, seed=seed)
     return np.asarray(ours), np.asarray(theirs)
 
 
@@ -363,7 +364,7 @@ def spectrum_dashboard(gain=2.0, n_units=None, n_exponents=None, reorth_every=1,
         draw(art, r, values)
         return fig, art
 
-    return Dashboard(controls, compute, draw, make, note=_spectrum_status, height="400px")
+    return Dashboard(controls, compute, make, draw, note=_spectrum_status, height="400px")
 
 
 def spectrum_vs_gain_dashboard(n_units=None, n_shown=3, n_steps=300):
@@ -388,9 +389,9 @@ def spectrum_vs_gain_dashboard(n_units=None, n_shown=3, n_steps=300):
                 f"{med[gains == 1.0][0]:+.3f}; at g = 3: {med[-1]:+.3f}")
 
     return Dashboard(controls, compute,
+                     lambda s, v: spectrum_vs_gain_seeds_figure(GAIN_GRID, s, v["n_shown"]),
                      lambda art, s, v: update_spectrum_vs_gain_seeds(art, GAIN_GRID, s,
                                                                            v["n_shown"]),
-                     lambda s, v: spectrum_vs_gain_seeds_figure(GAIN_GRID, s, v["n_shown"]),
                      note=note, height="420px")
 
 
@@ -424,9 +425,9 @@ def qr_interval_dashboard(gain=2.0, n_units=None, interval=10):
                 f"&lambda;<sub>i</sub>) = {r.exposure[i][first]:.1f}")
 
     return Dashboard(controls, compute,
-                     lambda art, data, v: update_interval_errors(art, data[0], data[1]),
                      lambda data, v: interval_errors_figure(data[0], data[1],
                                                                   ROUND_OFF_RULE),
+                     lambda art, data, v: update_interval_errors(art, data[0], data[1]),
                      note=note, height="420px")
 
 

@@ -15,8 +15,7 @@ from ..core.conventions import random_frame
 from ..core.errors import FlosslabError
 from ..core.style import new_figure
 from ..core.validate import check_int, check_n_exponents
-from ..reference.lyapunov import accumulate_spectrum
-from ..reference.qr import qr, qr_vjp
+from .. import reference
 from .checking import Answer, call, checker, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
 from .display import legend_outside, rescale, set_line, skip_layout_pass
@@ -45,7 +44,7 @@ class VJPCheck(NamedTuple):
 
 def qr_test_loss(a, weights):
     """sum_i log|R_ii| + sum(weights * Q): a scalar that depends on both QR factors."""
-    q, r = qr(a)
+    q, r = reference.qr(a)
     return anp.sum(anp.log(anp.abs(anp.diagonal(r, axis1=-1, axis2=-2)))) + anp.sum(weights * q)
 
 
@@ -83,7 +82,7 @@ def qr_vjp_check(n_rows: int = 6, n_cols: int = 4, seed: int = 0,
     if vjp is None:
         g = grad(qr_test_loss)(a, weights)
     else:
-        q, r = qr(a)                    # the factors the loss sees (signs as in qr_test_loss)
+        q, r = reference.qr(a)          # the factors the loss sees (signs as in qr_test_loss)
         g = np.asarray(vjp(q, r, *qr_test_upstream(q, r, weights)), dtype=float)
     fds = []
     for eps in eps_grid:
@@ -115,8 +114,8 @@ class ConditioningCurve(NamedTuple):
 def vjp_logdet_gradient(a):
     """d(sum log|R_ii|)/dA by autograd through the registered qr (its VJP)."""
 
-    return grad(lambda x: anp.sum(anp.log(anp.abs(anp.diagonal(qr(x)[1], axis1=-1,
-                                                                 axis2=-2)))))(a)
+    return grad(lambda x: anp.sum(anp.log(anp.abs(anp.diagonal(reference.qr(x)[1], axis1=-1,
+                                                                           axis2=-2)))))(a)
 
 
 def closed_form_logdet_gradient(a):
@@ -202,15 +201,16 @@ def linear_network_gradient(n_units: int = 6, n_exponents: int = 6, n_steps: int
     transient = n_steps // 10
 
     def total(w_):
-        return anp.sum(accumulate_spectrum(lambda t, q: w_ @ q, n_steps, frame, 1, transient))
+        return anp.sum(reference.accumulate_spectrum(lambda t, q: w_ @ q, n_steps, frame, 1,
+                                                     transient))
 
     g = grad(total)(w)
     directions = rng.standard_normal((n_directions, n, n))
     directions /= np.linalg.norm(directions, axis=(1, 2), keepdims=True)
     eps = 1e-6
     fd = np.asarray([(total(w + eps * e) - total(w - eps * e)) / (2 * eps) for e in directions])
-    _, hist = accumulate_spectrum(lambda t, q: w @ q, n_steps, frame, 1, transient,
-                                  return_history=True)
+    _, hist = reference.accumulate_spectrum(lambda t, q: w @ q, n_steps, frame, 1, transient,
+                                            return_history=True)
     closed = np.asarray((closed_form or stable_logdet_gradient)(w), dtype=float) \
         if k == n else None
     return LinearNetworkGradient(w, k, float(total(w)), float(np.linalg.slogdet(w)[1]), g,
@@ -399,7 +399,7 @@ def qr_gradient_dashboard(n_rows=6, n_cols=4, log10_eps=-6.0, vjp=None):
         return (f"at eps = {check.eps_grid[i]:.1e}: relative error {check.errors[i]:.1e}; "
                 f"best: {err:.1e} at eps = {eps:.1e}")
 
-    return Dashboard(controls, compute, draw, make, height="380px", note=note)
+    return Dashboard(controls, compute, make, draw, height="380px", note=note)
 
 
 def conditioning_dashboard(n_rows=6, n_cols=4, log10_sigma_min=-4.0, closed_form=None,
@@ -434,10 +434,9 @@ def conditioning_dashboard(n_rows=6, n_cols=4, log10_sigma_min=-4.0, closed_form
         return (f"sigma_min = {curve.sigma_min[i]:.1e}: gradient norm {curve.norm_vjp[i]:.2e}; "
                 f"relative errors: VJP {curve.err_vjp[i]:.1e}, {closed}{tail}")
 
-    return Dashboard(controls, compute,
-                     lambda art, data, v: update_conditioning(art, data[0], data[1],
-                                                                    closed_label),
-                     make, height="380px", note=note)
+    return Dashboard(controls, compute, make,
+                     lambda art, data, v: update_conditioning(art, data[0], data[1], closed_label),
+                     height="380px", note=note)
 
 
 def linear_network_dashboard(n_units=6, n_exponents=6, n_steps=40, closed_form=None):
@@ -463,8 +462,8 @@ def linear_network_dashboard(n_units=6, n_exponents=6, n_steps=40, closed_form=N
                      f"closed form to {rel:.1e}")
         return text
 
-    return Dashboard(controls, compute, lambda art, r, v: update_linear_network(art, r),
-                     lambda r, v: linear_network_figure(r), height="380px", note=note)
+    return Dashboard(controls, compute, lambda r, v: linear_network_figure(r),
+                     lambda art, r, v: update_linear_network(art, r), height="380px", note=note)
 
 
 # --- checkers --------------------------------------------------------------------------------------
@@ -473,8 +472,8 @@ def linear_network_dashboard(n_units=6, n_exponents=6, n_steps=40, closed_form=N
 def reference_logdet_gradient(a):
     """d/dA of sum_i log|R_ii| by autograd through :func:`flosslab.reference.qr.qr` (independent
     of the closed form)."""
-    return grad(lambda x: anp.sum(anp.log(anp.abs(anp.diagonal(qr(x)[1], axis1=-1,
-                                                                axis2=-2)))))(a)
+    return grad(lambda x: anp.sum(anp.log(anp.abs(anp.diagonal(reference.qr(x)[1], axis1=-1,
+                                                                           axis2=-2)))))(a)
 
 
 def _square_or_tall(rng_seed: int, case: int, max_cols: int):
@@ -549,7 +548,7 @@ def check_copyltu(func, n_cases: int = 4) -> bool:
 
 def reference_qr_vjp(q, r, qb, rb):
     """The registered rule of :mod:`flosslab.reference.qr` applied to (Qb, Rb)."""
-    return qr_vjp((q, r), q @ r)((qb, rb))
+    return reference.qr_vjp((q, r), q @ r)((qb, rb))
 
 
 @checker(reference_qr_vjp)

@@ -2,30 +2,28 @@
 that order."""
 from __future__ import annotations
 
-import copy
 from functools import lru_cache
 import html
-import threading
 from typing import NamedTuple
 
 from autograd import grad, value_and_grad
 import ipywidgets as W
 import numpy as np
 
-from ..core.conventions import DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, init_rnn, random_bits
-from ..core.errors import FlosslabError, NumericalError, flossing_diverged
+from ..core.conventions import DYNAMIC_PARAMS, init_rnn, random_bits
+from ..core.errors import FlosslabError
 from ..core.progress import progress_bar
 from ..core.records import FlossHistory
 from ..core.settings import fast_or_full
 from ..core.style import AFTER, BEFORE, new_figure
 from ..core.tasks import make_batch
 from ..core.validate import check_int, check_n_exponents, check_real
+from .. import reference
 from ..paper.results import load
-from ..reference.diagnostics import condition_number_curve
+from ..reference import flossing_loss  # by name in the checkers
 from .training_runs import describe_spread  # noqa: F401 (the notebook's spread over seeds)
-from ..reference.flossing import flossing_loss
-from ..reference.lyapunov import lyapunov_spectrum
 from .checking import Answer, call, checker, close, run, to_array, to_tuple
+from .cache import Store
 from .dashboard_machinery import Dashboard, slider
 from .display import (integer_ticks, lam, lams, legend_outside, light_log_axis, rescale,
                       running_median, set_line, skip_layout_pass)
@@ -77,62 +75,38 @@ class FlossingResult(NamedTuple):
     cond_after: np.ndarray | None
 
 
-#: Flossing runs by their settings, {n_steps: (params, losses, spectra, Adam state)} each, for
-#: :func:`floss_continued`. Its own cache (training runs are in :mod:`.training_runs`): a slider
-#: moved often drops only old flossing runs, oldest first, past _MAX_FLOSSING_RUNS settings.
-_FLOSSING_RUNS: dict = {}
-_FLOSSING_LOCK = threading.Lock()
-_MAX_FLOSSING_RUNS = 256
+#: Flossing runs kept to be resumed, {(settings, n_steps): (torch params, FlossHistory,
+#: FlossState)}: asking for more steps continues the longest shorter run (a bounded
+#: :class:`flosslab.course.cache.Store`; training runs are in :mod:`.training_runs`).
+FLOSSING_RUNS = Store("flossing runs", max_items=512)
 
 
 def floss_continued(gain: float, n_exponents: int, target: float, n_units: int, n_steps: int,
                     lr: float, seed: int = 0, reorth_every="auto"):
     """``engine.floss(engine.init_rnn(n_units, gain, seed=seed), n_steps, k, target, lr, seed=seed,
-    reorth_every=reorth_every)``, continued from the longest shorter run of the same settings when
-    one is kept (same bits, frames and Adam state, so the same numbers). Returns (numpy params,
-    :class:`FlossHistory`)."""
-    import torch
-
+    reorth_every=reorth_every)``, continued (``engine.floss``'s ``state=``) from the longest
+    shorter run of the same settings kept in :data:`FLOSSING_RUNS`: the same bits, frames and
+    Adam moments, so the same numbers. Returns (numpy params, :class:`FlossHistory`)."""
     from .. import engine
     n_steps = check_int("the number of flossing steps", n_steps, minimum=0, maximum=5000)
     key = (float(gain), int(n_exponents), float(target), int(n_units), float(lr), int(seed),
            reorth_every)
-    with _FLOSSING_LOCK:
-        kept = _FLOSSING_RUNS.get(key, {})
-        start = max((s for s in kept if s <= n_steps), default=None)
-        snap = kept.get(start)
-    if snap is None:
-        params = engine.init_rnn(n_units, gain, seed=seed)
-        start, losses, spectra, opt_state = 0, [], [], None
+    starts = sorted((s for k, s in FLOSSING_RUNS.keys() if k == key and s <= n_steps),
+                    reverse=True)
+    kept = next(filter(None, (FLOSSING_RUNS.get((key, s)) for s in starts)), None)
+    if kept is None:
+        params, before, state = engine.init_rnn(n_units, gain, seed=seed), None, None
     else:
-        params, losses, spectra, opt_state = snap
-        params = {name: value.clone() for name, value in params.items()}
-        losses, spectra = list(losses), list(spectra)
-    dynamic = [params[name].requires_grad_() for name in DYNAMIC_PARAMS]
-    opt = torch.optim.Adam([{"params": dynamic, "lr": lr}])
-    if opt_state is not None:
-        opt.load_state_dict(copy.deepcopy(opt_state))
-    for step in range(start, n_steps):
-        bits = random_bits(FLOSS_SEQ_LEN, 1, [seed, step])
-        loss, lam = engine.flossing_loss(params, bits, n_exponents, target, FLOSS_TRANSIENT,
-                                         reorth_every, seed=seed + step, return_exponents=True)
-        value = float(loss.detach())
-        if not np.isfinite(value):
-            raise NumericalError(flossing_diverged(value, step, ""))
-        losses.append(value)
-        spectra.append(lam.detach().double().numpy())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    params = {name: value.detach() for name, value in params.items()}
-    with _FLOSSING_LOCK:
-        if key not in _FLOSSING_RUNS and len(_FLOSSING_RUNS) >= _MAX_FLOSSING_RUNS:
-            _FLOSSING_RUNS.pop(next(iter(_FLOSSING_RUNS)))
-        _FLOSSING_RUNS.setdefault(key, {})[n_steps] = (params, tuple(losses), tuple(spectra),
-                                              copy.deepcopy(opt.state_dict()))
-    history = FlossHistory(np.asarray(losses), np.asarray(spectra).reshape(len(losses),
-                                                                           n_exponents))
-    return engine.to_numpy(params), history
+        params, before, state = kept
+    start = 0 if state is None else state.step
+    params, hist, state = engine.floss(params, n_steps - start, n_exponents, target, lr,
+                                       reorth_every=reorth_every, seed=seed, state=state,
+                                       return_state=True)
+    if before is not None:
+        hist = FlossHistory(np.concatenate([before.losses, hist.losses]),
+                            np.concatenate([before.spectra, hist.spectra]))
+    FLOSSING_RUNS.put((key, n_steps), (params, hist, state))
+    return engine.to_numpy(params), hist
 
 
 SPECTRUM_STEPS = 600
@@ -296,8 +270,9 @@ def _condition_curve_initial(gain, k, n_units, window, seed):
 
 def _condition_curve(params, k, window, seed):
     bits = random_bits(40 + window, 1, [seed, 5])
-    return condition_number_curve(params, bits, n_values=k, transient=40,
-                                  times=_collapse_times(window), n_passes=2, seed=seed)[1]
+    return reference.condition_number_curve(params, bits, n_values=k, transient=40,
+                                            times=_collapse_times(window), n_passes=2,
+                                            seed=seed)[1]
 
 
 class SeedSummary(NamedTuple):
@@ -370,7 +345,8 @@ def floss_with(value_and_gradient, adam_step, gain: float = 1.0, n_units: int = 
         bar.update(1)
     bar.close()
     bits = random_bits(600, 1, [seed, 3])
-    spectra = [np.asarray(lyapunov_spectrum(p, bits, n_exponents=min(2 * k, n_units), seed=seed))
+    spectra = [np.asarray(reference.lyapunov_spectrum(p, bits, n_exponents=min(2 * k, n_units),
+                                                seed=seed))
                for p in (before, params)]
     return LoopResult(np.asarray(losses), before, params, spectra[0], spectra[1])
 
@@ -655,8 +631,8 @@ def flossing_dashboard(n_exponents=None, target=0.0, gain=1.0, n_units=None, n_s
         return flossing_run(round(float(gain), 4), n_exponents, round(float(target), 4),
                                n_units, n_steps, d["lr"])
 
-    return Dashboard(controls, compute, lambda art, r, v: update_flossing(art, r),
-                     lambda r, v: flossing_figure(r), height="640px", extra=[note],
+    return Dashboard(controls, compute, lambda r, v: flossing_figure(r),
+                     lambda art, r, v: update_flossing(art, r), height="640px", extra=[note],
                      note=lambda r, v: _flossing_note(r, still_falling))
 
 
@@ -684,7 +660,7 @@ def learning_rate_dashboard(log10_lr=-2.0, n_exponents=None, gain=1.0, n_units=N
     def draw(art, r, v):
         update_flossing_history(art, r.losses, r.window_exponents, fr"$\eta$ = {r.lr:.3g}")
 
-    return Dashboard(controls, compute, draw, make, height="360px",
+    return Dashboard(controls, compute, make, draw, height="360px",
                      note=lambda r, v: _flossing_note(r),
                      extra=[W.HTML(f"N = {n}, k = {k}, gain {gain}, {steps} steps, target 0.")])
 
@@ -707,8 +683,8 @@ def condition_collapse_dashboard(seed=0, n_exponents=None, n_units=None, n_steps
         return f"live: N = {n}, k = {v['n_exponents']}, {steps} steps, seed {v['seed']}"
 
     return Dashboard(controls, compute,
-                     lambda art, data, v: update_condition_collapse(art, data, label(v)),
                      lambda data, v: condition_collapse_figure(shipped, data, label(v)),
+                     lambda art, data, v: update_condition_collapse(art, data, label(v)),
                      height="380px",
                      note=lambda data, v: (f"log10 κ(J_t) before → after flossing: live, t = "
                                            f"{data[0][-1]}: {data[1][-1]:.1f} → "
@@ -768,7 +744,8 @@ def check_flossing_loss(func, n_cases: int = 3) -> bool:
 def reference_value_and_gradient(params, inputs, k, target):
     """(L_floss, {"W", "U", "b": dL_floss/d...}) by autograd through the reference's flossing loss."""
     dynamic = {name: params[name] for name in DYNAMIC_PARAMS}
-    return value_and_grad(lambda d: flossing_loss({**params, **d}, inputs, k, target))(dynamic)
+    return value_and_grad(lambda d: reference.flossing_loss({**params, **d}, inputs, k, target))(
+        dynamic)
 
 
 @checker(reference_value_and_gradient)

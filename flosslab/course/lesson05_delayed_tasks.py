@@ -15,7 +15,7 @@ from ..core.style import (AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, SCHE
 from ..core.tasks import accuracy, make_batch, task_lags
 from ..core.validate import check_n_exponents
 from .checking import Answer, call, checker, close, run, to_array
-from .dashboard_machinery import Dashboard, RunDashboard, slider
+from .dashboard_machinery import Dashboard, slider
 from .display import rescale, running_median, set_line
 from .loss_curves import MIN_STEPS, loss_still_falling
 from .training_runs import TRAIN_SIZES, describe_spread, train_seeds, training_configs
@@ -295,7 +295,7 @@ def task_dashboard(task="xor", delay=6, order=3, t_selected=14, seq_len=24):
         bits = " &oplus; ".join(str(example.bits[t - lag]) for lag in example.lags)
         return f"z<sub>{t}</sub> = {terms} = {bits} = <b>{example.targets[t]}</b>"
 
-    return Dashboard(controls, compute, draw, make, height="230px", note=note)
+    return Dashboard(controls, compute, make, draw, height="230px", note=note)
 
 
 def delay_gradient_dashboard(delay=20, n_exponents=24, ks=(1, 8, 24), n_units=32,
@@ -323,8 +323,9 @@ def delay_gradient_dashboard(delay=20, n_exponents=24, ks=(1, 8, 24), n_units=32
                 f"{r.after[d]:.2f} (&lambda;<sub>1</sub> = {r.lam1_after:.3f})")
 
     return Dashboard(controls, compute,
-                     lambda art, data, v: update_delay_gradient(art, *data),
-                     lambda data, v: delay_gradient_figure(*data), height="360px", note=note)
+                     lambda data, v: delay_gradient_figure(*data),
+                     lambda art, data, v: update_delay_gradient(art, *data), height="360px",
+                     note=note)
 
 
 #: Colours and markers of a schedule's second, third, ... run in the training dashboard (its first
@@ -333,7 +334,7 @@ EXTRA_COLOURS = ("tab:purple", "tab:brown", "black", "tab:olive", "tab:pink", "t
 EXTRA_MARKERS = ("v", "P", "X", "*", "h", "<")
 
 
-class TrainingDashboard(RunDashboard):
+class TrainingDashboard(Dashboard):
     """Task, delay d, parity order p, k, schedule and size -> learning curves over several seeds;
     training starts with the button (all seeds as one ensemble on the torch engine, in a worker
     thread with a progress bar). Runs accumulate so that schedules can be compared; "Clear curves"
@@ -360,9 +361,10 @@ class TrainingDashboard(RunDashboard):
         self.clear_button = W.Button(description="Clear curves")
         self.clear_button.on_click(lambda _: self.clear())
         self.runs = []
-        super().__init__(controls, self._train, seed_curves_figure, self._add, self._verdict,
-                         self._check, self._ready_line, label="Train", height="390px",
-                         extra_buttons=[self.clear_button], background=background)
+        super().__init__(controls, self._train, lambda runs, values: seed_curves_figure(),
+                         self._add, self._verdict, height="390px", background=background,
+                         button="Train", validate=self._check, ready=self._ready_line,
+                         extra_buttons=[self.clear_button])
 
     @staticmethod
     def _args(values) -> dict:
@@ -390,7 +392,7 @@ class TrainingDashboard(RunDashboard):
                 f"{s['n_seeds']} seeds at once, N = {s['n_units']}, {s['n_epochs']} epochs "
                 f"({what})")
 
-    def _train(self, values, progress):
+    def _train(self, progress=None, **values):
         a = self._args(values)
         return train_seeds(**a, progress=progress)[values["schedule"]]
 
@@ -416,21 +418,12 @@ class TrainingDashboard(RunDashboard):
         """Add finished runs (e.g. from :func:`train_seeds`) to the figure."""
         self._add(self.artists, runs, values)
         self.n_draws += 1
-        self._redraw()
+        self._render()
 
     def clear(self):
         clear_seed_runs(self.artists)
         self.runs.clear()
-        self._redraw()
-
-    def static_figure(self):
-        fig, art = seed_curves_figure()
-        for values, runs in self.runs:
-            add_seed_runs(art, runs, f"{values['task']} d={values['delay']} "
-                                f"{SCHEDULE_LABELS.get(values['schedule'], values['schedule'])}",
-                          SCHEDULE_COLOURS.get(values["schedule"]),
-                          SCHEDULE_MARKERS.get(values["schedule"], "o"))
-        return fig
+        self._render()
 
 
 def training_dashboard(**kwargs) -> TrainingDashboard:

@@ -19,8 +19,7 @@ from ..core.style import (AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, SCHE
                           new_figure)
 from ..core.tasks import make_batch
 from ..core.validate import check_int, check_n_exponents, check_real
-from ..reference.diagnostics import weight_gradient
-from ..reference.model import run_rnn
+from ..reference import run_rnn, weight_gradient  # by name in the checkers
 from .checking import Answer, call, checker, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
 from .display import rescale, set_line
@@ -441,8 +440,8 @@ def condition_dashboard(gain=1.0, n_exponents=16, n_units=32, max_window=120):
         return (f"measured slope {slope:.3f} decades per step; (&lambda;<sub>1</sub> - "
                 f"&lambda;<sub>k</sub>) / ln 10 = {spread / np.log(10):.3f}")
 
-    return Dashboard(controls, compute, lambda art, d, v: update_condition_window(art, *d),
-                     lambda d, v: condition_window_figure(*d), height="350px", note=note)
+    return Dashboard(controls, compute, lambda d, v: condition_window_figure(*d),
+                     lambda art, d, v: update_condition_window(art, *d), height="350px", note=note)
 
 
 def checkpoint_note(c, i: int) -> str:
@@ -480,8 +479,8 @@ def why_dashboard(n_exponents=16, checkpoints: dict | None = None):
     def compute(n_exponents, checkpoint):
         return checkpoints[n_exponents], checkpoint
 
-    return Dashboard(controls, compute, lambda art, d, v: update_seed_checkpoints(art, *d),
-                     lambda d, v: seed_checkpoints_figure(*d), height="360px",
+    return Dashboard(controls, compute, lambda d, v: seed_checkpoints_figure(*d),
+                     lambda art, d, v: update_seed_checkpoints(art, *d), height="360px",
                      extra=[info], note=lambda d, v: checkpoint_note(*d))
 
 
@@ -500,8 +499,8 @@ def schedules_dashboard(runs: dict):
                          for s in values["shown"])
 
     return Dashboard(controls, lambda shown, seeds: (runs, shown, seeds),
-                     lambda art, d, v: update_schedules(art, *d),
-                     lambda d, v: schedules_figure(*d), height="560px", note=note)
+                     lambda d, v: schedules_figure(*d),
+                     lambda art, d, v: update_schedules(art, *d), height="560px", note=note)
 
 
 # --- checkers --------------------------------------------------------------------------------------

@@ -16,9 +16,9 @@ from ..core.conventions import (DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, 
 from ..core.settings import fast_or_full
 from ..core.style import AFTER, BEFORE, new_figure
 from ..core.validate import check_choice, check_int, check_n_exponents, check_real
-from ..reference.lyapunov import lyapunov_spectrum, spectrum_from_jacobians
-from ..reference.model import run_rnn
+from .. import reference
 from .checking import Answer, call, checker, close, run, to_array
+from .cache import Store
 from .dashboard_machinery import Dashboard, slider
 from .display import integer_ticks, light_log_axis, rescale, set_line, skip_layout_pass
 
@@ -48,7 +48,8 @@ def torch_vs_reference(gain: float = 1.5, n_units: int = 32, n_exponents: int = 
     from .. import engine
     params = init_rnn(n_units, gain, seed=seed)
     bits = random_bits(n_steps, 1, seed)
-    ref = np.asarray(lyapunov_spectrum(params, bits, n_exponents=n_exponents, seed=seed))
+    ref = np.asarray(reference.lyapunov_spectrum(params, bits, n_exponents=n_exponents,
+                                                 seed=seed))
     lam = engine.lyapunov_spectrum(engine.to_torch(params, device), bits,
                                    n_exponents=n_exponents, seed=seed)
     return ref, lam.detach().cpu().numpy()
@@ -82,16 +83,16 @@ def engine_vs_reference(gain: float = 2.0, n_units: int = 32, n_exponents: int =
     transient = default_transient(n_steps)
     tp = engine.to_torch(params, device)
     with torch.no_grad():
-        states_ref = run_rnn(params, zeros, h0=h0)
+        states_ref = reference.run_rnn(params, zeros, h0=h0)
         states_eng = engine.run_rnn(tp, torch.zeros((n_steps, 1), dtype=torch.float64,
                                                     device=tp["W"].device),
                                     h0=torch.as_tensor(h0, device=tp["W"].device))
         jacs = (1 - states_ref ** 2)[:, :, None] * params["W"]        # D_t from the reference
-        same_ref = spectrum_from_jacobians(jacs, k, transient=transient, seed=seed)
+        same_ref = reference.spectrum_from_jacobians(jacs, k, transient=transient, seed=seed)
         same_eng = engine.spectrum_from_jacobians(torch.as_tensor(jacs, device=tp["W"].device),
                                                   k, transient=transient, seed=seed)
-        sep_ref = lyapunov_spectrum(params, zeros, n_exponents=k, transient=transient, seed=seed,
-                                    h0=h0)
+        sep_ref = reference.lyapunov_spectrum(params, zeros, n_exponents=k, transient=transient,
+                                              seed=seed, h0=h0)
         sep_eng = engine.lyapunov_spectrum(tp, zeros, n_exponents=k, transient=transient,
                                            seed=seed, h0=torch.as_tensor(h0, device=tp["W"].device))
     divergence = np.abs(states_ref - states_eng.cpu().numpy()).max(axis=1)
@@ -211,15 +212,14 @@ def cell_spectrum_with(jacobian, name: str = "GRU", n_units: int = 8, scale: flo
     import torch
 
     from .. import engine
-    from ..engine.cells import cell_step_function, cell_trajectory, state_size
     cell = make_cell(name, n_units, scale, seed)
-    step = cell_step_function(cell)
-    d = state_size(cell)
+    step = engine.cell_step_function(cell)
+    d = engine.state_size(cell)
     bits = torch.as_tensor(random_bits(n_steps, 1, seed), dtype=torch.float64)
     z0 = torch.as_tensor(random_state(d, seed), dtype=torch.float64)
     transient = default_transient(n_steps)
     with torch.no_grad():
-        states = cell_trajectory(step, bits, z0)
+        states = engine.cell_trajectory(step, bits, z0)
         previous = torch.cat([z0.unsqueeze(0), states[:-1]])
         jacs = torch.stack([torch.as_tensor(jacobian(step, z, x)) for z, x in zip(previous, bits)])
         mine = engine.spectrum_from_jacobians(jacs, d, transient=transient, seed=seed)
@@ -254,20 +254,36 @@ def flossed_cell(name: str = "GRU", n_units: int = 8, n_exponents: int = 4, n_st
     return CellFlossing(name, before, after, hist.losses)
 
 
-_STEP_SECONDS: dict = {}
+#: Seconds per flossing step measured in this kernel, by (N, k, T, device, repeats, seed): a time
+#: belongs to this machine and moment, so it is kept in memory only (never in the disk cache).
+STEP_SECONDS = Store("seconds per flossing step", max_items=1024)
+
+
+def step_seconds(n_units: int, n_exponents: int, n_steps: int = 55, device="cpu",
+                 repeats: int = 2, seed: int = 0) -> float:
+    """:func:`flossing_step_seconds`, measured once per (N, k, T, device, repeats, seed) and kept
+    in :data:`STEP_SECONDS`."""
+    key = (int(n_units), int(n_exponents), int(n_steps), str(device), int(repeats), int(seed))
+    seconds = STEP_SECONDS.get(key)
+    if seconds is None:
+        seconds = STEP_SECONDS.put(key, flossing_step_seconds(*key))
+    return seconds
+
+
+def measured_seconds(device="cpu", n_steps: int = 55, repeats: int = 2, seed: int = 0) -> dict:
+    """Every time kept in :data:`STEP_SECONDS` for ``device``: {(N, k): seconds per step}."""
+    return {(n, k): s for (n, k, t, dev, r, sd), s in STEP_SECONDS.items()
+            if (t, dev, r, sd) == (n_steps, str(device), repeats, seed)}
 
 
 def flossing_step_seconds(n_units: int, n_exponents: int, n_steps: int = 55, device="cpu",
                           repeats: int = 2, seed: int = 0) -> float:
     """Median wall time of one flossing step (forward through T steps with a QR every step,
     backward) with the torch engine, after one warm-up call; synchronises a GPU so the time is
-    real. Measured once per (N, k, T, device, repeats) and kept."""
+    real (measured at each call; :func:`step_seconds` keeps it)."""
     import torch
 
     from .. import engine
-    key = (n_units, n_exponents, n_steps, str(device), repeats, seed)
-    if key in _STEP_SECONDS:
-        return _STEP_SECONDS[key]
     params = engine.to_torch(init_rnn(n_units, 1.0, seed=seed), device, requires_grad=True)
     bits = random_bits(n_steps, 1, seed)
     times = []
@@ -277,8 +293,7 @@ def flossing_step_seconds(n_units: int, n_exponents: int, n_steps: int = 55, dev
         if params["W"].device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
-    _STEP_SECONDS[key] = float(np.median(times[1:]))
-    return _STEP_SECONDS[key]
+    return float(np.median(times[1:]))
 
 
 def sweep_sizes(sweep: str, n_units: int, n_exponents: int, n_max: int = 256) -> np.ndarray:
@@ -298,11 +313,9 @@ def cost_sweep(sweep: str, n_units: int, n_exponents: int, device="cpu", repeats
     """Seconds per flossing step over :func:`sweep_sizes`. Returns (sizes, seconds)."""
     sizes = sweep_sizes(sweep, n_units, n_exponents, n_max)
     if sweep == "N":
-        secs = [flossing_step_seconds(int(s), n_exponents, device=device, repeats=repeats)
-                for s in sizes]
+        secs = [step_seconds(int(s), n_exponents, device=device, repeats=repeats) for s in sizes]
     else:
-        secs = [flossing_step_seconds(n_units, int(s), device=device, repeats=repeats)
-                for s in sizes]
+        secs = [step_seconds(n_units, int(s), device=device, repeats=repeats) for s in sizes]
     return sizes, np.asarray(secs)
 
 
@@ -575,8 +588,8 @@ def agreement_dashboard(gain=2.0, n_steps=None):
                 f"{a.divergence[-1]:.1e} at t = {a.times[-1]}; exponents: same Jacobians "
                 f"{same:.1e}, own trajectories {sep:.1e}")
 
-    return Dashboard(controls, compute, lambda art, a, v: update_agreement(art, a),
-                     lambda a, v: agreement_figure(a), height="380px", note=note)
+    return Dashboard(controls, compute, lambda a, v: agreement_figure(a),
+                     lambda art, a, v: update_agreement(art, a), height="380px", note=note)
 
 
 def ensemble_dashboard(n_units=None, size=None, gains=(0.5, 3.0)):
@@ -600,8 +613,8 @@ def ensemble_dashboard(n_units=None, size=None, gains=(0.5, 3.0)):
                 f"longer); largest difference between the two: {r.largest_difference:.1e}")
 
     return Dashboard(controls, compute,
-                     lambda art, r, v: update_ensemble(art, r.gains, r.spectra),
-                     lambda r, v: ensemble_figure(r.gains, r.spectra), height="380px",
+                     lambda r, v: ensemble_figure(r.gains, r.spectra),
+                     lambda art, r, v: update_ensemble(art, r.gains, r.spectra), height="380px",
                      note=note)
 
 
@@ -630,8 +643,8 @@ def cell_dashboard(jacobian, name="GRU", n_units=None, scale=1.0):
                 f"{np.abs(mine - ref).max():.1e}")
 
     return Dashboard(controls, compute,
-                     lambda art, data, v: update_cell_spectrum(art, *data, label(v)),
                      lambda data, v: cell_spectrum_figure(*data, label(v)),
+                     lambda art, data, v: update_cell_spectrum(art, *data, label(v)),
                      height="360px", note=note)
 
 
@@ -652,8 +665,6 @@ def cost_dashboard(n_units=None, n_exponents=None, sweep="k"):
                                          description="k (N sweep)", continuous_update=False,
                                          style={"description_width": "initial"}),
     }
-    measured: dict = {}
-
     def only_the_fixed_size_of_this_sweep(change=None):
         """The fixed size of the other sweep does nothing here: disabled, so no move is idle."""
         n_sweep = controls["sweep"].value == "N"
@@ -666,13 +677,9 @@ def cost_dashboard(n_units=None, n_exponents=None, sweep="k"):
         if sweep == "N":
             sizes, secs = cost_sweep("N", d["cost_n_max"], n_exponents, device,
                                         d["cost_repeats"], d["cost_n_max"])
-            points = [(int(s), n_exponents) for s in sizes]
         else:
             sizes, secs = cost_sweep("k", n_units, n_units, device, d["cost_repeats"])
-            points = [(n_units, int(s)) for s in sizes]
-        for p, s in zip(points, secs):
-            measured.setdefault(device, {})[p] = s
-        pts = measured[device]
+        pts = measured_seconds(device, repeats=d["cost_repeats"])
         nk = np.asarray(list(pts))
         fit = fit_cost_model(nk[:, 0], nk[:, 1], list(pts.values()))
         fine = np.geomspace(sizes[0], sizes[-1], 50)
@@ -704,7 +711,8 @@ def cost_dashboard(n_units=None, n_exponents=None, sweep="k"):
                 f"{slopes[-1]:.2f}; fit over {n_points} points: overhead c0 = "
                 f"{1e3 * fit.overhead:.1f} ms, worst misfit {100 * fit.worst_misfit:.0f} %")
 
-    return Dashboard(controls, compute, draw, make, height="380px", note=note, cache=False,
+    # timings are measurements of this machine, not computations: never in the disk cache
+    return Dashboard(controls, compute, make, draw, height="380px", note=note, cache=False,
                      extra=[W.HTML("Each setting is measured on first use (median of 2 flossing "
                                    "steps after a warm-up, T = 55, QR every step) and kept.")])
 

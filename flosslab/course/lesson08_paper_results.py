@@ -17,7 +17,7 @@ from ..core.validate import check_choice, check_n_exponents, check_real
 from ..paper import report, results
 from ..paper.stats import bootstrap_draws, bootstrap_horizon
 from .checking import Answer, call, checker, close, run, to_array, to_tuple
-from .dashboard_machinery import Dashboard, RunDashboard, slider
+from .dashboard_machinery import Dashboard, slider
 from .display import rescale
 from .training_runs import (TRAIN_SIZES, describe_spread, keep_run, kept_run, seed_spread,
                             training_configs)
@@ -460,8 +460,8 @@ def paper_delay_dashboard(task="xor", dataset="default", highlight=None):
                              "seeds &ge; 0.9")
         return f"d = {delay}: " + "; ".join(parts)
 
-    return Dashboard(controls, compute, lambda art, d, v: update_delay_explorer(art, *d),
-                     lambda d, v: delay_explorer_figure(*d), height="380px", note=note)
+    return Dashboard(controls, compute, lambda d, v: delay_explorer_figure(*d),
+                     lambda art, d, v: update_delay_explorer(art, *d), height="380px", note=note)
 
 
 def horizon_dashboard(dataset="default", level=0.9, coverage=0.9):
@@ -490,64 +490,8 @@ def horizon_dashboard(dataset="default", level=0.9, coverage=0.9):
                                     else f"{r:.1f}x"))
         return "; ".join(parts)
 
-    return Dashboard(controls, compute, lambda art, d, v: update_horizons(art, *d),
-                     lambda d, v: horizons_figure(*d), height="300px", note=note)
-
-
-def _stale_when_changed(dash: RunDashboard, what: str) -> RunDashboard:
-    """Mark a rerun dashboard's figure as stale the moment a control leaves the settings it was
-    drawn for (a grey veil over the panels and a line saying so; the status line says it too), and
-    lift the mark when the controls return to them or a new run draws. Without it the previous
-    task's figure stayed on screen under the new task's name until the button was pressed."""
-    from ..core.style import render_png
-    art = dash.artists
-    art.setdefault("stale", [])
-
-    def refresh(change=None):
-        drawn, now = art.get("drawn_values"), dash.values()
-        stale = drawn is not None and now != drawn
-        _lift_stale(art)
-        if stale:
-            fig = dash.fig
-            art["stale"].append(_veil(fig))
-            changed = ", ".join(f"{dash.controls[k].description} = {drawn[k]}" for k in now
-                                if now[k] != drawn[k])
-            art["stale"].append(fig.text(0.5, 0.5, f"stale: drawn for {changed}\n"
-                                         f"press {dash.button.description} for {what}",
-                                         ha="center", va="center", fontsize="large",
-                                         zorder=60, color="#a00",
-                                         bbox=dict(boxstyle="round", fc="white", ec="#a00")))
-            dash.status.value = (f"<b>The figure shows the previous settings ({changed})</b>: "
-                                 f"press {dash.button.description} to draw these. "
-                                 + dash.status.value)
-        if drawn is not None:
-            dash.image.value = render_png(dash.fig)
-        art["is_stale"] = stale
-
-    art["refresh_stale"] = refresh
-    for control in dash.controls.values():
-        control.observe(refresh, names="value")
-    return dash
-
-
-def _veil(fig):
-    """A translucent white rectangle over the whole figure (a stale figure, greyed out)."""
-    from matplotlib.patches import Rectangle
-    return fig.add_artist(Rectangle((0, 0), 1, 1, transform=fig.transFigure, fc="white",
-                                    alpha=0.7, zorder=50))
-
-
-def _lift_stale(art):
-    """Remove a stale mark's artists (the veil and its line of text)."""
-    for a in art.get("stale", []):
-        a.remove()
-    art["stale"], art["is_stale"] = [], False
-
-
-def _drawn(art, values):
-    """Record the settings a rerun figure now shows and lift a stale mark."""
-    art["drawn_values"] = dict(values)
-    _lift_stale(art)
+    return Dashboard(controls, compute, lambda d, v: horizons_figure(*d),
+                     lambda art, d, v: update_horizons(art, *d), height="300px", note=note)
 
 
 def live_delay_dashboard(task="copy", size="small"):
@@ -555,10 +499,10 @@ def live_delay_dashboard(task="copy", size="small"):
     of ``LIVE``, all as one ensemble on the torch engine; the figure has the shipped figure's form."""
     controls = {"task": W.Dropdown(options=["copy", "xor"], value=task, description="task")}
 
-    def run(values, progress):
-        return live_delay_sweep(values["task"], progress=progress, size=size), values["task"]
+    def compute(task, progress=None):
+        return live_delay_sweep(task, progress=progress, size=size), task
 
-    def make():
+    def make(data, values):
         fig, (ax,) = new_figure(width=6.5, height=3.6)
         ax.set(xlabel="delay d (longest lag, steps)", ylabel="final accuracy", ylim=(0.4, 1.03),
                title="small rerun: press the button")
@@ -568,7 +512,6 @@ def live_delay_dashboard(task="copy", size="small"):
         sweep, task = data
         for a in art["lines"]:
             a.remove()
-        _drawn(art, {**values, "task": task})
         art["lines"] = accuracy_vs_delay_panel(art["ax"], sweep)
         art["legend"] = schedule_legend(art["ax"].figure, art["ax"], art["legend"])
         s = TRAIN_SIZES[size]
@@ -582,9 +525,9 @@ def live_delay_dashboard(task="copy", size="small"):
             f"d={d} {m:.2f}" for d, m in zip(dl, np.median(acc, axis=1)))
             for s, (dl, acc) in sweep.items())
 
-    dash = RunDashboard(controls, run, make, draw, note, label="Rerun small", height="360px",
-                        ready=lambda v: f"ready: {_n_delay_members(v)} networks at once")
-    return _stale_when_changed(dash, "this task")
+    return Dashboard(controls, compute, make, draw, note, height="360px", button="Rerun small",
+                     ready=lambda v: f"ready: {_n_delay_members(v)} networks at once",
+                     stale="this task")
 
 
 def _n_delay_members(values) -> int:
@@ -597,19 +540,17 @@ def live_parity_dashboard(size="small"):
     controls = {"order": slider(W.IntSlider, "parity order p", LIVE["parity_order"], 2, 4),
                 "delay": slider(W.IntSlider, "delay d", LIVE["parity_delay"], 4, 16)}
 
-    def run(values, progress):
-        ks, acc = live_parity_k(order=values["order"], delay=values["delay"], size=size,
-                                   progress=progress)
-        return ks, acc, values
+    def compute(order, delay, progress=None):
+        ks, acc = live_parity_k(order=order, delay=delay, size=size, progress=progress)
+        return ks, acc, {"order": order, "delay": delay}
 
-    def make():
+    def make(data, values):
         fig, (ax,) = new_figure(width=6.5, height=3.6)
         ax.set(title="small rerun: press the button", xlabel="k", ylabel="final accuracy")
         return fig, {"fig": fig, "ax": ax}
 
     def draw(art, data, values):
         ks, acc, v = data
-        _drawn(art, {"order": v["order"], "delay": v["delay"]})
         art["ax"].clear()
         accuracy_vs_k_panel(art["ax"], ks, {k: acc[k] for k in ks}, acc["none"],
                                   f"small rerun: parity p={v['order']}, d={v['delay']}, N=32")
@@ -619,10 +560,10 @@ def live_parity_dashboard(size="small"):
         return "; ".join(f"{'no flossing' if k == 'none' else 'k=' + str(k)}: "
                          f"{describe_spread(acc[k])}" for k in ["none", *ks])
 
-    dash = RunDashboard(controls, run, make, draw, note, label="Rerun small", height="360px",
-                        ready=lambda v: f"ready: {(len(LIVE['parity_ks']) + 1) * len(LIVE['seeds'])}"
-                                        " networks at once")
-    return _stale_when_changed(dash, "these settings")
+    return Dashboard(controls, compute, make, draw, note, height="360px", button="Rerun small",
+                     ready=lambda v: f"ready: {(len(LIVE['parity_ks']) + 1) * len(LIVE['seeds'])}"
+                                     " networks at once",
+                     stale="these settings")
 
 
 def live_condition_dashboard(n_exponents=16, floss_steps=80, grid: dict | None = None):
@@ -662,7 +603,7 @@ def live_condition_dashboard(n_exponents=16, floss_steps=80, grid: dict | None =
                 f"{c.after[-1]:.1f} after {c.floss_steps} flossing steps "
                 f"({c.before[-1] - c.after[-1]:.1f} orders of magnitude less)")
 
-    return Dashboard(controls, compute, draw, make, height="330px", note=note)
+    return Dashboard(controls, compute, make, draw, height="330px", note=note)
 
 
 def _live_title(c):

@@ -2,7 +2,6 @@
 their cache and how they spread over seeds."""
 from __future__ import annotations
 
-import threading
 import time
 from typing import NamedTuple
 
@@ -72,39 +71,27 @@ class SeedRuns(NamedTuple):
 
 
 #: Finished training runs by their settings, so that a click on settings trained before shows them
-#: at once. Training results only (notebook 04's flossing runs have their own cache); past
-#: _MAX_RUNS the oldest is dropped. Dashboards train on a worker thread: every access holds the lock.
-#: Each run is also kept in the course's disk cache (:mod:`flosslab.course.cache`) under the same
-#: key (its code version and the mode are part of the disk key), so that it survives the kernel.
-_RUNS: dict = {}
-_RUNS_LOCK = threading.Lock()
-_MAX_RUNS = 256
+#: at once (a :class:`flosslab.course.cache.Store`: bounded, locked; ``RUNS.clear()`` forgets them).
+#: Each run is also kept in the course's disk cache under the same key (its code version and the
+#: mode are part of the disk key), so that it survives the kernel.
+RUNS = disk_cache.Store("training runs", max_items=256)
 
 
 def kept_run(key):
     """The run kept under ``key`` (in memory, else in the disk cache), or None."""
-    with _RUNS_LOCK:
-        run = _RUNS.get(key)
+    run = RUNS.get(key)
     if run is None:
         run = disk_cache.recall(("training_runs", key))
         if run is not None:
-            _keep_in_memory(key, run)
+            RUNS.put(key, run)
     return run
 
 
 def keep_run(key, run):
-    """Keep ``run`` under ``key`` in memory (dropping the oldest run past :data:`_MAX_RUNS`) and
-    in the disk cache; returns it."""
-    _keep_in_memory(key, run)
+    """Keep ``run`` under ``key`` in memory (:data:`RUNS`) and in the disk cache; returns it."""
+    RUNS.put(key, run)
     disk_cache.remember(("training_runs", key), run)
     return run
-
-
-def _keep_in_memory(key, run):
-    with _RUNS_LOCK:
-        if key not in _RUNS and len(_RUNS) >= _MAX_RUNS:
-            _RUNS.pop(next(iter(_RUNS)))
-        _RUNS[key] = run
 
 
 def _seed_runs(schedule, configs, histories, seconds) -> SeedRuns:

@@ -77,14 +77,14 @@ def _set_controls(dashboard, values: dict) -> None:
 
 def warm_dashboard(dashboard, max_grid: int = 64, train: bool = True, bar=None) -> dict:
     """Compute every warm state of one dashboard through the cache; counts by outcome."""
-    from .dashboard_machinery import USER_ERRORS, Dashboard, warm_states
+    from .dashboard_machinery import USER_ERRORS, warm_states
     counts = {"states": 0, "hit": 0, "miss": 0, "off": 0, "invalid": 0, "errors": []}
-    if isinstance(dashboard, Dashboard):
+    if dashboard.button is None:
         if not dashboard.cache:
             return counts
         seen = []
         with dashboard.paused():
-            defaults = dashboard.current_values()
+            defaults = dashboard.values()
             for wanted in warm_states(dashboard, max_grid):
                 counts["states"] += 1
                 if bar is not None:
@@ -95,7 +95,7 @@ def warm_dashboard(dashboard, max_grid: int = 64, train: bool = True, bar=None) 
                 except Exception:     # a value the controls do not offer (anymore)
                     counts["invalid"] += 1
                     continue
-                values = dashboard.current_values()
+                values = dashboard.values()
                 if values in seen:    # the observers made it a state already computed
                     counts["hit"] += 1
                     continue
@@ -111,12 +111,12 @@ def warm_dashboard(dashboard, max_grid: int = 64, train: bool = True, bar=None) 
             _set_controls(dashboard, defaults)
     elif train and dashboard.validate():          # a Train button at its default settings
         counts["states"] += 1
-        misses = disk_cache.stats["miss"]
+        misses = disk_cache.counts()["miss"]
         from IPython.utils.capture import capture_output
         try:
             with capture_output(display=True):
-                dashboard._run(dashboard.values(), lambda *a, **k: None)
-            counts["miss" if disk_cache.stats["miss"] > misses else "hit"] += 1
+                dashboard.computed(dashboard.values())
+            counts["miss" if disk_cache.counts()["miss"] > misses else "hit"] += 1
         except USER_ERRORS:
             counts["invalid"] += 1
         except Exception as err:
@@ -133,7 +133,7 @@ def warm(names=None, folder=None, max_grid: int = 64, train: bool = True,
     the dashboards, errors and seconds."""
     import nbformat
     from tqdm.auto import tqdm
-    from .dashboard_machinery import Dashboard, collecting, warm_states
+    from .dashboard_machinery import collecting, warm_states
     if disk_cache.location() is None:
         raise FlosslabError(f"the cache is off ({disk_cache.ENV}="
                             f"{os.environ.get(disk_cache.ENV)}): nothing to warm; unset "
@@ -154,7 +154,7 @@ def warm(names=None, folder=None, max_grid: int = 64, train: bool = True,
         with tqdm(total=n_cells, desc=f"{path.name[:2]} run cells", unit="cell",
                   disable=not progress, leave=False) as bar, collecting() as dashboards:
             errors = run_notebook(path, bar)
-        total = sum(len(warm_states(d, max_grid)) if isinstance(d, Dashboard) else int(train)
+        total = sum(len(warm_states(d, max_grid)) if d.button is None else int(train)
                     for d in dashboards)
         counts = {"states": 0, "hit": 0, "miss": 0, "off": 0, "invalid": 0, "errors": []}
         with tqdm(total=total, desc=f"{path.name[:2]} dashboard states", unit="state",

@@ -5,7 +5,10 @@
 The exponents come from one trajectory driven by random bits (55 steps, 16 discarded, QR every step
 by default, as in the paper's code), with the same draws as the reference: bits from
 ``[seed, step]``, frame and initial state from ``seed + step``. Only W, U, b are updated, by
-``torch.optim.Adam`` with its own state for each call of :func:`floss`.
+``torch.optim.Adam``, fresh for each call of :func:`floss` unless the call continues an earlier
+one: ``return_state=True`` also returns a :class:`~flosslab.core.records.FlossState` (steps taken,
+Adam's moments), and ``state=`` passes it back in, so that n1 steps and then n2 more give the run
+of n1 + n2 steps in one call (the same draws, Adam's moments and bias correction carried on).
 
 Ensembles (parameters stacked along a leading axis E): ``n_steps``, ``n_exponents``, ``target``,
 ``lr`` and ``seed`` may each be one value or one per member; every member follows exactly the run it
@@ -24,7 +27,7 @@ from ..core.conventions import DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, r
 from ..core.errors import (FlosslabError, NumericalError, floss_collapsed,
                            floss_gradient_not_finite, flossing_diverged)
 from ..core.progress import progress_bar
-from ..core.records import FlossHistory
+from ..core.records import FlossHistory, FlossState
 from ..core.validate import check_int, check_n_exponents, check_params, check_real
 from .lyapunov import lyapunov_spectrum, member_frames
 from .model import check_finite_params, is_ensemble, n_units
@@ -103,13 +106,17 @@ def flossing_loss(params: dict, inputs, n_exponents=None, target=0.0,
 
 def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
           seq_len: int = FLOSS_SEQ_LEN, transient: int = FLOSS_TRANSIENT, reorth_every=1, seed=0,
-          progress=False, method: str = "auto"):
+          progress=False, method: str = "auto", state=None, return_state: bool = False):
     """Run flossing steps with Adam; return (new params, :class:`FlossHistory`) for one network,
-    (stacked params, list of E histories) for an ensemble.
+    (stacked params, list of E histories) for an ensemble; with ``return_state`` a third item,
+    the :class:`FlossState` to continue from (an ensemble: a list of E states).
 
     Each step draws fresh bits ``random_bits(seq_len, n_inputs, [seed, step])`` and takes the
-    frame and initial state from ``seed + step``. The readout V, c is returned unchanged. Raises
-    :class:`NumericalError` (naming the member) if a loss becomes NaN or infinite.
+    frame and initial state from ``seed + step``. ``state`` (a :class:`FlossState`; an ensemble:
+    one per member, None for a fresh member) continues an earlier call: pass the parameters it
+    returned; steps are numbered on from ``state.step`` and Adam starts from its moments. The
+    readout V, c is returned unchanged. Raises :class:`NumericalError` (naming the member) if a
+    loss becomes NaN or infinite.
     """
     ens = is_ensemble(params)
     check_params(params, ensemble=ens, arrays="torch")
@@ -128,6 +135,9 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
     members = [{name: (params[name][i] if ens else params[name]).detach().clone().requires_grad_()
                 for name in DYNAMIC_PARAMS} for i in range(e)]
     opt = adam_by_rate(members, lrs)
+    states = _check_states(state, e, ens, members)
+    starts = [s.step for s in states]
+    load_adam_state(opt, members, states)
     losses, spectra = [[] for _ in range(e)], [[] for _ in range(e)]
     bar = progress_bar(progress, max(steps, default=0), "flossing", leave=False)
     try:
@@ -135,11 +145,11 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
             active = [i for i in range(e) if step < steps[i]]
             stacked = {name: torch.stack([members[i][name] for i in active])
                        for name in DYNAMIC_PARAMS}
-            inputs = onp.stack([random_bits(seq_len, n_inputs, seed=[seeds[i], step])
+            inputs = onp.stack([random_bits(seq_len, n_inputs, seed=[seeds[i], starts[i] + step])
                                 for i in active], axis=1)
             loss, lam = flossing_loss(stacked, inputs, [ks[i] for i in active],
                                       [targets[i] for i in active], transient, reorth_every,
-                                      [seeds[i] + step for i in active], True, method)
+                                      [seeds[i] + starts[i] + step for i in active], True, method)
             values = loss.detach().cpu().numpy()
             lam_values = lam.detach().cpu().double().numpy()   # one transfer for all members
             for j, i in enumerate(active):
@@ -168,4 +178,69 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
     for name in DYNAMIC_PARAMS:
         value = torch.stack([m[name].detach() for m in members])
         out[name] = value if ens else value[0]
-    return (out, histories) if ens else (out, histories[0])
+    if not return_state:
+        return (out, histories) if ens else (out, histories[0])
+    new_states = adam_state(opt, members, states, [a + b for a, b in zip(starts, steps)])
+    return (out, histories, new_states) if ens else (out, histories[0], new_states[0])
+
+
+def _check_states(state, e: int, ens: bool, members: list) -> list:
+    """The E states to start from (fresh ones where none is given), checked against the arrays."""
+    if state is None:
+        given = [None] * e
+    elif ens:
+        if not isinstance(state, (list, tuple)) or len(state) != e:
+            raise FlosslabError(f"state: give one FlossState (or None) per member ({e}), as "
+                                f"floss(..., return_state=True) returned them; got {state!r:.80}")
+        given = list(state)
+    else:
+        given = [state]
+    out = []
+    for i, s in enumerate(given):
+        who = f" of member {i}" if ens else ""
+        if s is None:
+            out.append(FlossState())
+            continue
+        if not isinstance(s, FlossState):
+            raise FlosslabError(f"the flossing state{who} must be a FlossState (from floss(..., "
+                                f"return_state=True)), got {type(s).__name__}")
+        check_int(f"the flossing state's step{who}", s.step, minimum=0)
+        if s.moments and set(s.moments) != set(DYNAMIC_PARAMS):
+            raise FlosslabError(f"the flossing state{who} must hold Adam's moments of "
+                                f"{', '.join(DYNAMIC_PARAMS)}; got {sorted(s.moments)}")
+        for name, (m, v) in s.moments.items():
+            if tuple(m.shape) != tuple(members[i][name].shape) or tuple(v.shape) != tuple(m.shape):
+                raise FlosslabError(f"the flossing state{who} does not fit the network: Adam's "
+                                    f"moments of {name} have shape {tuple(m.shape)}, the array "
+                                    f"{tuple(members[i][name].shape)}")
+        out.append(s)
+    return out
+
+
+def load_adam_state(opt: torch.optim.Adam, members: list, states: list) -> None:
+    """Give ``opt`` (over the arrays of ``members``) the moments and step counts of ``states``
+    (:class:`FlossState`, one per member; those without moments start fresh)."""
+    for member, s in zip(members, states):
+        if not s.moments:
+            continue
+        for name, p in member.items():
+            m, v = s.moments[name]
+            opt.state[p] = {"step": torch.tensor(float(s.step), dtype=torch.float32),
+                            "exp_avg": torch.as_tensor(m, dtype=p.dtype, device=p.device).clone(),
+                            "exp_avg_sq": torch.as_tensor(v, dtype=p.dtype,
+                                                          device=p.device).clone()}
+
+
+def adam_state(opt: torch.optim.Adam, members: list, before: list, steps: list) -> list:
+    """Each member's :class:`FlossState` after ``steps`` steps in all: the moments ``opt`` holds
+    for its arrays (or those it started from, where it took no step)."""
+    out = []
+    for member, s, step in zip(members, before, steps):
+        moments = {}
+        for name, p in member.items():
+            st = opt.state.get(p)
+            if st and "exp_avg" in st:
+                moments[name] = (st["exp_avg"].detach().clone(), st["exp_avg_sq"].detach().clone())
+        out.append(FlossState(int(step), moments if len(moments) == len(member) else
+                              dict(s.moments)))
+    return out
