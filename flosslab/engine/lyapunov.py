@@ -17,7 +17,7 @@ Ensembles (parameters with a leading member axis E) give exponents of shape (E, 
 Where the engine equals the reference: given the same trajectory, float64, they agree to
 round-off, chaotic or not: the same Jacobians give exponents within ~2e-15 of the reference's, the
 same pre-activations log singular values within ~4e-13 (measured at g = 3, N = 20, 1000 and 200
-steps; ``tests/test_forms_and_backends.py``). Each computing its own trajectory from the same
+steps; ``tests/engine/test_forms_and_backends.py``). Each computing its own trajectory from the same
 network, inputs and initial state, they agree to round-off only while the network is not chaotic:
 numpy's and torch's float64 products round differently (1 ulp at the first step), a chaotic
 network amplifies that (at g = 3: past 1e-6 after 120-490 steps, past 1e-2 after 190-620), and

@@ -228,7 +228,7 @@ class TaskLossRecursion(torch.autograd.Function):
     No (T, E, B, N) array is returned or kept by autograd: the states live in a recycled buffer
     (:mod:`.workspace`; a fresh one costs page faults comparable to the epoch's arithmetic) and
     each step's a_b,t is a small scratch array. Tested against torch autograd of the plain
-    expressions (``tests/test_training_speed_path.py``)."""
+    expressions (``tests/engine/test_training_speed_path.py``)."""
 
     @staticmethod
     def forward(ctx, w, u, b, v, c, inputs, targets, weights):

@@ -7,7 +7,7 @@ with ``<!-- table: NAME -->`` ... ``<!-- /table -->`` and
     python -m flosslab report --write docs/results.md     # fill in the tables
     python -m flosslab report --check docs/results.md     # exit 1 if one is stale
 
-rewrites or checks them (``tests/test_report.py`` runs the check). A table names its runs files
+rewrites or checks them (``tests/paper/test_report.py`` runs the check). A table names its runs files
 relative to a *root*: the repository's root, where ``docs/results/`` holds the committed runs. The
 functions take it as ``root`` (default: the checkout this module lives in); the command line's
 ``--root`` defaults to the current folder.

@@ -129,7 +129,7 @@ def lyapunov_spectrum(params: dict, inputs=None, seq_len=None, n_exponents=None,
     by at most the larger of max_i |log tanh'(a_i)| at the two ends (a theorem); divided by the
     counted steps, that bound also held for the QR exponents in every case measured. On a flossing
     window (39 counted steps) at g = 3, N = 20: differences 0.03-0.13 per step, bounds 0.18-0.31;
-    over 5039 counted steps: 5e-4 to 1.1e-3 (``tests/test_forms_and_backends.py``).
+    over 5039 counted steps: 5e-4 to 1.1e-3 (``tests/engine/test_forms_and_backends.py``).
     """
     check_params(params, arrays="numpy")
     check_finite_params(params)

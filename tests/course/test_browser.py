@@ -4,7 +4,7 @@ Opt-in: skipped unless FLOSSLAB_BROWSER=1 is set and chromium and playwright are
 normal test run (and CI) never starts a browser. Takes about three minutes on a 2-core machine;
 screenshots and summary.json are left in pytest's tmp_path (printed on failure).
 
-    FLOSSLAB_BROWSER=1 python -m pytest tests/test_browser.py -s
+    FLOSSLAB_BROWSER=1 python -m pytest tests/course/test_browser.py -s
 """
 import importlib.util
 import json
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.skipif(os.environ.get("FLOSSLAB_BROWSER") != "1",

@@ -138,7 +138,7 @@ def test_bench_output_is_strict(capsys, monkeypatch):
 
 
 def test_reproduce_summary_and_results_file_are_strict(capsys, monkeypatch, tmp_path):
-    """``reproduce --fast`` with the toy sizes of tests/test_reproduce.py (experiments a, b, f):
+    """``reproduce --fast`` with the toy sizes of tests/paper/test_reproduce.py (experiments a, b, f):
     the printed summary and results.json both parse strictly."""
     toy = Sizes(spec_units=6, spec_gains=(1.0, 2.0), spec_ks=(2, 6), spec_floss_steps=4,
                 cond_units=6, cond_k=4, cond_floss_steps=4, cond_window=30, seeds=(0,),

@@ -1,8 +1,7 @@
-"""Shared by the course's test files: tiny training sizes and a fixture that installs them, lone
+"""Shared by the course's test files: tiny training sizes (the fixture that installs them is in conftest.py), lone
 reference runs to compare a training click with, and hand-written answers (right and wrong) to the
 exercises of several lessons."""
 import numpy as np
-import pytest
 
 import flosslab as fl
 from flosslab.course import training_runs
@@ -10,15 +9,6 @@ from flosslab.course import training_runs
 #: Training clicks of a few milliseconds.
 TINY = {"n_units": 6, "n_epochs": 8, "n_seeds": 2, "seq_extra": 6, "lr": 0.01, "n_exponents": 3,
         "floss_steps": 3, "floss_lr": 0.01, "eval_every": 4, "eval_batch": 16}
-
-
-@pytest.fixture
-def tiny_training(monkeypatch):
-    """Training clicks of a few milliseconds; a fresh cache so that nothing leaks between tests."""
-    monkeypatch.setitem(training_runs.TRAIN_SIZES, "small", dict(TINY))
-    training_runs.RUNS.clear()
-    yield
-    training_runs.RUNS.clear()          # the tiny runs share their keys with real small ones
 
 
 def reference_runs(task, delay, schedule, k=3, order=None, seeds=(0, 1)):

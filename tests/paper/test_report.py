@@ -7,7 +7,7 @@ import pytest
 
 from flosslab.paper import report
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "docs" / "results.md", ROOT / "README.md"]
 
 
@@ -83,7 +83,7 @@ def test_the_floss_qr_auto_paragraph_reads_the_runs():
     exact test of 11 of 20 against 15 of 20 gives p 0.32."""
     import json
     from scipy.stats import fisher_exact
-    root = Path(__file__).resolve().parent.parent / "docs" / "results" / "paper_budget"
+    root = Path(__file__).resolve().parents[2] / "docs" / "results" / "paper_budget"
 
     def learned(path, variant):
         rows = [json.loads(line) for line in (root / path).read_text().splitlines() if line]
@@ -97,6 +97,6 @@ def test_the_floss_qr_auto_paragraph_reads_the_runs():
     both = budget[0] + replicate[0]
     p = fisher_exact([[auto[0], 20 - auto[0]], [both, 20 - both]])[1]
     assert round(p, 2) == 0.32
-    text = (Path(__file__).resolve().parent.parent / "docs" / "results.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "results.md").read_text()
     for phrase in ("11 of 20", "7 of 10", "15 of 20", "Fisher p 0.32"):
         assert phrase in text

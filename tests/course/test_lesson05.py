@@ -8,7 +8,7 @@ import pytest
 import flosslab as fl
 from flosslab.core.tasks import accuracy
 from flosslab.course import training_runs, lesson05_delayed_tasks as lesson
-from course_helpers import (rejects_with_hint, tiny_training, reference_runs, ydata, _parity, _loss, _naive_loss)  # noqa: F401
+from course_helpers import (rejects_with_hint, reference_runs, ydata, _parity, _loss, _naive_loss)  # noqa: F401
 
 
 torch = pytest.importorskip("torch")
@@ -77,7 +77,7 @@ def test_training_click_trains_every_seed_as_its_lone_run(tiny_training):
     assert dash.runs == [] and dash.artists["runs"] == []
 
 
-def test_training_dashboard_refuses_bad_settings(tiny_training, capsys):
+def test_training_dashboard_refuses_bad_settings(capsys):
     dash = lesson.training_dashboard(background=False)
     dash.set(n_exponents=20)                             # k > N = 6
     assert dash.button.disabled and "choose k <= N" in dash.message

@@ -23,7 +23,7 @@ from flosslab.course import checking
 LESSON = {m.name[6:8]: importlib.import_module(f"flosslab.course.{m.name}")
           for m in pkgutil.iter_modules(flosslab.course.__path__) if m.name.startswith("lesson")}
 NOTEBOOKS = {p.name[:2]: p for p in
-             (Path(__file__).resolve().parents[1] / "notebooks").glob("0[1-8]_*.ipynb")}
+             (Path(__file__).resolve().parents[2] / "notebooks").glob("0[1-8]_*.ipynb")}
 
 
 class _Silent:

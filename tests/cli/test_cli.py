@@ -143,7 +143,7 @@ def test_ensembles_need_the_engine(capsys, argv):
 
 # --- report: the results pages' tables ------------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name", ["paper-xor", "default-horizons-copy", "claims"])

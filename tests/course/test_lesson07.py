@@ -229,7 +229,6 @@ def test_legends_below_their_panels():
     """The ensemble's flossing figure: its legends (one covered the g = 0.5 points) lie outside
     both panels."""
     import types
-    from matplotlib.figure import Figure
     r = types.SimpleNamespace(gains=(0.5, 1.0, 1.5, 2.0),
                               exponents_before=-np.linspace(0.2, 1.2, 16).reshape(4, 4),
                               exponents_after=-np.linspace(0.0, 0.4, 16).reshape(4, 4),

@@ -3,9 +3,8 @@ over seeds."""
 import numpy as np
 import pytest
 
-import flosslab as fl
 from flosslab.course import training_runs
-from course_helpers import (tiny_training, reference_runs)  # noqa: F401
+from course_helpers import (reference_runs)  # noqa: F401
 
 
 torch = pytest.importorskip("torch")

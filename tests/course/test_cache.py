@@ -70,7 +70,7 @@ def test_the_cache_survives_the_process(cache_dir):
         from flosslab.course.lesson01_gradients import gradient_norms_vs_gain
         print(cache.call(gradient_norms_vs_gain.__wrapped__, dict(gains=(1.0,), n_units=6,
                                                                   seq_len=20))[1])
-    """ % str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    """ % str(__import__("pathlib").Path(__file__).resolve().parents[2]))
     run = lambda: subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                  check=True).stdout.split()
     assert run() == ["miss"]

@@ -18,7 +18,7 @@ from flosslab.engine.training import train_members
 from flosslab.paper.budgets import DEFAULT
 from flosslab.paper.sweep import RunSpec
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NAMES = ("W", "U", "b", "V", "c")
 
 
@@ -90,10 +90,10 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 @needs_cuda
 def test_the_graphed_epoch_equals_the_eager_one_on_cuda():
+    graphed = GraphedTaskLoss("cuda", graphs=True)      # one graph, replayed every epoch
     for epoch in range(3):                     # new inputs each time: copied into the graph
         params, inputs, targets, weights = random_case(4, 30, 5, 8, torch.float64, "cuda",
                                                        seed=epoch)
-        graphed = GraphedTaskLoss("cuda", graphs=True) if epoch == 0 else graphed
         got = graphed(params, inputs, targets, weights)
         assert graphed.mode == "graph", graphs.STATS
         g_got = torch.autograd.grad(got.sum(), [params[k] for k in NAMES])

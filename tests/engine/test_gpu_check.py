@@ -9,7 +9,7 @@ import runpy
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_gpu_check_runs_at_toy_size_on_the_cpu(tmp_path, capsys, monkeypatch):

@@ -14,7 +14,7 @@ import flosslab.course
 #: Each notebook's lesson module, by the notebook's number ("04": lesson04_flossing).
 LESSON = {m.name[6:8]: importlib.import_module(f"flosslab.course.{m.name}")
           for m in pkgutil.iter_modules(flosslab.course.__path__) if m.name.startswith("lesson")}
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 
 
 def _cells(path, tag=None, contains=None):

@@ -1,7 +1,6 @@
 """The student edition and the slides, built from the notebooks with nbconvert."""
 import json
 import os
-from pathlib import Path
 
 import nbformat
 import pytest

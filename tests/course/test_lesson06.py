@@ -5,7 +5,7 @@ import pytest
 
 import flosslab as fl
 from flosslab.course import training_runs, lesson06_why_it_works as lesson
-from course_helpers import (rejects_with_hint, tiny_training, ydata, _weight_gradient)  # noqa: F401
+from course_helpers import (rejects_with_hint, ydata, _weight_gradient)  # noqa: F401
 
 
 torch = pytest.importorskip("torch")

@@ -16,7 +16,7 @@ if REQUIRED:
 else:
     nbclient = pytest.importorskip("nbclient", reason="nbclient (requirements.txt) not installed")
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 
 
 def problems_of(nb) -> list:
