@@ -77,7 +77,7 @@ def test_training_click_trains_every_seed_as_its_lone_run(tiny_training):
     assert dash.runs == [] and dash.artists["runs"] == []
 
 
-def test_training_dashboard_refuses_bad_settings(capsys):
+def test_training_dashboard_refuses_bad_settings(tiny_training, capsys):
     dash = lesson.training_dashboard(background=False)
     dash.set(n_exponents=20)                             # k > N = 6
     assert dash.button.disabled and "choose k <= N" in dash.message

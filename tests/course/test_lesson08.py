@@ -97,7 +97,7 @@ def test_horizon_dashboard_follows_level_and_coverage(shipped):
     assert f"copy pre + periodic flossing / none: {ratio_text(0.7)}" in dash.note_text
 
 
-def test_live_delay_dashboard_reruns_small(monkeypatch):
+def test_live_delay_dashboard_reruns_small(tiny_training, monkeypatch):
     monkeypatch.setitem(lesson.LIVE, "delays", {"copy": (2, 4), "xor": (2, 4)})
     monkeypatch.setitem(lesson.LIVE, "seeds", (0, 1))
     dash = lesson.live_delay_dashboard(task="copy")
@@ -111,7 +111,7 @@ def test_live_delay_dashboard_reruns_small(monkeypatch):
     assert "medians" in dash.status.value
 
 
-def test_live_delay_figure_is_marked_stale_when_the_task_changes(monkeypatch):
+def test_live_delay_figure_is_marked_stale_when_the_task_changes(tiny_training, monkeypatch):
     """Another task: the old figure is veiled and says what it was drawn for at once, not when the
     button is pressed; back to the drawn task, or a new run, lifts the mark."""
     monkeypatch.setitem(lesson.LIVE, "delays", {"copy": (2, 4), "xor": (2, 4)})
@@ -134,7 +134,7 @@ def test_live_delay_figure_is_marked_stale_when_the_task_changes(monkeypatch):
     assert not any("stale" in t.get_text() for t in dash.fig.texts)
 
 
-def test_live_parity_dashboard_reruns_small(monkeypatch):
+def test_live_parity_dashboard_reruns_small(tiny_training, monkeypatch):
     monkeypatch.setitem(lesson.LIVE, "parity_ks", (1, 3))
     monkeypatch.setitem(lesson.LIVE, "seeds", (0, 1))
     dash = lesson.live_parity_dashboard()
