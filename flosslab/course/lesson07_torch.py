@@ -188,6 +188,22 @@ def ensemble_floss_with(batched_log_r, flossing_loss_fn, gains=(0.5, 1.0, 1.5, 2
                             np.asarray(losses))
 
 
+def ensemble_flossing_verdicts(result: EnsembleFlossing, n_mean: int = 5) -> list:
+    """One line per member: its exponents before -> after, how many of them moved toward 0
+    (|after| < |before|), and its loss over the first ``n_mean`` steps -> the last ``n_mean``."""
+    lines = []
+    k = result.exponents_before.shape[1]
+    first, last = result.losses[:n_mean].mean(0), result.losses[-n_mean:].mean(0)
+    for m, g in enumerate(result.gains):
+        before, after = result.exponents_before[m], result.exponents_after[m]
+        toward = int(np.sum(np.abs(after) < np.abs(before)))
+        trend = "falls" if last[m] < first[m] else "rises"
+        lines.append(f"g = {g:.1f}: lambda_1..lambda_{k} {np.round(before, 2)} -> "
+                     f"{np.round(after, 2)}; moving toward 0: {toward} of {k}; loss (mean of the "
+                     f"first {n_mean} steps -> last {n_mean}) {first[m]:.3f} -> {last[m]:.3f}, {trend}")
+    return lines
+
+
 CELLS = {"RNN (tanh)": "RNNCell", "GRU": "GRUCell", "LSTM": "LSTMCell"}
 
 
