@@ -596,13 +596,13 @@ def test_08_demo_3_accuracy_against_k(shipped):
 
 
 def test_08_demo_4_the_condition_number_collapses(shipped):
-    """'hundreds of orders of magnitude over 300 steps; per 30 steps a tenth of that, close to the
-    paper's 30; the gradient norm at the first step rose by more than forty orders of magnitude'.
-    Answer 2: about 1 decade per step before flossing."""
+    """08 cell 59: 'hundreds of orders of magnitude over 300 steps' (the paper's '30 orders' is not
+    compared: its window is unknown); 'the gradient norm at the first step rose by more than forty
+    orders of magnitude'. Answer 2: about 1 decade per step before flossing."""
     default, _, _ = shipped
     b = default["b_condition"]
     drop = b["before"]["log10_condition"][-1] - b["after"]["log10_condition"][-1]
-    assert b["before"]["times"][-1] == 300 and drop > 200 and 25 < drop / 10 < 32
+    assert b["before"]["times"][-1] == 300 and 200 < drop < 1000
     assert np.log10(b["after"]["grad_norm"][0] / b["before"]["grad_norm"][0]) > 40
     assert 0.9 < b["before"]["log10_condition"][-1] / 300 < 1.1
 
@@ -665,3 +665,77 @@ def test_07_cell_21_members_do_not_all_move_toward_zero():
     lines = lesson07.ensemble_flossing_verdicts(r)
     assert "moving toward 0: 1 of 4" in lines[3] and lines[3].endswith("rises")
     assert all("moving toward 0: 4 of 4" in line and line.endswith("falls") for line in lines[:3])
+
+
+def test_05_demo_2_question_3_measured_against_the_dashed_line():
+    """05 cells 28-29 (Question 3 and its answer): before flossing the measured signal agrees with
+    e^(lambda_1 l) within about 15% up to l = 10, falls more slowly after, and from l = 25 on runs a
+    factor of 2 to about 12 above it, parallel on average (the slope of log(ratio) under 1% of
+    |lambda_1|); answer 1: 'a factor of a few apart' at d = 20. Cell 26 prints the ratio."""
+    r = lesson05.delay_gradient_dashboard(delay=20, n_exponents=24).data[0]
+    ratio = lesson05.prediction_ratio(r)
+    np.testing.assert_allclose(ratio, r.before / np.exp(r.lam1_before * np.arange(r.lags.size)))
+    assert np.all(np.abs(ratio[:11] - 1) < 0.2)
+    late = r.lags >= 25
+    assert ratio[late].min() > 2 and ratio[late].max() < 15 and ratio[15] > ratio[10]
+    slope = np.polyfit(r.lags[late], np.log(ratio[late]), 1)[0]
+    assert abs(slope) < 0.01 * abs(r.lam1_before)
+    assert 2 < ratio[20] < 10
+
+
+def test_docs_results_ten_seeds_changed_the_copy_horizons():
+    """docs/results.md, the paragraph after the copy horizons: seeds 0-4 of the shipped runs give
+    copy horizons 10 (no flossing) and 30 (pre + periodic): at d = 40 pre + periodic's median over
+    them is already 0.82; seeds 5-9 lift no flossing's median at d = 20 from 0.89 to 0.92 (ten seeds)
+    and pre + periodic's at d = 40 to 0.87, still below 0.9. Recomputed from docs/results/runs.jsonl."""
+    import json
+    from pathlib import Path
+    from flosslab.paper.stats import bootstrap_horizon
+    root = Path(__file__).resolve().parents[1]
+    runs = [json.loads(line) for line in (root / "docs/results/runs.jsonl").read_text().splitlines()
+            if line.strip()]
+    acc = {}
+    for r in runs:
+        if r["task"] == "copy" and r["variant"] == "" and r["budget"] == "default":
+            acc.setdefault(r["schedule"], {}).setdefault(int(r["delay"]), {})[r["seed"]] = \
+                r["final_accuracy"]
+    med = lambda s, d, seeds: round(float(np.median([acc[s][d][i] for i in seeds])), 2)  # noqa: E731
+    first, all_ten = range(5), range(10)
+    assert med("none", 20, first) == 0.89 and med("none", 20, all_ten) == 0.92
+    assert med("inter", 40, first) == 0.82 and med("inter", 40, all_ten) == 0.87
+    first5 = {s: {d: [by_seed[i] for i in first] for d, by_seed in acc[s].items()}
+              for s in ("none", "inter")}
+    assert bootstrap_horizon(first5["none"], 0.9)["horizon"] == 10
+    assert bootstrap_horizon(first5["inter"], 0.9)["horizon"] == 30
+    text = (root / "docs/results.md").read_text()
+    assert "pre + periodic falls below it at d = 40" not in text
+    for number in ("0.82", "0.89", "0.92", "0.87"):
+        assert number in text
+
+
+def test_08_recap_and_summary_sort_the_claims_as_the_runs_do(shipped):
+    """08 cells 65 and 67 (recap, summary): reproduced: XOR 2.0x (inside the paper summary's 2-4x);
+    not reproduced: copy 1.5x (below 2); not run: copy at the author's budget (no such run in
+    docs/results); XOR d = 70 at the author's budget: every median at chance. The notebook's text
+    says each, and no longer counts copy's ratio as reproduced."""
+    import glob
+    import json
+    from pathlib import Path
+    default, paper, _ = shipped
+    h = lesson08.shipped_horizons(default, 0.9, 0.9)
+    assert 2 <= lesson08.horizon_ratio(h, "xor", "inter") <= 4
+    assert lesson08.horizon_ratio(h, "copy", "inter") < 2
+    root = Path(__file__).resolve().parents[1]
+    tasks_at_paper_budget = {json.loads(line)["task"]
+                             for f in glob.glob(str(root / "docs/results/**/*runs.jsonl"), recursive=True)
+                             for line in open(f) if line.strip() and '"budget": "paper"' in line}
+    assert tasks_at_paper_budget == {"xor"}
+    nb = json.loads((root / "notebooks/08_the_papers_results.ipynb").read_text())
+    text = {i: " ".join("".join(c["source"]).split()) for i, c in enumerate(nb["cells"])}
+    recap = next(t for t in text.values() if t.startswith("## Recap"))
+    summary = next(t for t in text.values() if "## Summary and open questions" in t)
+    for part in (recap, summary):
+        assert "Not reproduced: the 2-4x on copy" in part and "Not run: copy at the author's budget" in part
+        assert "Not checkable" in part and "30 orders" in part
+        assert "1.5x on copy" not in part
+    assert not any("the window the paper's" in t for t in text.values())
