@@ -739,3 +739,35 @@ def test_08_recap_and_summary_sort_the_claims_as_the_runs_do(shipped):
         assert "Not checkable" in part and "30 orders" in part
         assert "1.5x on copy" not in part
     assert not any("the window the paper's" in t for t in text.values())
+
+
+def test_01_demo_1_float64_limits_are_the_subnormal_ones():
+    """01 cell 10 and the recap: plain float64's norm reads 0 below about 2e-162, the square root of
+    the smallest positive (subnormal) float64 5e-324, and delta itself is 0 below about 5e-324; not
+    at the smallest normal number 2.2e-308 or its square root 1.5e-154. The exact logs at the
+    crosses (gains 0.1-0.5) lie at those limits (within the sqrt of the number of entries) and
+    orders of magnitude below the normal ones; the figure's labels and cell 12 print the same."""
+    from flosslab.course import lesson01_gradients as lesson01
+    sub = np.finfo(float).smallest_subnormal
+    assert lesson01.LOG10_TINY == pytest.approx(np.log10(sub))
+    assert lesson01.LOG10_SQRT_TINY == pytest.approx(np.log10(np.sqrt(sub)))
+    dash = lesson01.gradient_norm_dashboard()
+    data = dash.set(gains=(0.1, 0.5)).data
+    spread = 0.5 * np.log10(4 * 64) + 0.1        # sqrt(number of entries) of a (4, 64) delta
+    seen_norm = seen_vector = 0
+    for logs, t_norm, t_vec in zip(data.log10_norms, data.norm_reads_zero, data.vector_is_zero):
+        if t_norm:
+            seen_norm += 1
+            reads_zero, reads_nonzero = logs[t_norm - 1], logs[t_norm]
+            assert lesson01.LOG10_SQRT_TINY - spread < reads_zero < lesson01.LOG10_SQRT_TINY + spread
+            assert reads_nonzero > lesson01.LOG10_SQRT_TINY - 0.5
+            assert reads_zero < np.log10(np.sqrt(np.finfo(float).tiny)) - 5
+        if t_vec:
+            seen_vector += 1
+            assert logs[t_vec - 1] < lesson01.LOG10_TINY + spread
+            assert logs[t_vec] > lesson01.LOG10_TINY - 0.5
+            assert logs[t_vec - 1] < np.log10(np.finfo(float).tiny) - 10
+    assert seen_norm >= 2 and seen_vector >= 1
+    _, art = lesson01.gradient_norm_figure(data)
+    assert [t.get_text().split(":")[0] for t in art["texts"]] == [r"$2\times10^{-162}$",
+                                                                  r"$5\times10^{-324}$"]
