@@ -771,3 +771,19 @@ def test_01_demo_1_float64_limits_are_the_subnormal_ones():
     _, art = lesson01.gradient_norm_figure(data)
     assert [t.get_text().split(":")[0] for t in art["texts"]] == [r"$2\times10^{-162}$",
                                                                   r"$5\times10^{-324}$"]
+
+
+def test_04_demo_3_names_the_authors_code_example_not_a_figure():
+    """04 cell 30: N = 80, k = 75, 500 flossing steps is the size of the author's code example (the
+    paper budget, as docs/results.md and notebook 00 say), not a figure of the paper; the shipped
+    curves are at that size."""
+    import json
+    from pathlib import Path
+    from flosslab.paper import budgets
+    root = Path(__file__).resolve().parents[1]
+    nb = json.loads((root / "notebooks/04_gradient_flossing.ipynb").read_text())
+    text = " ".join(" ".join("".join(c["source"]).split()) for c in nb["cells"])
+    assert "Fig. 1" not in text and "author's code example" in text
+    b = lesson08.paper_summary("default")[0]["b_condition"]
+    assert (b["n"], b["k"], b["floss_steps"]) == (80, 75, 500)
+    assert (budgets.PAPER.n_units, budgets.PAPER.n_exponents, budgets.PAPER.floss_steps) == (80, 75, 500)
