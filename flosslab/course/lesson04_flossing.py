@@ -22,7 +22,7 @@ from .. import reference
 from ..paper.results import load
 from ..reference import flossing_loss  # by name in the checkers
 from .training_runs import describe_spread  # noqa: F401 (the notebook's spread over seeds)
-from .checking import Answer, call, checker, close, run, to_array, to_tuple
+from .checking import Answer, call, checker, close, run, to_array, to_tuple, whose
 from .cache import Store
 from .dashboard_machinery import Dashboard, slider
 from .display import (integer_ticks, lam, lams, legend_outside, light_log_axis, rescale,
@@ -320,6 +320,7 @@ class LoopResult(NamedTuple):
     params_after: dict
     spectrum_before: np.ndarray     # first 2k exponents on 600 fresh bits
     spectrum_after: np.ndarray
+    who: str = "your"               # "your" where a student's function ran, else "the reference"
 
 
 def floss_with(value_and_gradient, adam_step, gain: float = 1.0, n_units: int = 8,
@@ -334,7 +335,9 @@ def floss_with(value_and_gradient, adam_step, gain: float = 1.0, n_units: int = 
     moments = {name: (np.zeros_like(params[name]), np.zeros_like(params[name]))
                for name in DYNAMIC_PARAMS}
     losses = []
-    bar = progress_bar(n_steps >= 10, n_steps, "your flossing loop", leave=False)
+    who = "your" if "your" in (whose(value_and_gradient), whose(adam_step)) else "the reference"
+    bar = progress_bar(n_steps >= 10, n_steps, f"{who} flossing loop: k = {k}, {n_steps} steps",
+                       leave=False)
     for step in range(n_steps):
         loss, grads = value_and_gradient(params, random_bits(55, 1, [seed, step]), k, target)
         losses.append(float(loss))
@@ -348,7 +351,7 @@ def floss_with(value_and_gradient, adam_step, gain: float = 1.0, n_units: int = 
     spectra = [np.asarray(reference.lyapunov_spectrum(p, bits, n_exponents=min(2 * k, n_units),
                                                 seed=seed))
                for p in (before, params)]
-    return LoopResult(np.asarray(losses), before, params, spectra[0], spectra[1])
+    return LoopResult(np.asarray(losses), before, params, spectra[0], spectra[1], who)
 
 
 def engine_loop_losses(gain: float = 1.0, n_units: int = 8, n_exponents: int = 2,
@@ -563,8 +566,8 @@ def flossing_loop_figure(result, reference_losses, n_exponents: int, target: flo
     fig, (ax_l, ax_s) = new_figure(ncols=2, width=10.0, height=3.5)
     steps = np.arange(1, len(result.losses) + 1)
     ax_l.semilogy(steps, reference_losses, "-", color=BEFORE, lw=3, alpha=0.6,
-                  label="reference loop")
-    ax_l.semilogy(steps, result.losses, "o-", ms=3, color=AFTER, lw=1, label="your loop")
+                  label="torch engine's loop")
+    ax_l.semilogy(steps, result.losses, "o-", ms=3, color=AFTER, lw=1, label=f"{result.who} loop")
     light_log_axis(ax_l)
     integer_ticks(ax_l)
     integer_ticks(ax_s)

@@ -17,7 +17,7 @@ from ..core.settings import fast_or_full
 from ..core.style import AFTER, BEFORE, new_figure
 from ..core.validate import check_choice, check_int, check_n_exponents, check_real
 from .. import reference
-from .checking import Answer, call, checker, close, run, to_array
+from .checking import Answer, call, checker, close, run, to_array, whose
 from .cache import Store
 from .dashboard_machinery import Dashboard, slider
 from .display import integer_ticks, light_log_axis, rescale, set_line, skip_layout_pass
@@ -497,12 +497,12 @@ def cell_spectra_figure(spectra: dict):
     return fig, {"ax": ax}
 
 
-def cell_spectrum_figure(mine, reference, label: str):
+def cell_spectrum_figure(mine, reference, label: str, who: str = "your"):
     """A cell's full spectrum from the student's Jacobians (dots) and the engine's (circles)."""
     fig, (ax,) = new_figure(width=7.0, height=3.4)
     art = {"ax": ax, "fig": fig}
     art["ref"], = ax.plot([], [], "o", ms=9, mfc="none", color=BEFORE, label="engine (vmap, jacrev)")
-    art["mine"], = ax.plot([], [], ".-", ms=6, color=AFTER, label="your cell_jacobian")
+    art["mine"], = ax.plot([], [], ".-", ms=6, color=AFTER, label=f"{who} cell_jacobian")
     ax.axhline(0.0, color="k", lw=0.8)
     ax.set(xlabel="index i", ylabel=r"$\lambda_i$ (per step)")
     ax.legend(loc="lower left")
@@ -655,11 +655,11 @@ def cell_dashboard(jacobian, name="GRU", n_units=None, scale=1.0):
 
     def note(data, values):
         mine, ref = data
-        return (f"lambda_1 = {ref[0]:+.3f}; your Jacobians give the engine's spectrum to "
+        return (f"lambda_1 = {ref[0]:+.3f}; {whose(jacobian)} Jacobians give the engine's spectrum to "
                 f"{np.abs(mine - ref).max():.1e}")
 
     return Dashboard(controls, compute,
-                     lambda data, v: cell_spectrum_figure(*data, label(v)),
+                     lambda data, v: cell_spectrum_figure(*data, label(v), whose(jacobian)),
                      lambda art, data, v: update_cell_spectrum(art, *data, label(v)),
                      height="360px", note=note)
 
