@@ -387,7 +387,7 @@ def flossing_figure(result):
     """Four panels from a :class:`FlossingResult`: spectrum, loss, gradient
     norm through time, condition number of the long-term Jacobian (measured, and the prediction
     (lambda_1 - lambda_k) t / ln 10 dashed)."""
-    fig, axes = new_figure(ncols=2, nrows=2, width=10.0, height=6.4)
+    fig, axes = new_figure(ncols=2, nrows=2, width=10.0, height=5.4)    # fits 800 px with controls
     ax_s, ax_l, ax_g, ax_c = axes
     art = {"axes": axes}
     art["spec_before"], = ax_s.plot([], [], "o-", ms=3, lw=1, color=BEFORE, label="before")
@@ -635,7 +635,7 @@ def flossing_dashboard(n_exponents=None, target=0.0, gain=1.0, n_units=None, n_s
                                n_units, n_steps, d["lr"])
 
     return Dashboard(controls, compute, lambda r, v: flossing_figure(r),
-                     lambda art, r, v: update_flossing(art, r), height="640px", extra=[note],
+                     lambda art, r, v: update_flossing(art, r), height="540px", extra=[note],
                      note=lambda r, v: _flossing_note(r, still_falling))
 
 

@@ -343,7 +343,7 @@ def schedules_figure(runs: dict, shown=None, seeds: bool = False):
     """Several schedules on several seeds: accuracy, lambda_1 and the effective rank of dL/dW over
     training (median and quartile band per schedule; faint seed lines on request), and the final
     accuracy of every seed. One legend, below the panels."""
-    fig, axes = new_figure(ncols=2, nrows=2, width=10.5, height=6.6)
+    fig, axes = new_figure(ncols=2, nrows=2, width=10.5, height=5.4)    # fits 800 px with controls
     art = {"axes": axes, "lines": []}
     axes[0].set(xlabel="epoch", ylabel="accuracy", title="Accuracy (fresh sequences)",
                 ylim=(0.4, 1.02))
@@ -500,7 +500,7 @@ def schedules_dashboard(runs: dict):
 
     return Dashboard(controls, lambda shown, seeds: (runs, shown, seeds),
                      lambda d, v: schedules_figure(*d),
-                     lambda art, d, v: update_schedules(art, *d), height="560px", note=note)
+                     lambda art, d, v: update_schedules(art, *d), height="540px", note=note)
 
 
 # --- checkers --------------------------------------------------------------------------------------
