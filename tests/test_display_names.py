@@ -36,7 +36,8 @@ def test_flossing_bars_say_what_they_floss_and_take_a_description():
     params = fl.init_rnn(6, 1.0, seed=0)
     assert _descs(lambda r: engine.floss(engine.to_torch(params), 2, 3, progress=r)) == \
         ["flossing k = 3, 2 steps"] == [describe_flossing(3, 2)]
-    assert _descs(lambda r: reference.floss(params, 2, 3, progress=r)) == ["flossing k = 3, 2 steps"]
+    assert _descs(lambda r: reference.floss(params, 2, 3, progress=r)) == \
+        ["flossing k = 3, 2 steps"]
     assert _descs(lambda r: engine.floss(engine.to_torch(params), 2, 3, progress=r,
                                          desc="mine")) == ["mine"]
     stacked = engine.init_ensemble(6, [1.0, 1.5], seeds=[0, 1])
@@ -69,7 +70,7 @@ def test_04_loop_and_07_cell_legends_name_whose_function_ran():
 
     ref = lesson04.floss_with(gradient, adam, n_units=4, n_steps=2)
     assert ref.who == "the reference"
-    adam.picked_from_student = True                  # what checking.pick marks on a student's answer
+    adam.picked_from_student = True           # what checking.pick marks on a student's answer
     mine = lesson04.floss_with(gradient, adam, n_units=4, n_steps=2)
     assert mine.who == "your" == checking.whose(adam)
     labels = [t.get_text() for t in lesson04.flossing_loop_figure(ref, ref.losses, 2, 0.0)[0]
@@ -77,3 +78,11 @@ def test_04_loop_and_07_cell_legends_name_whose_function_ran():
     assert labels == ["torch engine's loop", "the reference loop"]
     fig, art = lesson07.cell_spectrum_figure(np.zeros(3), np.zeros(3), "GRU", "the reference")
     assert art["mine"].get_label() == "the reference cell_jacobian"
+
+
+def test_06_episode_bar_says_what_it_flosses():
+    from flosslab.course import lesson06_why_it_works as lesson06
+    descs = _descs(lambda r: lesson06.flossing_checkpoints_seeds(
+        ks=(2, 3), n_units=6, steps_per_checkpoint=3, n_checkpoints=2, window=20, seeds=(0, 1),
+        progress=r))
+    assert descs == ["2 episodes of flossing k = 2/3, 3 steps (4 networks), measured after each"]

@@ -37,7 +37,8 @@ def describe_members(configs) -> str:
     configs = list(configs)
     tasks = "/".join(_distinct(c.task for c in configs))
     delays = "/".join(str(d) for d in _distinct(c.delay for c in configs))
-    schedules = " / ".join(SCHEDULE_LABELS.get(s, s) for s in _distinct(c.flossing for c in configs))
+    schedules = " / ".join(SCHEDULE_LABELS.get(s, s)
+                           for s in _distinct(c.flossing for c in configs))
     text = f"{tasks} d={delays}, {schedules}"
     return text + (f" ({len(configs)} networks)" if len(configs) > 1 else "")
 

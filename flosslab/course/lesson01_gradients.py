@@ -291,6 +291,11 @@ LOG10_TINY = float(np.log10(SMALLEST_FLOAT64))
 LOG10_SQRT_TINY = LOG10_TINY / 2
 
 
+def _power_of_ten(log10_value: float) -> str:
+    """10**log10_value as mathtext to one digit: -161.65 -> "$2\\times10^{-162}$"."""
+    return rf"${10 ** (log10_value % 1):.0f}\times10^{{{log10_value // 1:.0f}}}$"
+
+
 def gradient_norm_figure(data):
     """log10 ||delta_t|| against t, one line per gain (a :class:`GradientNorms`); a cross
     where plain float64 backprop's norm first reads 0, a dotted line at 2e-162 and 5e-324 when
@@ -302,11 +307,11 @@ def gradient_norm_figure(data):
     ref_tiny = ax.axhline(LOG10_TINY, color="0.3", ls="--", lw=1.2)
     # labels at the right end: a vanishing curve is lowest at the left (far from the loss), so
     # there it would cross them
-    text_sqrt = ax.text(0.99, LOG10_SQRT_TINY, rf"${10 ** (LOG10_SQRT_TINY % 1):.0f}\times10^{{{LOG10_SQRT_TINY // 1:.0f}}}$: "
-                        r"$\sqrt{\sum\delta^2}$ underflows ",
+    text_sqrt = ax.text(0.99, LOG10_SQRT_TINY,
+                        _power_of_ten(LOG10_SQRT_TINY) + r": $\sqrt{\sum\delta^2}$ underflows ",
                         transform=ax.get_yaxis_transform(), va="bottom", ha="right", color="0.4")
-    text_tiny = ax.text(0.99, LOG10_TINY, rf"${10 ** (LOG10_TINY % 1):.0f}\times10^{{{LOG10_TINY // 1:.0f}}}$: "
-                        r"$\delta$ itself underflows ",
+    text_tiny = ax.text(0.99, LOG10_TINY,
+                        _power_of_ten(LOG10_TINY) + r": $\delta$ itself underflows ",
                         transform=ax.get_yaxis_transform(), va="bottom", ha="right", color="0.2")
     ax.set_xlabel("time step t (the loss is at the last step T)")
     ax.set_ylabel(r"$\log_{10}\,\|\delta_t\|$")

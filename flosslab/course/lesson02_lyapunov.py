@@ -175,11 +175,12 @@ def preactivation_form_spectrum(gain: float = 2.0, n_units: int = 50, n_steps: i
 
 #: Rule of thumb for the QR interval in float64: keep m (lambda_1 - lambda_k) below this.
 ROUND_OFF_RULE = 15.0
-#: Demo 3's tolerance: an exponent with a QR every m steps counts as right while it is within this of
-#: the one with a QR every step (per step). The status line, the questions and their answers use it;
-#: 0.01 is the accuracy Demo 2's running estimates settle to. Chosen with room on both sides for the
-#: three answers (g = 2, N = 50; g = 1, N = 50; g = 2, N = 10): the errors at the answers' m and at the
-#: next m on the slider lie at least four times below and above it (tests/test_prose_numbers.py).
+#: Demo 3's tolerance: an exponent with a QR every m steps counts as right while it is within this
+#: of the one with a QR every step (per step). The status line, the questions and their answers use
+#: it; 0.01 is the accuracy Demo 2's running estimates settle to. Chosen with room on both sides for
+#: the three answers (g = 2, N = 50; g = 1, N = 50; g = 2, N = 10): the errors at the answers' m and
+#: at the next m on the slider lie at least four times below and above it
+#: (tests/test_prose_numbers.py).
 ROUND_OFF_TOLERANCE = 1e-2
 
 

@@ -248,7 +248,8 @@ def diagnose_flossing(result: FlossingResult, tol: float | None = None,
 def condition_collapse(gain: float = 1.0, n_exponents: int = 4, n_units: int = 16,
                        n_steps: int = 80, lr: float = 0.01, window: int = 300, seed: int = 0):
     """log10 kappa(J_t) for t up to ``window`` before and after flossing (the live, small version
-    of the measurement at the author's code-example size, N = 80, k = 75), at 7 window lengths. Returns (times, before, after).
+    of the measurement at the author's code-example size, N = 80, k = 75), at 7 window lengths.
+    Returns (times, before, after).
     The curves come from the numpy reference (twice as fast as torch at these sizes); cached."""
     k = check_n_exponents(n_exponents, n_units)
     if k < 2:

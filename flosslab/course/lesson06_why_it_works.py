@@ -18,6 +18,7 @@ from ..core.settings import fast_or_full
 from ..core.style import (AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, SCHEDULE_MARKERS,
                           new_figure)
 from ..core.tasks import make_batch
+from ..core.trainconfig import describe_flossing
 from ..core.validate import check_int, check_n_exponents, check_real
 from ..reference import run_rnn, weight_gradient  # by name in the checkers
 from .checking import Answer, call, checker, close, run, to_array
@@ -190,7 +191,10 @@ def flossing_checkpoints_seeds(ks: tuple = CHECKPOINT_KS, n_units: int = 32,
     cond = np.zeros((e, n_checkpoints + 1))
     rank = np.zeros((e, n_checkpoints + 1))
     log_sv = [[None] * (n_checkpoints + 1) for _ in range(e)]
-    bar = progress_bar(progress, n_checkpoints + 1, "flossing in episodes")
+    bar = progress_bar(progress, n_checkpoints + 1,
+                       f"{n_checkpoints} episodes of "
+                       + describe_flossing(list(ks), steps_per_checkpoint, e)
+                       + ", measured after each")
     try:
         for c in range(n_checkpoints + 1):
             if c:

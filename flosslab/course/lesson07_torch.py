@@ -200,7 +200,8 @@ def ensemble_flossing_verdicts(result: EnsembleFlossing, n_mean: int = 5) -> lis
         trend = "falls" if last[m] < first[m] else "rises"
         lines.append(f"g = {g:.1f}: lambda_1..lambda_{k} {np.round(before, 2)} -> "
                      f"{np.round(after, 2)}; moving toward 0: {toward} of {k}; loss (mean of the "
-                     f"first {n_mean} steps -> last {n_mean}) {first[m]:.3f} -> {last[m]:.3f}, {trend}")
+                     f"first {n_mean} steps -> last {n_mean}) {first[m]:.3f} -> {last[m]:.3f}, "
+                     f"{trend}")
     return lines
 
 
@@ -655,7 +656,8 @@ def cell_dashboard(jacobian, name="GRU", n_units=None, scale=1.0):
 
     def note(data, values):
         mine, ref = data
-        return (f"lambda_1 = {ref[0]:+.3f}; {whose(jacobian)} Jacobians give the engine's spectrum to "
+        return (f"lambda_1 = {ref[0]:+.3f}; {whose(jacobian)} Jacobians give the engine's "
+                f"spectrum to "
                 f"{np.abs(mine - ref).max():.1e}")
 
     return Dashboard(controls, compute,
