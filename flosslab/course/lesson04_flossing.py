@@ -445,7 +445,8 @@ def update_flossing(art, result):
         shown = values > 0
         set_line(art[key], result.grad_times[shown], values[shown])
         if not shown.all():
-            notes.append(f"{key[5:]}: norm underflows to 0 (< 1e-308) for "
+            notes.append(f"{key[5:]}: norm reads 0 (its squares underflow, below "
+                         f"{np.sqrt(np.finfo(float).smallest_subnormal):.0e}) for "
                          f"t <= {result.grad_times[~shown].max()}")
     art["grad_text"].set_text("\n".join(notes))
     ax_c = art["axes"][3]
