@@ -26,6 +26,39 @@ SCHEDULE_LABELS = {"none": "no flossing", "pre": "preflossing", "inter": "pre + 
                    "penalty": "flossing as a penalty"}
 
 
+def _distinct(values) -> list:
+    return list(dict.fromkeys(values))
+
+
+def describe_members(configs) -> str:
+    """What a progress bar says for networks trained together: every task, delay and schedule among
+    them by display name ("copy d=10/20, no flossing / preflossing (6 networks)"), not the first
+    member's setting."""
+    configs = list(configs)
+    tasks = "/".join(_distinct(c.task for c in configs))
+    delays = "/".join(str(d) for d in _distinct(c.delay for c in configs))
+    schedules = " / ".join(SCHEDULE_LABELS.get(s, s)
+                           for s in _distinct(c.flossing for c in configs))
+    text = f"{tasks} d={delays}, {schedules}"
+    return text + (f" ({len(configs)} networks)" if len(configs) > 1 else "")
+
+
+def flossed_k_label(key) -> str:
+    """A row of an accuracy-against-k sweep by its display name: "no flossing" for the key "none",
+    else "k = 48"."""
+    return SCHEDULE_LABELS["none"] if str(key) == "none" else f"k = {key}"
+
+
+def describe_flossing(n_exponents, n_steps, n_networks: int = 1) -> str:
+    """What a flossing progress bar says: "flossing k = 4, 80 steps", "flossing k = 1/8/24, 60
+    steps (3 networks)"."""
+    ks = n_exponents if isinstance(n_exponents, (list, tuple)) else [n_exponents]
+    steps = n_steps if isinstance(n_steps, (list, tuple)) else [n_steps]
+    text = (f"flossing k = {'/'.join(str(k) for k in _distinct(ks))}, "
+            f"{'/'.join(str(s) for s in _distinct(steps))} steps")
+    return text + (f" ({n_networks} networks)" if n_networks > 1 else "")
+
+
 @dataclass
 class TrainConfig:
     """Everything that defines a training run. Defaults run in about a minute on a laptop."""

@@ -99,6 +99,23 @@ def show_bug(status, err: Exception) -> str:
     return message
 
 
+#: The screen every dashboard must fit with its controls (a projector's 1280 x 800), and what a row
+#: of controls, an extra line and the status line take on it (ipywidgets' 28 px widgets with their
+#: margins; a status line of up to two lines; a list box 20 px per row).
+SCREEN_HEIGHT_PX = 800
+CONTROL_ROW_PX = 40
+STATUS_PX = 48
+FIGURE_DPI = 100                     # render_png's
+
+
+def _row_px(widget) -> int:
+    if isinstance(widget, (W.SelectMultiple, W.Select)):
+        return 20 * int(widget.rows or 5) + 12
+    if isinstance(widget, W.Box) and widget.children:
+        return max(_row_px(child) for child in widget.children)
+    return CONTROL_ROW_PX
+
+
 class Dashboard:
     """Controls, a status line and one figure; with ``button``, also a button and a progress bar.
 
@@ -158,6 +175,7 @@ class Dashboard:
         if button is None:
             self.button = None
             self.widget = W.VBox(rows + [self.status, self.image])
+            self._rows = rows
             for control in items:
                 control.observe(lambda change: self.request(), names="value")
             self._update(self.values(), generation=0)       # the first figure, synchronously
@@ -168,12 +186,23 @@ class Dashboard:
             self.button.on_click(lambda _: self.run())
             rows.append(W.HBox([self.button, *extra_buttons, self.bar, self.bar_text]))
             self.widget = W.VBox(rows + [self.status, self.image])
+            self._rows = rows
             for control in items:
                 control.observe(lambda change: self._controls_changed(), names="value")
             self.fig, self.artists = make_figure(None, self.values())
             self.validate()
             self._render()
         _register(self)
+
+    def screen_px(self) -> dict:
+        """Heights on the screen, in px: "controls" (every row above the figure, the status line
+        included), "image" (the declared height the figure is shown at) and "figure" (the PNG's
+        own height, figsize x dpi); each of the last two must fit SCREEN_HEIGHT_PX - controls."""
+        controls = sum(_row_px(row) for row in self._rows) + STATUS_PX
+        image = int(float(str(self.image.layout.height).removesuffix("px")))
+        figure = (round(self.fig.get_size_inches()[1] * FIGURE_DPI) if self.fig is not None
+                  else 0)
+        return {"controls": controls, "image": image, "figure": figure}
 
     def values(self) -> dict:
         """The controls' current values, {name: value}."""

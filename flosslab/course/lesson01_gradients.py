@@ -73,9 +73,9 @@ def backprop_float64(params, pre, delta_last):
     """Plain float64 backpropagation, as autograd or torch would run it (no rescaling).
 
     Returns (norms (T,), zero_vector (T,) bool): ``norms`` computed as sqrt(sum delta^2) (what
-    ``fl.state_gradient_norms`` does): it reads 0 as soon as the SQUARES underflow, below
-    ~1e-154 = sqrt(2.2e-308); ``zero_vector[t-1]`` is True where every entry of delta_t itself has
-    underflowed to exactly 0 (below 4.9e-324).
+    ``fl.state_gradient_norms`` does): it reads 0 as soon as the SQUARES underflow to 0, below
+    ~2e-162 = sqrt(4.9e-324), the smallest subnormal float64; ``zero_vector[t-1]`` is True where
+    every entry of delta_t itself has underflowed to exactly 0 (below 4.9e-324).
     """
     w = np.asarray(params["W"])
     slopes = reference.tanh_slope(np.asarray(pre, dtype=float))
@@ -281,17 +281,24 @@ def _gain_colours(gains):
     return [cmap(steps[r]) for r in rank]
 
 
-#: log10 of the smallest normal float64 (2.2e-308) and of its square root (1.5e-154): below the
-#: first the entries of delta underflow, below the second sqrt(sum delta^2) reads 0.
-LOG10_TINY = float(np.log10(np.finfo(np.float64).tiny))
+#: The smallest positive float64, a subnormal (4.9e-324), and its square root (2.2e-162): below the
+#: first the entries of delta round to 0, below the second their squares do and sqrt(sum delta^2)
+#: reads 0 (gradual underflow: the smallest NORMAL float64, 2.2e-308, is not where either happens).
+SMALLEST_FLOAT64 = float(np.finfo(np.float64).smallest_subnormal)
+LOG10_TINY = float(np.log10(SMALLEST_FLOAT64))
 
 
 LOG10_SQRT_TINY = LOG10_TINY / 2
 
 
+def _power_of_ten(log10_value: float) -> str:
+    """10**log10_value as mathtext to one digit: -161.65 -> "$2\\times10^{-162}$"."""
+    return rf"${10 ** (log10_value % 1):.0f}\times10^{{{log10_value // 1:.0f}}}$"
+
+
 def gradient_norm_figure(data):
     """log10 ||delta_t|| against t, one line per gain (a :class:`GradientNorms`); a cross
-    where plain float64 backprop's norm first reads 0, a dotted line at 1e-154 and 2.2e-308 when
+    where plain float64 backprop's norm first reads 0, a dotted line at 2e-162 and 5e-324 when
     the curves reach them."""
     fig, (ax,) = new_figure(width=8.5, height=3.8)
     lines = [ax.plot([], [], lw=2)[0] for _ in data.gains]
@@ -300,9 +307,11 @@ def gradient_norm_figure(data):
     ref_tiny = ax.axhline(LOG10_TINY, color="0.3", ls="--", lw=1.2)
     # labels at the right end: a vanishing curve is lowest at the left (far from the loss), so
     # there it would cross them
-    text_sqrt = ax.text(0.99, LOG10_SQRT_TINY, r"$10^{-154}$: $\sqrt{\sum\delta^2}$ underflows ",
+    text_sqrt = ax.text(0.99, LOG10_SQRT_TINY,
+                        _power_of_ten(LOG10_SQRT_TINY) + r": $\sqrt{\sum\delta^2}$ underflows ",
                         transform=ax.get_yaxis_transform(), va="bottom", ha="right", color="0.4")
-    text_tiny = ax.text(0.99, LOG10_TINY, r"$2\times10^{-308}$: $\delta$ itself underflows ",
+    text_tiny = ax.text(0.99, LOG10_TINY,
+                        _power_of_ten(LOG10_TINY) + r": $\delta$ itself underflows ",
                         transform=ax.get_yaxis_transform(), va="bottom", ha="right", color="0.2")
     ax.set_xlabel("time step t (the loss is at the last step T)")
     ax.set_ylabel(r"$\log_{10}\,\|\delta_t\|$")

@@ -22,7 +22,7 @@ from .. import reference
 from ..paper.results import load
 from ..reference import flossing_loss  # by name in the checkers
 from .training_runs import describe_spread  # noqa: F401 (the notebook's spread over seeds)
-from .checking import Answer, call, checker, close, run, to_array, to_tuple
+from .checking import Answer, call, checker, close, run, to_array, to_tuple, whose
 from .cache import Store
 from .dashboard_machinery import Dashboard, slider
 from .display import (integer_ticks, lam, lams, legend_outside, light_log_axis, rescale,
@@ -248,7 +248,8 @@ def diagnose_flossing(result: FlossingResult, tol: float | None = None,
 def condition_collapse(gain: float = 1.0, n_exponents: int = 4, n_units: int = 16,
                        n_steps: int = 80, lr: float = 0.01, window: int = 300, seed: int = 0):
     """log10 kappa(J_t) for t up to ``window`` before and after flossing (the live, small version
-    of the paper's Fig. 1 measurement), at 7 window lengths. Returns (times, before, after).
+    of the measurement at the author's code-example size, N = 80, k = 75), at 7 window lengths.
+    Returns (times, before, after).
     The curves come from the numpy reference (twice as fast as torch at these sizes); cached."""
     k = check_n_exponents(n_exponents, n_units)
     if k < 2:
@@ -320,6 +321,7 @@ class LoopResult(NamedTuple):
     params_after: dict
     spectrum_before: np.ndarray     # first 2k exponents on 600 fresh bits
     spectrum_after: np.ndarray
+    who: str = "your"               # "your" where a student's function ran, else "the reference"
 
 
 def floss_with(value_and_gradient, adam_step, gain: float = 1.0, n_units: int = 8,
@@ -334,7 +336,9 @@ def floss_with(value_and_gradient, adam_step, gain: float = 1.0, n_units: int = 
     moments = {name: (np.zeros_like(params[name]), np.zeros_like(params[name]))
                for name in DYNAMIC_PARAMS}
     losses = []
-    bar = progress_bar(n_steps >= 10, n_steps, "your flossing loop", leave=False)
+    who = "your" if "your" in (whose(value_and_gradient), whose(adam_step)) else "the reference"
+    bar = progress_bar(n_steps >= 10, n_steps, f"{who} flossing loop: k = {k}, {n_steps} steps",
+                       leave=False)
     for step in range(n_steps):
         loss, grads = value_and_gradient(params, random_bits(55, 1, [seed, step]), k, target)
         losses.append(float(loss))
@@ -348,7 +352,7 @@ def floss_with(value_and_gradient, adam_step, gain: float = 1.0, n_units: int = 
     spectra = [np.asarray(reference.lyapunov_spectrum(p, bits, n_exponents=min(2 * k, n_units),
                                                 seed=seed))
                for p in (before, params)]
-    return LoopResult(np.asarray(losses), before, params, spectra[0], spectra[1])
+    return LoopResult(np.asarray(losses), before, params, spectra[0], spectra[1], who)
 
 
 def engine_loop_losses(gain: float = 1.0, n_units: int = 8, n_exponents: int = 2,
@@ -384,7 +388,7 @@ def flossing_figure(result):
     """Four panels from a :class:`FlossingResult`: spectrum, loss, gradient
     norm through time, condition number of the long-term Jacobian (measured, and the prediction
     (lambda_1 - lambda_k) t / ln 10 dashed)."""
-    fig, axes = new_figure(ncols=2, nrows=2, width=10.0, height=6.4)
+    fig, axes = new_figure(ncols=2, nrows=2, width=10.0, height=5.4)    # fits 800 px with controls
     ax_s, ax_l, ax_g, ax_c = axes
     art = {"axes": axes}
     art["spec_before"], = ax_s.plot([], [], "o-", ms=3, lw=1, color=BEFORE, label="before")
@@ -441,7 +445,8 @@ def update_flossing(art, result):
         shown = values > 0
         set_line(art[key], result.grad_times[shown], values[shown])
         if not shown.all():
-            notes.append(f"{key[5:]}: norm underflows to 0 (< 1e-308) for "
+            notes.append(f"{key[5:]}: norm reads 0 (its squares underflow, below "
+                         f"{np.sqrt(np.finfo(float).smallest_subnormal):.0e}) for "
                          f"t <= {result.grad_times[~shown].max()}")
     art["grad_text"].set_text("\n".join(notes))
     ax_c = art["axes"][3]
@@ -563,8 +568,8 @@ def flossing_loop_figure(result, reference_losses, n_exponents: int, target: flo
     fig, (ax_l, ax_s) = new_figure(ncols=2, width=10.0, height=3.5)
     steps = np.arange(1, len(result.losses) + 1)
     ax_l.semilogy(steps, reference_losses, "-", color=BEFORE, lw=3, alpha=0.6,
-                  label="reference loop")
-    ax_l.semilogy(steps, result.losses, "o-", ms=3, color=AFTER, lw=1, label="your loop")
+                  label="torch engine's loop")
+    ax_l.semilogy(steps, result.losses, "o-", ms=3, color=AFTER, lw=1, label=f"{result.who} loop")
     light_log_axis(ax_l)
     integer_ticks(ax_l)
     integer_ticks(ax_s)
@@ -632,7 +637,7 @@ def flossing_dashboard(n_exponents=None, target=0.0, gain=1.0, n_units=None, n_s
                                n_units, n_steps, d["lr"])
 
     return Dashboard(controls, compute, lambda r, v: flossing_figure(r),
-                     lambda art, r, v: update_flossing(art, r), height="640px", extra=[note],
+                     lambda art, r, v: update_flossing(art, r), height="540px", extra=[note],
                      note=lambda r, v: _flossing_note(r, still_falling))
 
 

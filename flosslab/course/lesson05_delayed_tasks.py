@@ -89,6 +89,11 @@ def delay_gradients(ks: tuple = (1, 8, 24), n_units: int = 32, floss_steps: int 
     return out
 
 
+def prediction_ratio(result: DelayGradient) -> np.ndarray:
+    """The measured signal before flossing over the prediction e^(lambda_1 l), at every lag l."""
+    return result.before / np.exp(result.lam1_before * result.lags)
+
+
 def training_verdict(runs, schedule: str) -> str:
     """How a run on several seeds went, in words: the final accuracy (median, quartiles, each
     seed) and what went wrong, if anything."""

@@ -18,6 +18,7 @@ from ..core.settings import fast_or_full
 from ..core.style import (AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, SCHEDULE_MARKERS,
                           new_figure)
 from ..core.tasks import make_batch
+from ..core.trainconfig import describe_flossing
 from ..core.validate import check_int, check_n_exponents, check_real
 from ..reference import run_rnn, weight_gradient  # by name in the checkers
 from .checking import Answer, call, checker, close, run, to_array
@@ -190,7 +191,10 @@ def flossing_checkpoints_seeds(ks: tuple = CHECKPOINT_KS, n_units: int = 32,
     cond = np.zeros((e, n_checkpoints + 1))
     rank = np.zeros((e, n_checkpoints + 1))
     log_sv = [[None] * (n_checkpoints + 1) for _ in range(e)]
-    bar = progress_bar(progress, n_checkpoints + 1, "flossing in episodes")
+    bar = progress_bar(progress, n_checkpoints + 1,
+                       f"{n_checkpoints} episodes of "
+                       + describe_flossing(list(ks), steps_per_checkpoint, e)
+                       + ", measured after each")
     try:
         for c in range(n_checkpoints + 1):
             if c:
@@ -343,7 +347,7 @@ def schedules_figure(runs: dict, shown=None, seeds: bool = False):
     """Several schedules on several seeds: accuracy, lambda_1 and the effective rank of dL/dW over
     training (median and quartile band per schedule; faint seed lines on request), and the final
     accuracy of every seed. One legend, below the panels."""
-    fig, axes = new_figure(ncols=2, nrows=2, width=10.5, height=6.6)
+    fig, axes = new_figure(ncols=2, nrows=2, width=10.5, height=5.4)    # fits 800 px with controls
     art = {"axes": axes, "lines": []}
     axes[0].set(xlabel="epoch", ylabel="accuracy", title="Accuracy (fresh sequences)",
                 ylim=(0.4, 1.02))
@@ -500,7 +504,7 @@ def schedules_dashboard(runs: dict):
 
     return Dashboard(controls, lambda shown, seeds: (runs, shown, seeds),
                      lambda d, v: schedules_figure(*d),
-                     lambda art, d, v: update_schedules(art, *d), height="560px", note=note)
+                     lambda art, d, v: update_schedules(art, *d), height="540px", note=note)
 
 
 # --- checkers --------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from ..core.settings import fast_or_full
 from ..core.style import AFTER, BEFORE, new_figure
 from ..core.validate import check_choice, check_int, check_n_exponents, check_real
 from .. import reference
-from .checking import Answer, call, checker, close, run, to_array
+from .checking import Answer, call, checker, close, run, to_array, whose
 from .cache import Store
 from .dashboard_machinery import Dashboard, slider
 from .display import integer_ticks, light_log_axis, rescale, set_line, skip_layout_pass
@@ -186,6 +186,23 @@ def ensemble_floss_with(batched_log_r, flossing_loss_fn, gains=(0.5, 1.0, 1.5, 2
     windows = np.asarray(windows)
     return EnsembleFlossing(np.asarray(gains), windows[0], windows[-5:].mean(0),
                             np.asarray(losses))
+
+
+def ensemble_flossing_verdicts(result: EnsembleFlossing, n_mean: int = 5) -> list:
+    """One line per member: its exponents before -> after, how many of them moved toward 0
+    (|after| < |before|), and its loss over the first ``n_mean`` steps -> the last ``n_mean``."""
+    lines = []
+    k = result.exponents_before.shape[1]
+    first, last = result.losses[:n_mean].mean(0), result.losses[-n_mean:].mean(0)
+    for m, g in enumerate(result.gains):
+        before, after = result.exponents_before[m], result.exponents_after[m]
+        toward = int(np.sum(np.abs(after) < np.abs(before)))
+        trend = "falls" if last[m] < first[m] else "rises"
+        lines.append(f"g = {g:.1f}: lambda_1..lambda_{k} {np.round(before, 2)} -> "
+                     f"{np.round(after, 2)}; moving toward 0: {toward} of {k}; loss (mean of the "
+                     f"first {n_mean} steps -> last {n_mean}) {first[m]:.3f} -> {last[m]:.3f}, "
+                     f"{trend}")
+    return lines
 
 
 CELLS = {"RNN (tanh)": "RNNCell", "GRU": "GRUCell", "LSTM": "LSTMCell"}
@@ -481,12 +498,12 @@ def cell_spectra_figure(spectra: dict):
     return fig, {"ax": ax}
 
 
-def cell_spectrum_figure(mine, reference, label: str):
+def cell_spectrum_figure(mine, reference, label: str, who: str = "your"):
     """A cell's full spectrum from the student's Jacobians (dots) and the engine's (circles)."""
     fig, (ax,) = new_figure(width=7.0, height=3.4)
     art = {"ax": ax, "fig": fig}
     art["ref"], = ax.plot([], [], "o", ms=9, mfc="none", color=BEFORE, label="engine (vmap, jacrev)")
-    art["mine"], = ax.plot([], [], ".-", ms=6, color=AFTER, label="your cell_jacobian")
+    art["mine"], = ax.plot([], [], ".-", ms=6, color=AFTER, label=f"{who} cell_jacobian")
     ax.axhline(0.0, color="k", lw=0.8)
     ax.set(xlabel="index i", ylabel=r"$\lambda_i$ (per step)")
     ax.legend(loc="lower left")
@@ -639,11 +656,12 @@ def cell_dashboard(jacobian, name="GRU", n_units=None, scale=1.0):
 
     def note(data, values):
         mine, ref = data
-        return (f"lambda_1 = {ref[0]:+.3f}; your Jacobians give the engine's spectrum to "
+        return (f"lambda_1 = {ref[0]:+.3f}; {whose(jacobian)} Jacobians give the engine's "
+                f"spectrum to "
                 f"{np.abs(mine - ref).max():.1e}")
 
     return Dashboard(controls, compute,
-                     lambda data, v: cell_spectrum_figure(*data, label(v)),
+                     lambda data, v: cell_spectrum_figure(*data, label(v), whose(jacobian)),
                      lambda art, data, v: update_cell_spectrum(art, *data, label(v)),
                      height="360px", note=note)
 

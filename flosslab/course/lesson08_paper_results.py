@@ -16,6 +16,8 @@ from ..core.style import (AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, SCHE
 from ..core.validate import check_choice, check_n_exponents, check_real
 from ..paper import report, results
 from ..paper.stats import bootstrap_draws, bootstrap_horizon
+from ..paper.stats import describe_horizon  # noqa: F401 (the notebook prints horizons in words)
+from ..core.trainconfig import flossed_k_label  # noqa: F401 (the notebook's row names)
 from .checking import Answer, call, checker, close, run, to_array, to_tuple
 from .dashboard_machinery import Dashboard, slider
 from .display import rescale
@@ -485,7 +487,7 @@ def horizon_dashboard(dataset="default", level=0.9, coverage=0.9):
             for s in ("pre", "inter"):
                 if (task, s) in h:
                     r = horizon_ratio(h, task, s)
-                    parts.append(f"{task} {SCHEDULE_LABELS[s]} / none: "
+                    parts.append(f"{task} {SCHEDULE_LABELS[s]} / {SCHEDULE_LABELS['none']}: "
                                  + ("undefined (a horizon below the swept range)" if r is None
                                     else f"{r:.1f}x"))
         return "; ".join(parts)

@@ -24,6 +24,7 @@ from ..core.errors import (INPUTS_NOT_FINITE, NEED_INPUTS_OR_SEQ_LEN, FlosslabEr
                            flossing_diverged)
 from ..core.progress import progress_bar
 from ..core.records import FlossHistory
+from ..core.trainconfig import describe_flossing
 from ..core.validate import check_int, check_n_exponents, check_real
 from .flossing import exponent_loss
 from .lyapunov import accumulate_spectrum
@@ -143,7 +144,7 @@ def cell_flossing_loss(cell_or_step, inputs, n_exponents=None, target: float = 0
 
 def floss_cell(cell, n_steps: int = 500, n_exponents=None, target: float = 0.0, lr: float = 1e-3,
                seq_len: int = FLOSS_SEQ_LEN, transient: int = FLOSS_TRANSIENT, reorth_every=1,
-               seed: int = 0, progress=False):
+               seed: int = 0, progress=False, desc: str | None = None):
     """Floss all parameters of a torch cell in place with ``torch.optim.Adam`` (the same draws as
     :func:`flosslab.engine.flossing.floss`); returns the cell and a :class:`FlossHistory`."""
     n_steps = check_int("the number of flossing steps", n_steps, minimum=0)
@@ -152,7 +153,8 @@ def floss_cell(cell, n_steps: int = 500, n_exponents=None, target: float = 0.0, 
     lr = check_real("the learning rate", lr, minimum=0.0, strict_minimum=True)
     opt = torch.optim.Adam(cell.parameters(), lr=lr)
     losses, spectra = [], []
-    bar = progress_bar(progress, n_steps, "flossing", leave=False)
+    bar = progress_bar(progress, n_steps, desc or f"{type(cell).__name__}: "
+                       + describe_flossing(k, n_steps), leave=False)
     for step in range(n_steps):
         bits = random_bits(seq_len, cell.input_size, seed=[seed, step])
         loss, lam = cell_flossing_loss(cell, bits, k, target, transient, reorth_every,

@@ -28,6 +28,7 @@ from ..core.errors import (FlosslabError, NumericalError, floss_collapsed,
                            floss_gradient_not_finite, flossing_diverged)
 from ..core.progress import progress_bar
 from ..core.records import FlossHistory, FlossState
+from ..core.trainconfig import describe_flossing
 from ..core.validate import check_int, check_n_exponents, check_params, check_real
 from .lyapunov import lyapunov_spectrum, member_frames
 from .model import check_finite_params, is_ensemble, n_units
@@ -106,7 +107,8 @@ def flossing_loss(params: dict, inputs, n_exponents=None, target=0.0,
 
 def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
           seq_len: int = FLOSS_SEQ_LEN, transient: int = FLOSS_TRANSIENT, reorth_every=1, seed=0,
-          progress=False, method: str = "auto", state=None, return_state: bool = False):
+          progress=False, method: str = "auto", state=None, return_state: bool = False,
+          desc: str | None = None):
     """Run flossing steps with Adam; return (new params, :class:`FlossHistory`) for one network,
     (stacked params, list of E histories) for an ensemble; with ``return_state`` a third item,
     the :class:`FlossState` to continue from (an ensemble: a list of E states).
@@ -115,7 +117,8 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
     frame and initial state from ``seed + step``. ``state`` (a :class:`FlossState`; an ensemble:
     one per member, None for a fresh member) continues an earlier call: pass the parameters it
     returned; steps are numbered on from ``state.step`` and Adam starts from its moments. The
-    readout V, c is returned unchanged. Raises :class:`NumericalError` (naming the member) if a
+    readout V, c is returned unchanged. ``desc`` names the run on the progress bar (default: k,
+    the steps and the number of networks). Raises :class:`NumericalError` (naming the member) if a
     loss becomes NaN or infinite.
     """
     ens = is_ensemble(params)
@@ -139,7 +142,8 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
     starts = [s.step for s in states]
     load_adam_state(opt, members, states)
     losses, spectra = [[] for _ in range(e)], [[] for _ in range(e)]
-    bar = progress_bar(progress, max(steps, default=0), "flossing", leave=False)
+    bar = progress_bar(progress, max(steps, default=0),
+                       desc or describe_flossing(ks, steps, e), leave=False)
     try:
         for step in range(max(steps, default=0)):
             active = [i for i in range(e) if step < steps[i]]

@@ -27,7 +27,7 @@ from ..core.measures import effective_rank
 from ..core.progress import progress_bar
 from ..core.records import TrainHistory
 from ..core.tasks import accuracy, make_batch
-from ..core.trainconfig import SCHEDULE_LABELS, TrainConfig
+from ..core.trainconfig import TrainConfig, describe_flossing, describe_members
 from ..core.validate import check_params, check_task_network
 from .device import resolve_device, resolve_dtype
 from .flossing import adam_by_rate, floss, flossing_loss
@@ -169,9 +169,7 @@ def train_members(configs, params_list=None, progress=False, device=None, dtype=
     # members' arrays instead of ~10 per array; the same formulas)
     opt = adam_by_rate(members, [c.lr for c in configs], foreach=True if fused else None)
     epoch_losses = GraphedTaskLoss(device, graphs if fused else False)
-    bar = progress_bar(progress, n_epochs, f"{configs[0].task} d={configs[0].delay} "
-                       f"{SCHEDULE_LABELS.get(configs[0].flossing, configs[0].flossing)}"
-                       + (f" ({e} networks)" if e > 1 else ""))
+    bar = progress_bar(progress, n_epochs, describe_members(configs))
     try:
         for epoch in range(n_epochs + 1):
             flossers = [i for i in range(e) if epoch in floss_at[i] and configs[i].floss_steps
@@ -256,7 +254,9 @@ def _floss_episode(members, configs, histories, flossers, epoch, progress):
     flossed, fh = floss(sub, [x.floss_steps for x in c], [x.n_exponents for x in c],
                         [x.floss_target for x in c], [x.floss_lr for x in c],
                         reorth_every=c[0].floss_reorth, seed=[x.seed + epoch for x in c],
-                        progress=progress)
+                        progress=progress,
+                        desc=f"epoch {epoch}: " + describe_flossing(
+                            [x.n_exponents for x in c], [x.floss_steps for x in c], len(c)))
     with torch.no_grad():
         for j, i in enumerate(flossers):
             for name in DYNAMIC_PARAMS:

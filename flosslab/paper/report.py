@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as onp
 
 from ..core.errors import FlosslabError
-from ..core.trainconfig import PAPER_SCHEDULES, SCHEDULE_LABELS
-from .stats import bootstrap_horizon, quartiles
+from ..core.trainconfig import PAPER_SCHEDULES, SCHEDULE_LABELS, flossed_k_label
+from .stats import bootstrap_horizon, describe_horizon, quartiles
 
 #: The checkout this module lives in: the default root of the runs files.
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,11 +117,7 @@ def horizon_table(acc: dict, schedules=PAPER_SCHEDULES) -> str:
             continue
         h = bootstrap_horizon(by_delay, 0.9)
         swept = ", ".join(f"{d} ({len(v)})" for d, v in sorted(by_delay.items()))
-        if h["horizon"] is None and h["high"] is None:
-            text = f"below {min(by_delay)} (no swept delay reaches 0.9)"
-        else:
-            fmt = lambda x: f"below {min(by_delay)}" if x is None else str(x)
-            text = f"{fmt(h['horizon'])} [{fmt(h['low'])}, {fmt(h['high'])}]"
+        text = describe_horizon(h, min(by_delay), 0.9)
         lines.append(f"| {SCHEDULE_LABELS[s]} | {swept} | {text} |")
     return "\n".join(lines)
 
@@ -204,7 +200,7 @@ def _results(root=ROOT, path=f"{RESULTS}/results.json") -> dict:
 def _by_k(acc: dict) -> str:
     parts = []
     for key, q in acc.items():
-        label = SCHEDULE_LABELS["none"] if key == "none" else f"k = {key}"
+        label = flossed_k_label(key)
         parts.append(f"{label} {q['median']:.2f} ({sum(v >= 0.9 for v in q['all'])} of "
                      f"{len(q['all'])})")
     return ", ".join(parts)

@@ -31,6 +31,16 @@ def bootstrap_draws(sizes, n_boot: int, seed: int = 0) -> list:
     return [rng.integers(0, n, size=(n_boot, n)) for n in sizes]
 
 
+def describe_horizon(h: dict, lowest_delay: int, level: float = 0.9) -> str:
+    """A :func:`bootstrap_horizon` result in words, never "None": "24 [20, 28]", "below 32 [below
+    32, 40]", or "below 32 (no swept delay reaches 0.9)" (``lowest_delay``: the smallest delay
+    swept)."""
+    if h["horizon"] is None and h["high"] is None:
+        return f"below {lowest_delay} (no swept delay reaches {level:g})"
+    fmt = lambda x: f"below {lowest_delay}" if x is None else str(x)          # noqa: E731
+    return f"{fmt(h['horizon'])} [{fmt(h['low'])}, {fmt(h['high'])}]"
+
+
 def bootstrap_horizon(accuracy_by_delay: dict, level: float = 0.9, n_boot: int = 2000,
                       coverage: float = 0.9, seed: int = 0) -> dict:
     """The horizon and a ``coverage`` bootstrap interval over seeds.

@@ -22,6 +22,7 @@ from ..core.errors import (FlosslabError, NumericalError, floss_collapsed, floss
                            flossing_diverged)
 from ..core.progress import progress_bar
 from ..core.records import FlossHistory, FlossState
+from ..core.trainconfig import describe_flossing
 from ..core.settings import single_blas_thread
 from ..core.validate import check_int, check_n_exponents, check_params, check_real
 from .lyapunov import lyapunov_spectrum
@@ -48,7 +49,7 @@ def flossing_loss(params: dict, inputs, n_exponents=None, target: float = 0.0,
 def floss(params: dict, n_steps: int = 500, n_exponents=None, target: float = 0.0,
           lr: float = 1e-3, seq_len: int = FLOSS_SEQ_LEN, transient: int = FLOSS_TRANSIENT,
           reorth_every: int = 1, seed: int = 0, progress=False, state=None,
-          return_state: bool = False):
+          return_state: bool = False, desc: str | None = None):
     """Run ``n_steps`` flossing steps with Adam; return (new params, :class:`FlossHistory`), and
     with ``return_state`` the :class:`FlossState` to continue from.
 
@@ -72,7 +73,7 @@ def floss(params: dict, n_steps: int = 500, n_exponents=None, target: float = 0.
     start = state.step
     frozen = {name: value for name, value in params.items() if name not in DYNAMIC_PARAMS}
     losses, spectra = [], []
-    bar = progress_bar(progress, n_steps, "flossing", leave=False)
+    bar = progress_bar(progress, n_steps, desc or describe_flossing(k, n_steps), leave=False)
 
     def objective(dyn, step):
         step = start + step

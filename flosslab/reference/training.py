@@ -23,7 +23,7 @@ from ..core.progress import progress_bar
 from ..core.records import TrainHistory
 from ..core.settings import single_blas_thread
 from ..core.tasks import accuracy, make_batch
-from ..core.trainconfig import TrainConfig
+from ..core.trainconfig import TrainConfig, describe_flossing, describe_members
 from ..core.validate import check_params, check_task_network
 from .flossing import floss, flossing_loss
 from .lyapunov import lyapunov_spectrum
@@ -78,7 +78,7 @@ def train(config: TrainConfig | None = None, params: dict | None = None, progres
     rng = onp.random.default_rng([config.seed, 1])
     floss_at = set(config.floss_epochs())
     bar = progress_bar(progress, config.n_epochs,
-                       f"{config.task} d={config.delay} {config.flossing}")
+                       describe_members([config]))
 
     def loss_and_aux(p, epoch):
         batch = make_batch(config.task, config.delay, config.batch_size, config.seq_len,
@@ -121,7 +121,9 @@ def train(config: TrainConfig | None = None, params: dict | None = None, progres
                     params, fh = floss(params, config.floss_steps, config.n_exponents,
                                        config.floss_target, config.floss_lr,
                                        reorth_every=config.floss_reorth,
-                                       seed=config.seed + start, progress=progress)
+                                       seed=config.seed + start, progress=progress,
+                                       desc=f"epoch {start}: " + describe_flossing(
+                                           config.n_exponents, config.floss_steps))
                     history.floss_epochs.append(start)
                     history.floss_losses.append(fh.losses)
                 if stop > start:

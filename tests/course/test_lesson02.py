@@ -113,13 +113,14 @@ def test_round_off_grows_like_float64_precision_times_the_stretch():
 
 def test_qr_interval_dashboard():
     dash = lesson.qr_interval_dashboard(gain=2.0, n_units=20, interval=1)
-    assert "every exponent within 1e-8" in dash.status.value
+    tol = lesson.ROUND_OFF_TOLERANCE
+    assert f"every exponent within {tol:g}" in dash.status.value
     r, _ = dash.data
     dash.controls["selected"].value = lesson.INTERVALS.index(20)
     assert dash.data[0] is r                                     # cached: only the highlight moves
     np.testing.assert_allclose(ydata(dash.artists["selected"]),
                                r.exponents[lesson.INTERVALS.index(20)])
-    assert "off by more than 1e-8" in dash.status.value
+    assert f"off by more than {tol:g}" in dash.status.value
 
 
 def test_spectrum_dashboard_warns_about_round_off():

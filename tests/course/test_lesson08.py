@@ -89,12 +89,12 @@ def test_horizon_dashboard_follows_level_and_coverage(shipped):
         return "undefined" if a is None or b is None else f"{a / b:.1f}x"
 
     dash = lesson.horizon_dashboard()
-    assert f"copy pre + periodic flossing / none: {ratio_text(0.9)}" in dash.note_text
+    assert f"copy pre + periodic flossing / no flossing: {ratio_text(0.9)}" in dash.note_text
     dash.set(level=0.7)
     h = dash.data[0]
     ref = stats.bootstrap_horizon(copy["none"], 0.7)
     assert h["copy", "none"]["horizon"] == ref["horizon"]
-    assert f"copy pre + periodic flossing / none: {ratio_text(0.7)}" in dash.note_text
+    assert f"copy pre + periodic flossing / no flossing: {ratio_text(0.7)}" in dash.note_text
 
 
 def test_live_delay_dashboard_reruns_small(tiny_training, monkeypatch):

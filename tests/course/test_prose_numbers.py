@@ -117,27 +117,37 @@ def test_02_demo_2_answer_1_lambda_1_settles_first_the_others_about_twice_as_lat
     assert np.all(others > first) and 1.5 <= np.median(others) / first <= 2.5
 
 
-def _largest_safe_interval(result, tol=1e-8):
-    m_ok = 1
-    for m, err in zip(result.intervals, result.errors):
-        if err.max() > tol:
-            break
-        m_ok = int(m)
-    return m_ok
+def _largest_safe_interval(result, tol, margin=1.0):
+    """The largest m before the first m whose largest error passes tol; with margin > 1 also
+    require the errors up to that m below tol / margin and the next m's above tol * margin."""
+    errors = result.errors.max(axis=1)
+    first_bad = int(np.argmax(errors > tol))
+    assert errors[first_bad] > tol * margin, (result.intervals[first_bad], errors[first_bad])
+    assert errors[:first_bad].max() < tol / margin, (result.intervals[first_bad - 1], errors)
+    return int(result.intervals[first_bad - 1])
 
 
 def test_02_demo_3_answers_and_think_about_it():
-    """Answer 1: m = 3 at g = 2, spread about 6 per step (m = 3 gives 18, m = 4 gives 24). Answer 2: at
-    g = 1 about half the spread, m = 6. Answer 3: N = 10, spread about 4.6, m = 4. Think about it:
-    g = 4, spread about 16 per step, the largest error at m = 40 above 10 per step."""
+    """02 cells 33-34 (Demo 3's questions and answers), at the status line's tolerance
+    lesson02.ROUND_OFF_TOLERANCE, each with a margin of 3 on both sides (round-off differs between
+    CPUs): answer 1: m = 5 at g = 2, N = 50, spread about 6 per step (m = 5 gives 30, m = 6 gives
+    36); answer 2: at g = 1 about half the spread, m = 10; answer 3: N = 10, spread about 4.6,
+    m = 6, and the status line says so. Think about it: g = 4, spread about 16 per step, the
+    largest error at m = 40 above 10 per step."""
     from flosslab.course import lesson02_lyapunov as lesson02
+    tol, steps = lesson02.ROUND_OFF_TOLERANCE, lesson02.SIZES["n_steps"]
     spread = lambda r: r.reference[0] - r.reference[-1]                       # noqa: E731
-    g2 = lesson02.qr_interval_errors(2.0, 50)
-    assert _largest_safe_interval(g2) == 3 and 5.9 <= spread(g2) < 6.1
-    g1 = lesson02.qr_interval_errors(1.0, 50)
-    assert _largest_safe_interval(g1) == 6 and 0.4 <= spread(g1) / spread(g2) <= 0.6
-    small = lesson02.qr_interval_errors(2.0, 10)
-    assert _largest_safe_interval(small) == 4 and 4.5 <= spread(small) < 4.7
+    g2 = lesson02.qr_interval_errors(2.0, 50, None, lesson02.INTERVALS, steps)
+    assert _largest_safe_interval(g2, tol, margin=3) == 5 and 5.9 <= spread(g2) < 6.1
+    g1 = lesson02.qr_interval_errors(1.0, 50, None, lesson02.INTERVALS, steps)
+    assert _largest_safe_interval(g1, tol, margin=3) == 10
+    assert 0.4 <= spread(g1) / spread(g2) <= 0.6
+    small = lesson02.qr_interval_errors(2.0, 10, None, lesson02.INTERVALS, steps)
+    assert _largest_safe_interval(small, tol, margin=3) == 6 and 4.5 <= spread(small) < 4.7
+    dash = lesson02.qr_interval_dashboard(gain=2.0, n_units=50, interval=5)
+    assert f"every exponent within {tol:g}" in dash.status.value
+    dash.controls["selected"].value = lesson02.INTERVALS.index(6)
+    assert f"off by more than {tol:g}" in dash.status.value
     g4 = lesson02.qr_interval_errors(4.0, 50)
     assert 15 <= spread(g4) <= 17 and g4.errors[-1].max() > 10
 
@@ -586,13 +596,13 @@ def test_08_demo_3_accuracy_against_k(shipped):
 
 
 def test_08_demo_4_the_condition_number_collapses(shipped):
-    """'hundreds of orders of magnitude over 300 steps; per 30 steps a tenth of that, close to the
-    paper's 30; the gradient norm at the first step rose by more than forty orders of magnitude'.
-    Answer 2: about 1 decade per step before flossing."""
+    """08 cell 59: 'hundreds of orders of magnitude over 300 steps' (the paper's '30 orders' is not
+    compared: its window is unknown); 'the gradient norm at the first step rose by more than forty
+    orders of magnitude'. Answer 2: about 1 decade per step before flossing."""
     default, _, _ = shipped
     b = default["b_condition"]
     drop = b["before"]["log10_condition"][-1] - b["after"]["log10_condition"][-1]
-    assert b["before"]["times"][-1] == 300 and drop > 200 and 25 < drop / 10 < 32
+    assert b["before"]["times"][-1] == 300 and 200 < drop < 1000
     assert np.log10(b["after"]["grad_norm"][0] / b["before"]["grad_norm"][0]) > 40
     assert 0.9 < b["before"]["log10_condition"][-1] / 300 < 1.1
 
@@ -633,3 +643,153 @@ def test_08_bonus_resampling_more_seeds(shipped):
             assert np.mean(boot >= 28) == 0 and (low, high) == (24, 24)
             assert round(100 * shares[-1]) == 3
     assert shares[0] > shares[1] > shares[2]
+
+
+def test_07_cell_21_members_do_not_all_move_toward_zero():
+    """07 cell 21: 'lambda_1 ends within 0.1 of zero for every gain. At g = 0.5, 1 and 1.5 all four
+    exponents move toward zero and the loss falls; at g = 2, whose lambda_1 started closest to zero,
+    only lambda_1 does: lambda_2..lambda_4 move away from zero and its loss rises' (the notebook's
+    sizes, the reference functions; cell 20 prints the same verdicts)."""
+    import torch
+    d = lesson07.scaling_defaults()
+    r = lesson07.ensemble_floss_with(
+        lambda f: torch.log(torch.abs(torch.diagonal(torch.linalg.qr(f).R, dim1=-2, dim2=-1))),
+        lesson07.reference_ensemble_flossing_loss, n_steps=d["ens_floss_steps"])
+    assert list(r.gains) == [0.5, 1.0, 1.5, 2.0]
+    assert np.all(np.abs(r.exponents_after[:, 0]) < 0.1)
+    toward = np.abs(r.exponents_after) < np.abs(r.exponents_before)
+    falls = r.losses[-5:].mean(0) < r.losses[:5].mean(0)
+    assert toward[:3].all() and falls[:3].all()
+    assert toward[3].tolist() == [True, False, False, False] and not falls[3]
+    assert np.argmin(np.abs(r.exponents_before[:, 0])) == 3
+    lines = lesson07.ensemble_flossing_verdicts(r)
+    assert "moving toward 0: 1 of 4" in lines[3] and lines[3].endswith("rises")
+    assert all("moving toward 0: 4 of 4" in line and line.endswith("falls") for line in lines[:3])
+
+
+def test_05_demo_2_question_3_measured_against_the_dashed_line():
+    """05 cells 28-29 (Question 3 and its answer): before flossing the measured signal agrees with
+    e^(lambda_1 l) within about 15% up to l = 10, falls more slowly after, and from l = 25 on runs a
+    factor of 2 to about 12 above it, parallel on average (the slope of log(ratio) under 1% of
+    |lambda_1|); answer 1: 'a factor of a few apart' at d = 20. Cell 26 prints the ratio."""
+    r = lesson05.delay_gradient_dashboard(delay=20, n_exponents=24).data[0]
+    ratio = lesson05.prediction_ratio(r)
+    np.testing.assert_allclose(ratio, r.before / np.exp(r.lam1_before * np.arange(r.lags.size)))
+    assert np.all(np.abs(ratio[:11] - 1) < 0.2)
+    late = r.lags >= 25
+    assert ratio[late].min() > 2 and ratio[late].max() < 15 and ratio[15] > ratio[10]
+    slope = np.polyfit(r.lags[late], np.log(ratio[late]), 1)[0]
+    assert abs(slope) < 0.01 * abs(r.lam1_before)
+    assert 2 < ratio[20] < 10
+
+
+def test_docs_results_ten_seeds_changed_the_copy_horizons():
+    """docs/results.md, the paragraph after the copy horizons: seeds 0-4 of the shipped runs give
+    copy horizons 10 (no flossing) and 30 (pre + periodic): at d = 40 pre + periodic's median over
+    them is already 0.82; seeds 5-9 lift no flossing's median at d = 20 from 0.89 to 0.92 (ten
+    seeds) and pre + periodic's at d = 40 to 0.87, still below 0.9. Recomputed from
+    docs/results/runs.jsonl."""
+    import json
+    from pathlib import Path
+    from flosslab.paper.stats import bootstrap_horizon
+    root = Path(__file__).resolve().parents[1]
+    runs = [json.loads(line) for line in (root / "docs/results/runs.jsonl").read_text().splitlines()
+            if line.strip()]
+    acc = {}
+    for r in runs:
+        if r["task"] == "copy" and r["variant"] == "" and r["budget"] == "default":
+            acc.setdefault(r["schedule"], {}).setdefault(int(r["delay"]), {})[r["seed"]] = \
+                r["final_accuracy"]
+    def med(s, d, seeds):
+        return round(float(np.median([acc[s][d][i] for i in seeds])), 2)
+    first, all_ten = range(5), range(10)
+    assert med("none", 20, first) == 0.89 and med("none", 20, all_ten) == 0.92
+    assert med("inter", 40, first) == 0.82 and med("inter", 40, all_ten) == 0.87
+    first5 = {s: {d: [by_seed[i] for i in first] for d, by_seed in acc[s].items()}
+              for s in ("none", "inter")}
+    assert bootstrap_horizon(first5["none"], 0.9)["horizon"] == 10
+    assert bootstrap_horizon(first5["inter"], 0.9)["horizon"] == 30
+    text = (root / "docs/results.md").read_text()
+    assert "pre + periodic falls below it at d = 40" not in text
+    for number in ("0.82", "0.89", "0.92", "0.87"):
+        assert number in text
+
+
+def test_08_recap_and_summary_sort_the_claims_as_the_runs_do(shipped):
+    """08 cells 65 and 67 (recap, summary): reproduced: XOR 2.0x (inside the paper summary's 2-4x);
+    not reproduced: copy 1.5x (below 2); not run: copy at the author's budget (no such run in
+    docs/results); XOR d = 70 at the author's budget: every median at chance. The notebook's text
+    says each, and no longer counts copy's ratio as reproduced."""
+    import glob
+    import json
+    from pathlib import Path
+    default, paper, _ = shipped
+    h = lesson08.shipped_horizons(default, 0.9, 0.9)
+    assert 2 <= lesson08.horizon_ratio(h, "xor", "inter") <= 4
+    assert lesson08.horizon_ratio(h, "copy", "inter") < 2
+    root = Path(__file__).resolve().parents[1]
+    tasks_at_paper_budget = {json.loads(line)["task"]
+                             for f in glob.glob(str(root / "docs/results/**/*runs.jsonl"),
+                                                recursive=True)
+                             for line in open(f) if line.strip() and '"budget": "paper"' in line}
+    assert tasks_at_paper_budget == {"xor"}
+    nb = json.loads((root / "notebooks/08_the_papers_results.ipynb").read_text())
+    text = {i: " ".join("".join(c["source"]).split()) for i, c in enumerate(nb["cells"])}
+    recap = next(t for t in text.values() if t.startswith("## Recap"))
+    summary = next(t for t in text.values() if "## Summary and open questions" in t)
+    for part in (recap, summary):
+        assert "Not reproduced: the 2-4x on copy" in part
+        assert "Not run: copy at the author's budget" in part
+        assert "Not checkable" in part and "30 orders" in part
+        assert "1.5x on copy" not in part
+    assert not any("the window the paper's" in t for t in text.values())
+
+
+def test_01_demo_1_float64_limits_are_the_subnormal_ones():
+    """01 cell 10 and the recap: plain float64's norm reads 0 below about 2e-162, the square root of
+    the smallest positive (subnormal) float64 5e-324, and delta itself is 0 below about 5e-324; not
+    at the smallest normal number 2.2e-308 or its square root 1.5e-154. The exact logs at the
+    crosses (gains 0.1-0.5) lie at those limits (within the sqrt of the number of entries) and
+    orders of magnitude below the normal ones; the figure's labels and cell 12 print the same."""
+    from flosslab.course import lesson01_gradients as lesson01
+    sub = np.finfo(float).smallest_subnormal
+    assert lesson01.LOG10_TINY == pytest.approx(np.log10(sub))
+    assert lesson01.LOG10_SQRT_TINY == pytest.approx(np.log10(np.sqrt(sub)))
+    dash = lesson01.gradient_norm_dashboard()
+    data = dash.set(gains=(0.1, 0.5)).data
+    spread = 0.5 * np.log10(4 * 64) + 0.1        # sqrt(number of entries) of a (4, 64) delta
+    seen_norm = seen_vector = 0
+    for logs, t_norm, t_vec in zip(data.log10_norms, data.norm_reads_zero, data.vector_is_zero):
+        if t_norm:
+            seen_norm += 1
+            reads_zero, reads_nonzero = logs[t_norm - 1], logs[t_norm]
+            assert abs(reads_zero - lesson01.LOG10_SQRT_TINY) < spread
+            assert reads_nonzero > lesson01.LOG10_SQRT_TINY - 0.5
+            assert reads_zero < np.log10(np.sqrt(np.finfo(float).tiny)) - 5
+        if t_vec:
+            seen_vector += 1
+            assert logs[t_vec - 1] < lesson01.LOG10_TINY + spread
+            assert logs[t_vec] > lesson01.LOG10_TINY - 0.5
+            assert logs[t_vec - 1] < np.log10(np.finfo(float).tiny) - 10
+    assert seen_norm >= 2 and seen_vector >= 1
+    _, art = lesson01.gradient_norm_figure(data)
+    assert [t.get_text().split(":")[0] for t in art["texts"]] == [r"$2\times10^{-162}$",
+                                                                  r"$5\times10^{-324}$"]
+
+
+def test_04_demo_3_names_the_authors_code_example_not_a_figure():
+    """04 cell 30: N = 80, k = 75, 500 flossing steps is the size of the author's code example (the
+    paper budget, as docs/results.md and notebook 00 say), not a figure of the paper; the shipped
+    curves are at that size."""
+    import json
+    from pathlib import Path
+    from flosslab.paper import budgets
+    root = Path(__file__).resolve().parents[1]
+    nb = json.loads((root / "notebooks/04_gradient_flossing.ipynb").read_text())
+    text = " ".join(" ".join("".join(c["source"]).split()) for c in nb["cells"])
+    assert "Fig. 1" not in text and "author's code example" in text
+    b = lesson08.paper_summary("default")[0]["b_condition"]
+    assert (b["n"], b["k"], b["floss_steps"]) == (80, 75, 500)
+    paper_budget = budgets.PAPER
+    assert (paper_budget.n_units, paper_budget.n_exponents,
+            paper_budget.floss_steps) == (80, 75, 500)
