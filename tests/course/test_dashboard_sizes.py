@@ -8,7 +8,6 @@ from flosslab.course import (lesson01_gradients as l01, lesson02_lyapunov as l02
                              lesson05_delayed_tasks as l05, lesson06_why_it_works as l06,
                              lesson07_torch as l07, lesson08_paper_results as l08, training_runs)
 from flosslab.course.dashboard_machinery import SCREEN_HEIGHT_PX
-from course_helpers import tiny_training  # noqa: F401
 
 torch = pytest.importorskip("torch")
 
@@ -63,7 +62,7 @@ def test_every_dashboard_function_is_listed():
 
 
 @pytest.mark.parametrize("name", list(DASHBOARDS))
-def test_dashboard_fits_a_1280_x_800_screen(name, tiny_training):  # noqa: F811
+def test_dashboard_fits_a_1280_x_800_screen(name, tiny_training):
     px = DASHBOARDS[name]().screen_px()
     room = SCREEN_HEIGHT_PX - px["controls"]
     assert px["image"] <= room, (name, px)
