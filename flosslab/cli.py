@@ -182,7 +182,7 @@ def _output(args, rows: list, common: dict) -> dict:
     return out
 
 
-def _strict(result: dict) -> dict:
+def strict_output(result: dict) -> dict:
     """The last guard of strict JSON: any number still not finite becomes null, said in notes."""
     clean, replaced = strict_json(result)
     if replaced:
@@ -679,7 +679,7 @@ def main(argv=None) -> int:
                     backend = backend_of(args) if args.command in {"spectrum", "floss", "train"} \
                         else None
                     result = args.run(args, backend)
-        result = _strict(result)
+        result = strict_output(result)
         text = json.dumps(result, allow_nan=False)
     except FlosslabError as exc:
         print(f"flosslab {args.command}: error: {exc}", file=sys.stderr)

@@ -350,3 +350,75 @@ def test_the_architecture_page_names_every_module():
     missing = [str(p.relative_to(ROOT)) for p in sorted(PACKAGE.rglob("*.py"))
                if p.name != "__init__.py" and not re.search(rf"\b{re.escape(p.name)}\b", page)]
     assert not missing, f"docs/architecture.md does not name: {missing}"
+
+
+# --- the tests themselves: in folders by layer, through public names only ----------------------------
+
+TEST_LAYERS = ("core", "reference", "engine", "paper", "course", "cli")
+
+
+def misplaced_tests(tests_root: Path) -> list:
+    """Test files outside a layer's folder (the top keeps conftest.py and this file)."""
+    return sorted(str(p.relative_to(tests_root)) for p in tests_root.rglob("test_*.py")
+                  if p.parent == tests_root and p.name != "test_layout.py"
+                  or p.parent != tests_root and p.relative_to(tests_root).parts[0]
+                  not in TEST_LAYERS)
+
+
+def private_names_in_test(path: Path) -> list:
+    """``module._name`` attribute reads and ``from flosslab... import _name`` in a test file, where
+    ``module`` is a name bound to a flosslab module or package (``import flosslab.x as m``,
+    ``from flosslab import x``)."""
+    tree = ast.parse(path.read_text())
+    modules, found = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("flosslab"):
+                    modules.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("flosslab"):
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"{path.name}:{node.lineno} imports {alias.name}")
+                modules.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) \
+                and getattr(node.value.func, "attr", "") == "import_module" and node.value.args \
+                and isinstance(node.value.args[0], ast.Constant) \
+                and str(node.value.args[0].value).startswith("flosslab"):
+            modules.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") \
+                and not node.attr.startswith("__") and isinstance(node.value, ast.Name) \
+                and node.value.id in modules:
+            found.append(f"{path.name}:{node.lineno} reads {node.value.id}.{node.attr}")
+    return sorted(found)
+
+
+def test_tests_live_in_folders_by_layer():
+    assert misplaced_tests(ROOT / "tests") == []
+
+
+def test_the_folder_check_catches_a_flat_test(tmp_path):
+    (tmp_path / "engine").mkdir()
+    (tmp_path / "engine" / "test_fine.py").write_text("")
+    (tmp_path / "test_flat.py").write_text("")
+    (tmp_path / "misc").mkdir()
+    (tmp_path / "misc" / "test_nowhere.py").write_text("")
+    assert misplaced_tests(tmp_path) == ["misc/test_nowhere.py", "test_flat.py"]
+
+
+def test_no_test_touches_a_private_name_of_flosslab():
+    found = [use for p in sorted((ROOT / "tests").rglob("*.py")) for use in private_names_in_test(p)]
+    assert found == []
+
+
+def test_the_private_name_check_catches_reads_and_imports(tmp_path):
+    probe = tmp_path / "test_probe.py"
+    probe.write_text("from flosslab.course import cache, training_runs as tr\n"
+                     "from flosslab.cli import _strict\nimport flosslab.engine.model as M\n"
+                     "import numpy as np\n\n"
+                     "def test_x():\n    cache._state.clear(); tr._RUNS; M._helper(); np._x\n")
+    assert sorted(private_names_in_test(probe)) == ["test_probe.py:2 imports _strict",
+                                   "test_probe.py:7 reads M._helper",
+                                   "test_probe.py:7 reads cache._state",
+                                   "test_probe.py:7 reads tr._RUNS"]

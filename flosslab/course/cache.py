@@ -106,13 +106,22 @@ def location() -> Path | None:
 
 
 _state = {"memory": None, "where": None, "warned": set()}
-_lock = threading.Lock()
+_lock = threading.RLock()          # _warn_once takes it again inside _memorized
 
 
 def _warn_once(message: str) -> None:
-    if message not in _state["warned"]:
+    with _lock:
+        new = message not in _state["warned"]
         _state["warned"].add(message)
+    if new:
         warnings.warn(message, CacheWarning, stacklevel=3)
+
+
+def forget_warnings() -> None:
+    """Say each :class:`CacheWarning` again the next time it arises (each is said once per
+    process; a lecturer who fixed the folder, or a test, starts over)."""
+    with _lock:
+        _state["warned"].clear()
 
 
 def _memorized():

@@ -589,7 +589,7 @@ def flossing_loop_figure(result, reference_losses, n_exponents: int, target: flo
 # --- dashboards ------------------------------------------------------------------------------------
 
 
-def _flossing_note(result, still_falling=None) -> str:
+def flossing_note(result, still_falling=None) -> str:
     """The status line: converged or not (and why), and what happened to kappa."""
     kw = {} if still_falling is None else {"still_falling": still_falling}
     d = diagnose_flossing(result, **kw)
@@ -638,7 +638,7 @@ def flossing_dashboard(n_exponents=None, target=0.0, gain=1.0, n_units=None, n_s
 
     return Dashboard(controls, compute, lambda r, v: flossing_figure(r),
                      lambda art, r, v: update_flossing(art, r), height="540px", extra=[note],
-                     note=lambda r, v: _flossing_note(r, still_falling))
+                     note=lambda r, v: flossing_note(r, still_falling))
 
 
 def learning_rate_dashboard(log10_lr=-2.0, n_exponents=None, gain=1.0, n_units=None,
@@ -666,7 +666,7 @@ def learning_rate_dashboard(log10_lr=-2.0, n_exponents=None, gain=1.0, n_units=N
         update_flossing_history(art, r.losses, r.window_exponents, fr"$\eta$ = {r.lr:.3g}")
 
     return Dashboard(controls, compute, make, draw, height="360px",
-                     note=lambda r, v: _flossing_note(r),
+                     note=lambda r, v: flossing_note(r),
                      extra=[W.HTML(f"N = {n}, k = {k}, gain {gain}, {steps} steps, target 0.")])
 
 
@@ -853,7 +853,7 @@ def check_adam_step(func, n_cases: int = 5) -> bool:
     return run(name, cases)
 
 
-def _loss_curves():
+def synthetic_loss_curves():
     """Synthetic flossing-loss curves (noisy like a real one: each step its own window) and
     whether each is still falling at its end."""
     rng = np.random.default_rng(560)
@@ -877,7 +877,7 @@ def check_still_falling(func) -> bool:
     name = "loss_still_falling"
 
     def cases():
-        for what, losses, want in _loss_curves():
+        for what, losses, want in synthetic_loss_curves():
             got = call(name, func, losses.copy())
             if not isinstance(got, (bool, np.bool_)):
                 raise Answer(f"return True or False, got {type(got).__name__}.")

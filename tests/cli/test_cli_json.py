@@ -158,8 +158,8 @@ def test_reproduce_summary_and_results_file_are_strict(capsys, monkeypatch, tmp_
 def test_strict_json_guard_turns_what_is_left_into_null_with_a_note():
     """The last guard before printing: a non-finite number anywhere becomes null, named in
     notes (here a made-up result; every command's own fields are handled before)."""
-    from flosslab.cli import _strict
-    out = _strict({"a": [1.0, float("nan")], "b": {"c": float("-inf")}, "notes": "x"})
+    from flosslab.cli import strict_output
+    out = strict_output({"a": [1.0, float("nan")], "b": {"c": float("-inf")}, "notes": "x"})
     assert strict(json.dumps(out, allow_nan=False)) == out
     assert out["a"] == [1.0, None] and out["b"]["c"] is None
     assert out["notes"].startswith("x; ") and "a[1]" in out["notes"] and "b.c" in out["notes"]

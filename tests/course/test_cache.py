@@ -135,7 +135,7 @@ def test_a_corrupt_file_is_a_warning_and_a_fresh_result(cache_dir):
     outputs = list(cache_dir.rglob("output.pkl"))
     assert len(outputs) == 1
     outputs[0].write_bytes(b"not a pickle")
-    cache._state["warned"].clear()
+    cache.forget_warnings()
     with pytest.warns(cache.CacheWarning, match="could not be read"):
         value, how = cache.call(slow_square, {"x": 4})
     assert how == "miss" and CALLS == [4, 4]
@@ -146,7 +146,7 @@ def test_a_corrupt_file_is_a_warning_and_a_fresh_result(cache_dir):
 def test_an_unwritable_folder_is_a_warning_and_a_computation(tmp_path, monkeypatch):
     (tmp_path / "a_file").write_text("")
     monkeypatch.setenv(cache.ENV, str(tmp_path / "a_file" / "cache"))   # below a file
-    cache._state["warned"].clear()
+    cache.forget_warnings()
     CALLS.clear()
     with pytest.warns(cache.CacheWarning, match="cannot write"):
         value, how = cache.call(slow_square, {"x": 2})

@@ -122,5 +122,5 @@ def test_svg_joins_the_bundle_and_the_figures_when_asked():
         fig, _ = new_figure(width=2, height=2)
         assert "<svg" in fig._repr_svg_()
     finally:
-        style._state["formats"] = ("png",)
+        style.figure_formats("png")
     assert new_figure(width=2, height=2)[0]._repr_svg_() is None

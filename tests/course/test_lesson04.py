@@ -126,7 +126,7 @@ def test_the_diagnosis_uses_the_given_still_falling_test():
 
 
 def test_loss_still_falling():
-    for what, losses, want in lesson._loss_curves():
+    for what, losses, want in lesson.synthetic_loss_curves():
         assert lesson.loss_still_falling(losses) is want, what
     assert lesson.loss_still_falling([1.0, 0.5]) is True                  # too short to tell
 

@@ -269,7 +269,7 @@ def test_04_cell_19_answers_read_what_the_status_line_says(lr, reason):
     log10 kappa(J_100) rises from about 16 to several times that, around a hundred (99 and over 100
     on two versions of the engine that differ by round-off: at this rate the run is chaotic)."""
     r = lesson04.flossing_run(1.0, 4, 0.0, 16, 80, lr)
-    note = lesson04._flossing_note(r)
+    note = lesson04.flossing_note(r)
     assert reason in note
     if lr == 0.1:
         before = r.spectrum_before[0] - r.spectrum_before[3]          # lambda_1 - lambda_4
