@@ -22,6 +22,7 @@ import numpy as onp
 
 from ..core.errors import FlosslabError
 from ..core.style import SCHEDULE_LABELS
+from .budgets import VARIANTS
 from .stats import bootstrap_horizon, quartiles
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,7 +122,7 @@ def ablation_table(base: dict, variants: dict, delay: int, schedule: str = "inte
              "Fisher p | every seed (by seed) |", "|---|---|---|---|---|---|"]
     ref = base.get(schedule, {}).get(delay) or []
     ref_hits = sum(v >= 0.9 for v in ref)
-    for label, acc in [("the paper budget itself", base)] + list(variants.items()):
+    for label, acc in [(VARIANTS[""].label, base)] + list(variants.items()):
         values = acc.get(schedule, {}).get(delay)
         if not values:
             lines.append(f"| {label} | 0 | not run | | | |")
@@ -143,16 +144,16 @@ def _merged(*paths, task="xor", variant=""):
     return accuracies(load_runs(*paths), task, variant)
 
 
-ABLATIONS = {
-    "200 flossing steps per episode instead of 500": ("floss200", "ablation_floss200_runs.jsonl"),
-    "gradient clipped to norm 1 instead of 0.03": ("clip1", "ablation_clip1_runs.jsonl"),
-    "periodic episodes at epochs 750 and 1500 instead of 100 and 200":
-        ("late_episodes", "ablation_late_episodes/runs.jsonl"),
-    "sequences of d + 50 steps instead of 300": ("seq_d50", "ablation_seq_d50/runs.jsonl"),
-    "not an ablation: the flossing episodes' QR at the automatic interval instead of every step "
-    "(floss_qr_auto; the same exponents in exact arithmetic, faster)":
-        ("floss_qr_auto", "ablation_floss_qr_auto/runs.jsonl"),
+#: The runs file of each variant measured at the paper budget (labels: :data:`VARIANTS`).
+ABLATION_FILES = {
+    "floss200": "ablation_floss200_runs.jsonl",
+    "clip1": "ablation_clip1_runs.jsonl",
+    "late_episodes": "ablation_late_episodes/runs.jsonl",
+    "seq_d50": "ablation_seq_d50/runs.jsonl",
+    "floss_qr_auto": "ablation_floss_qr_auto/runs.jsonl",
 }
+#: ``{table label: (variant, runs file)}``, the labels from :data:`flosslab.paper.budgets.VARIANTS`.
+ABLATIONS = {VARIANTS[v].label: (v, f) for v, f in ABLATION_FILES.items()}
 
 
 def _existing(path):
