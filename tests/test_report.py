@@ -100,3 +100,74 @@ def test_the_floss_qr_auto_paragraph_reads_the_runs():
     text = (Path(__file__).resolve().parent.parent / "docs" / "results.md").read_text()
     for phrase in ("11 of 20", "7 of 10", "15 of 20", "Fisher p 0.32"):
         assert phrase in text
+
+
+def _raw(paths, delay, variant=""):
+    """{schedule: [final accuracy by seed]} straight from the runs files (no report function)."""
+    import json
+    out = {}
+    for path in paths:
+        full = ROOT / path
+        if not full.exists():
+            continue
+        for line in full.read_text().splitlines():
+            r = json.loads(line)
+            if r["delay"] == delay and r.get("variant", "") == variant and r["task"] == "xor":
+                out.setdefault(r["schedule"], {})[r["seed"]] = r["final_accuracy"]
+    return {s: [v[k] for k in sorted(v)] for s, v in out.items()}
+
+
+@pytest.mark.parametrize("delay", [70, 64])
+def test_author_tables_recompute_counts_medians_and_fisher_p(delay):
+    """Each row of the author-variant table: seeds, median, counts >= 0.9 and >= 0.8 and Fisher's p
+    against the budget, recomputed from the runs files with numpy and scipy."""
+    from scipy.stats import fisher_exact
+    base_files = report.D70_FILES if delay == 70 else report.D64_FILES
+    base, author = _raw(base_files, delay), _raw(report.AUTHOR_FILES[delay], delay, "author")
+    table = report.TABLES[f"paper-author-d{delay}"]().splitlines()[2:]
+    assert len(table) == 6
+    for row, (schedule, values, other) in zip(
+            table, [(s, v, o) for s in ("none", "pre", "inter")
+                    for v, o in ((base.get(s), None), (author.get(s), base.get(s)))]):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        if not values:
+            assert cells[2:4] == ["0", "not run"]
+            continue
+        assert cells[2] == str(len(values))
+        assert cells[3].startswith(f"{np.median(values):.3f} [")
+        hits = sum(v >= 0.9 for v in values)
+        assert cells[4] == f"{hits} of {len(values)}"
+        assert cells[5] == f"{sum(v >= 0.8 for v in values)} of {len(values)}"
+        if other:
+            ref = sum(v >= 0.9 for v in other)
+            p = fisher_exact([[hits, len(values) - hits], [ref, len(other) - ref]])[1]
+            assert cells[6] == f"{p:.2f}"
+        else:
+            assert cells[6] == ""
+        assert cells[7] == ", ".join(f"{v:.2f}" for v in values)
+
+
+def test_edge_table_recomputes_counts_and_medians():
+    rows = report.TABLES["paper-edge"]().splitlines()[2:]
+    files = (*report.D64_FILES, report.EDGE_FILE, report.D70_FILES[0])
+    for row, delay in zip(rows, (64, 66, 68, 70)):
+        values = _raw(files, delay).get("inter")
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[0] == str(delay)
+        if not values:
+            assert cells[1:3] == ["0", "not run"]
+            continue
+        assert cells[1] == str(len(values))
+        assert cells[2].startswith(f"{np.median(values):.3f} [")
+        assert cells[3] == f"{sum(v >= 0.9 for v in values)} of {len(values)}"
+        assert cells[4] == f"{sum(v >= 0.8 for v in values)} of {len(values)}"
+
+
+def test_comparison_table_against_direct_counts():
+    from scipy.stats import fisher_exact
+    base = {"inter": {70: [0.5] * 8 + [0.95, 0.99]}}
+    other = {"inter": {70: [0.99] * 7 + [0.85, 0.5, 0.5]}}
+    rows = report.comparison_table(base, other, 70, "X", schedules=("inter",)).splitlines()[2:]
+    p = fisher_exact([[7, 3], [2, 8]])[1]
+    assert "| 7 of 10 | 8 of 10 |" in rows[1] and f"| {p:.2f} |" in rows[1]
+    assert "| 2 of 10 | 2 of 10 |  |" in rows[0]

@@ -140,6 +140,54 @@ def ablation_table(base: dict, variants: dict, delay: int, schedule: str = "inte
     return "\n".join(lines)
 
 
+def fisher_p(values, reference, level: float = 0.9) -> float:
+    """Two-sided p of Fisher's exact test on the seeds >= ``level`` of ``values`` against those of
+    ``reference``: how often seed counts this different arise when nothing differs."""
+    from scipy.stats import fisher_exact
+    a, b = sum(v >= level for v in values), sum(v >= level for v in reference)
+    return float(fisher_exact([[a, len(values) - a], [b, len(reference) - b]])[1])
+
+
+def comparison_table(base: dict, other: dict, delay: int, label: str,
+                     schedules=("none", "pre", "inter")) -> str:
+    """At one delay, for each schedule: the budget itself and ``other`` (a variant, named
+    ``label``): seeds, median [90 % interval], seeds >= 0.9 and >= 0.8, Fisher's p of the variant's
+    count >= 0.9 against the budget's, every seed."""
+    lines = ["| schedule | setting | seeds | median [90 % interval] | seeds >= 0.9 | seeds >= 0.8 | "
+             "against the budget: Fisher p | every seed (by seed) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for s in schedules:
+        ref = base.get(s, {}).get(delay) or []
+        for name, acc in (("the paper budget itself", base), (label, other)):
+            values = acc.get(s, {}).get(delay)
+            if not values:
+                lines.append(f"| {SCHEDULE_LABELS[s]} | {name} | 0 | not run | | | | |")
+                continue
+            med, low, high = median_interval(values)
+            counts = [f"{sum(v >= level for v in values)} of {len(values)}" for level in LEVELS]
+            test = f"{fisher_p(values, ref):.2f}" if acc is other and ref else ""
+            lines.append(f"| {SCHEDULE_LABELS[s]} | {name} | {len(values)} | {med:.3f} "
+                         f"[{low:.3f}, {high:.3f}] | {counts[0]} | {counts[1]} | {test} | "
+                         + ", ".join(f"{v:.2f}" for v in values) + " |")
+    return "\n".join(lines)
+
+
+def edge_table(acc: dict, delays, schedule: str = "inter") -> str:
+    """One schedule across delays: seeds, median [90 % interval], seeds >= 0.9 and >= 0.8."""
+    lines = ["| delay d | seeds | median [90 % interval] | seeds >= 0.9 | seeds >= 0.8 |",
+             "|---|---|---|---|---|"]
+    for d in delays:
+        values = acc.get(schedule, {}).get(d)
+        if not values:
+            lines.append(f"| {d} | 0 | not run | | |")
+            continue
+        med, low, high = median_interval(values)
+        counts = [f"{sum(v >= level for v in values)} of {len(values)}" for level in LEVELS]
+        lines.append(f"| {d} | {len(values)} | {med:.3f} [{low:.3f}, {high:.3f}] | {counts[0]} | "
+                     f"{counts[1]} |")
+    return "\n".join(lines)
+
+
 def _merged(*paths, task="xor", variant=""):
     return accuracies(load_runs(*paths), task, variant)
 
@@ -169,7 +217,10 @@ def _paper_d70():
 
 
 def _paper_all():
-    return _merged(f"{PAPER_RUNS}/runs.jsonl", *[p for p in D70_FILES if _existing(p)])
+    """Every shipped run of the budget itself: the sweep, d = 70, d = 66 and 68 (the replicate
+    seeds 10-19 at d = 64 are not shipped: the tables at d = 64 compare with the sweep's 10)."""
+    extra = (*D70_FILES, EDGE_FILE)
+    return _merged(f"{PAPER_RUNS}/runs.jsonl", *[p for p in extra if _existing(p)])
 
 
 def _ablations():
@@ -178,6 +229,40 @@ def _ablations():
         path = f"{PAPER_RUNS}/{name}"
         variants[label] = _merged(path, variant=variant) if _existing(path) else {}
     return variants
+
+
+#: The budget's own runs at d = 64 (seeds 0-9 of every schedule; seeds 10-19 of pre + periodic).
+D64_FILES = (f"{PAPER_RUNS}/runs.jsonl", f"{PAPER_RUNS}/d64_seeds10_19/runs.jsonl")
+#: The author's own training (variant ``author``) at each delay it was run.
+AUTHOR_FILES = {d: (f"{PAPER_RUNS}/author_d{d}/runs.jsonl", f"{PAPER_RUNS}/author_d{d}_none/runs.jsonl")
+                for d in (70, 64)}
+#: The budget at d = 66 and 68 (pre + periodic), placing the edge between 64 and 70.
+EDGE_FILE = f"{PAPER_RUNS}/d66_68/runs.jsonl"
+#: The author's choices one at a time (pre + periodic), where ``author`` moved a delay.
+SINGLE_CHANGES = ("author_readout", "author_adam", "author_init_state", "author_frame")
+
+
+def _budget_at(delay: int) -> dict:
+    files = D70_FILES if delay == 70 else D64_FILES
+    return _merged(*[p for p in files if _existing(p)])
+
+
+def _author_at(delay: int) -> dict:
+    return _merged(*[p for p in AUTHOR_FILES[delay] if _existing(p)], variant="author")
+
+
+def _edge() -> dict:
+    files = [p for p in (*D64_FILES, EDGE_FILE, D70_FILES[0]) if _existing(p)]
+    return _merged(*files)
+
+
+def _single_changes(delay: int) -> dict:
+    """``{label: accuracies}``: ``author`` and each single change run at ``delay``."""
+    out = {VARIANTS["author"].label: _author_at(delay)}
+    for v in SINGLE_CHANGES:
+        path = f"{PAPER_RUNS}/author_single_d{delay}_{v}/runs.jsonl"
+        out[VARIANTS[v].label] = _merged(path, variant=v) if _existing(path) else {}
+    return out
 
 
 def _results(path="docs/results/results.json") -> dict:
@@ -274,7 +359,11 @@ def claims_table() -> str:
 PAPER_RUN_FILES = ("runs.jsonl", "d70/runs.jsonl", "d70_none/runs.jsonl",
                    "ablation_floss200_runs.jsonl", "ablation_clip1_runs.jsonl",
                    "ablation_late_episodes/runs.jsonl", "ablation_seq_d50/runs.jsonl",
-                   "ablation_floss_qr_auto/runs.jsonl")
+                   "ablation_floss_qr_auto/runs.jsonl", "d66_68/runs.jsonl", "author_d70/runs.jsonl", "author_d70_none/runs.jsonl",
+                   "author_d64/runs.jsonl", "author_d64_none/runs.jsonl",
+                   *[f"author_single_d{d}_{v}/runs.jsonl" for d in (70, 64)
+                     for v in ("author_readout", "author_adam", "author_init_state",
+                               "author_frame")])
 SHIPPED_RUNS = Path(__file__).parent / "data" / "paper_runs.json"
 
 
@@ -328,6 +417,13 @@ TABLES = {
     "claims": claims_table,
     "paper-ablations-d64": lambda: ablation_table(_merged(f"{PAPER_RUNS}/runs.jsonl"),
                                                   _ablations(), 64),
+    "paper-author-d70": lambda: comparison_table(_budget_at(70), _author_at(70), 70,
+                                                 "the author's own training"),
+    "paper-author-d64": lambda: comparison_table(_budget_at(64), _author_at(64), 64,
+                                                 "the author's own training"),
+    "paper-edge": lambda: edge_table(_edge(), (64, 66, 68, 70)),
+    "paper-author-single-d70": lambda: ablation_table(_budget_at(70), _single_changes(70), 70),
+    "paper-author-single-d64": lambda: ablation_table(_budget_at(64), _single_changes(64), 64),
 }
 
 #: A marked table; its body never runs past the next marker (an empty table is allowed).
