@@ -171,3 +171,22 @@ def test_comparison_table_against_direct_counts():
     p = fisher_exact([[7, 3], [2, 8]])[1]
     assert "| 7 of 10 | 8 of 10 |" in rows[1] and f"| {p:.2f} |" in rows[1]
     assert "| 2 of 10 | 2 of 10 |  |" in rows[0]
+
+
+def test_author_summary_recomputes_medians_counts_and_fisher_p():
+    from scipy.stats import fisher_exact
+    rows = report.TABLES["paper-author-summary"]().splitlines()[2:]
+    for row, delay in zip(rows, (70, 64)):
+        base_files = report.D70_FILES if delay == 70 else report.D64_FILES
+        base = _raw(base_files, delay)["inter"]
+        author = _raw(report.AUTHOR_FILES[delay], delay, "author").get("inter")
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        hits = lambda v: sum(x >= 0.9 for x in v)
+        assert cells[1] == f"{np.median(base):.2f}, {hits(base)} of {len(base)}"
+        if not author:
+            assert cells[2] == "not run"
+            continue
+        assert cells[2] == f"{np.median(author):.2f}, {hits(author)} of {len(author)}"
+        p = fisher_exact([[hits(author), len(author) - hits(author)],
+                          [hits(base), len(base) - hits(base)]])[1]
+        assert cells[3] == f"{p:.2f}"

@@ -172,6 +172,20 @@ def comparison_table(base: dict, other: dict, delay: int, label: str,
     return "\n".join(lines)
 
 
+def author_summary_table(pairs, schedule: str = "inter") -> str:
+    """A row per delay: the budget's and the author's own training's median and seeds >= 0.9 for
+    ``schedule``, and Fisher's p; ``pairs`` is ``[(delay, budget accuracies, author's)]``."""
+    lines = [f"| XOR, {SCHEDULE_LABELS[schedule]} | the paper budget: median, seeds >= 0.9 | "
+             "the author's own training: median, seeds >= 0.9 | Fisher p |", "|---|---|---|---|"]
+    for delay, base, other in pairs:
+        a, b = base.get(schedule, {}).get(delay), other.get(schedule, {}).get(delay)
+        cell = lambda v: (f"{onp.median(v):.2f}, {sum(x >= 0.9 for x in v)} of {len(v)}" if v
+                          else "not run")
+        test = f"{fisher_p(b, a):.2f}" if a and b else ""
+        lines.append(f"| d = {delay} | {cell(a)} | {cell(b)} | {test} |")
+    return "\n".join(lines)
+
+
 def edge_table(acc: dict, delays, schedule: str = "inter") -> str:
     """One schedule across delays: seeds, median [90 % interval], seeds >= 0.9 and >= 0.8."""
     lines = ["| delay d | seeds | median [90 % interval] | seeds >= 0.9 | seeds >= 0.8 |",
@@ -422,6 +436,8 @@ TABLES = {
     "paper-author-d64": lambda: comparison_table(_budget_at(64), _author_at(64), 64,
                                                  "the author's own training"),
     "paper-edge": lambda: edge_table(_edge(), (64, 66, 68, 70)),
+    "paper-author-summary": lambda: author_summary_table(
+        [(d, _budget_at(d), _author_at(d)) for d in (70, 64)]),
     "paper-author-single-d70": lambda: ablation_table(_budget_at(70), _single_changes(70), 70),
     "paper-author-single-d64": lambda: ablation_table(_budget_at(64), _single_changes(64), 64),
 }
