@@ -190,3 +190,17 @@ def test_author_summary_recomputes_medians_counts_and_fisher_p():
         p = fisher_exact([[hits(author), len(author) - hits(author)],
                           [hits(base), len(base) - hits(base)]])[1]
         assert cells[3] == f"{p:.2f}"
+
+
+def test_rank_table_recomputes_the_medians_from_the_runs():
+    import json
+    rows = report.TABLES["effective-rank-both"]().splitlines()[2:]
+    records = [json.loads(line) for line in (ROOT / report.RANK_RUNS).read_text().splitlines()]
+    assert len(rows) == 3
+    for row, s in zip(rows, ("none", "pre", "inter")):
+        mine = [r for r in records if r["schedule"] == s]
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1] == str(len(mine))
+        for cell, key in zip(cells[2:], ("grad_rank", "step_rank")):
+            per_epoch = [np.median([r[key][j] for r in mine]) for j in range(len(mine[0][key]))]
+            assert cell == f"{min(per_epoch):.1f}-{max(per_epoch):.1f}"

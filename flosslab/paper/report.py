@@ -186,6 +186,24 @@ def author_summary_table(pairs, schedule: str = "inter") -> str:
     return "\n".join(lines)
 
 
+def rank_table(records, delay: int = 20, task: str = "xor") -> str:
+    """Effective rank of dL/dW (clipped) and of Adam's step on W (the author's ``svdvals(gs[J])``):
+    the range over evaluations of the median over seeds, a row per schedule."""
+    lines = ["| schedule | seeds | effective rank of dL/dW: median over seeds, lowest-highest over "
+             "training | of Adam's step on W |", "|---|---|---|---|"]
+    for s in ("none", "pre", "inter"):
+        rows = [r for r in records if r["schedule"] == s and r["delay"] == delay
+                and r["task"] == task]
+        if not rows:
+            continue
+        spans = []
+        for key in ("grad_rank", "step_rank"):
+            med = onp.median(onp.asarray([r[key] for r in rows], dtype=float), axis=0)
+            spans.append(f"{med.min():.1f}-{med.max():.1f}")
+        lines.append(f"| {SCHEDULE_LABELS[s]} | {len(rows)} | {spans[0]} | {spans[1]} |")
+    return "\n".join(lines)
+
+
 def edge_table(acc: dict, delays, schedule: str = "inter") -> str:
     """One schedule across delays: seeds, median [90 % interval], seeds >= 0.9 and >= 0.8."""
     lines = ["| delay d | seeds | median [90 % interval] | seeds >= 0.9 | seeds >= 0.8 |",
@@ -245,6 +263,8 @@ def _ablations():
     return variants
 
 
+#: The default budget's XOR d = 20 runs that recorded both effective ranks (issue 24).
+RANK_RUNS = "docs/results/effective_rank_d20/runs.jsonl"
 #: The budget's own runs at d = 64 (seeds 0-9 of every schedule; seeds 10-19 of pre + periodic).
 D64_FILES = (f"{PAPER_RUNS}/runs.jsonl", f"{PAPER_RUNS}/d64_seeds10_19/runs.jsonl")
 #: The author's own training (variant ``author``) at each delay it was run.
@@ -436,6 +456,7 @@ TABLES = {
     "paper-author-d64": lambda: comparison_table(_budget_at(64), _author_at(64), 64,
                                                  "the author's own training"),
     "paper-edge": lambda: edge_table(_edge(), (64, 66, 68, 70)),
+    "effective-rank-both": lambda: rank_table(load_runs(RANK_RUNS)),
     "paper-author-summary": lambda: author_summary_table(
         [(d, _budget_at(d), _author_at(d)) for d in (70, 64)]),
     "paper-author-single-d70": lambda: ablation_table(_budget_at(70), _single_changes(70), 70),
