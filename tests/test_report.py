@@ -204,3 +204,43 @@ def test_rank_table_recomputes_the_medians_from_the_runs():
         for cell, key in zip(cells[2:], ("grad_rank", "step_rank")):
             per_epoch = [np.median([r[key][j] for r in mine]) for j in range(len(mine[0][key]))]
             assert cell == f"{min(per_epoch):.1f}-{max(per_epoch):.1f}"
+
+
+def test_the_author_d70_paragraph_reads_the_runs():
+    """docs/results.md: at d = 70 (pre + periodic) the author's training has median 0.505, 1 of 20
+    >= 0.9 (budget 5 of 20, Fisher p 0.18), 6 of 20 >= 0.8, 9 of 20 end above 0.6 (budget 5 of 20);
+    its learners first pass 0.6 between epochs 500 and 2750, the budget's by epoch 500; seed 3 is
+    0.68 at epoch 500, 0.90 at 2000, 0.93 at the end; the other learners end between 0.68 and 0.88."""
+    import json
+    from scipy.stats import fisher_exact
+
+    def runs(path, variant):
+        rows = [json.loads(line) for line in (ROOT / path).read_text().splitlines() if line]
+        return {r["seed"]: r for r in rows if r["schedule"] == "inter" and r["delay"] == 70
+                and r.get("variant", "") == variant}
+
+    author = runs(report.AUTHOR_FILES[70][0], "author")
+    budget = runs(report.D70_FILES[0], "")
+    final = {s: r["final_accuracy"] for s, r in author.items()}
+    assert len(author) == len(budget) == 20
+    assert f"{np.median(list(final.values())):.3f}" == "0.505"
+    count = lambda rows, level: sum(r["final_accuracy"] >= level for r in rows.values())
+    assert (count(author, 0.9), count(budget, 0.9)) == (1, 5)
+    assert (count(author, 0.8), count(budget, 0.8)) == (6, 5)
+    assert (count(author, 0.6), count(budget, 0.6)) == (9, 5)
+    assert round(fisher_exact([[1, 19], [5, 15]])[1], 2) == 0.18
+
+    def first_above(r, level=0.6):
+        return next(e for e, a in zip(r["eval_epochs"], r["accuracy"]) if a > level)
+
+    learners = [r for r in author.values() if r["final_accuracy"] > 0.6]
+    assert min(map(first_above, learners)) == 500 and max(map(first_above, learners)) == 2750
+    assert max(first_above(r) for r in budget.values() if r["final_accuracy"] > 0.6) <= 500
+    s3 = author[3]
+    at = dict(zip(s3["eval_epochs"], s3["accuracy"]))
+    assert (f"{at[500]:.2f}", f"{at[2000]:.2f}", f"{s3['final_accuracy']:.2f}") == ("0.68", "0.90", "0.93")
+    others = [r["final_accuracy"] for r in learners if r["seed"] != 3]
+    assert (f"{min(others):.2f}", f"{max(others):.2f}") == ("0.68", "0.88")
+    text = (ROOT / "docs" / "results.md").read_text()
+    for phrase in ("1 of 20 seeds reaches 0.9", "Fisher p 0.18", "9 of 20", "(0.505)"):
+        assert phrase in text
