@@ -244,3 +244,19 @@ def test_the_author_d70_paragraph_reads_the_runs():
     text = (ROOT / "docs" / "results.md").read_text()
     for phrase in ("1 of 20 seeds reaches 0.9", "Fisher p 0.18", "9 of 20", "(0.505)"):
         assert phrase in text
+
+
+def test_the_edge_paragraph_reads_the_runs():
+    """docs/results.md: pre + periodic flossing learns on 15, 10, 6 and 5 of 20 seeds at d = 64, 66,
+    68, 70, with the same counts at 0.8; the median at 66 is 0.742."""
+    files = (*report.D64_FILES, report.EDGE_FILE, report.D70_FILES[0])
+    counts = {}
+    for d in (64, 66, 68, 70):
+        values = _raw(files, d)["inter"]
+        assert len(values) == 20
+        counts[d] = sum(v >= 0.9 for v in values)
+        assert counts[d] == sum(v >= 0.8 for v in values)
+    assert counts == {64: 15, 66: 10, 68: 6, 70: 5}
+    assert f"{np.median(_raw(files, 66)['inter']):.3f}" == "0.742"
+    text = (ROOT / "docs" / "results.md").read_text()
+    assert "15 of 20 at d = 64, 10 at 66, 6 at 68 and 5 at 70" in text and "median 0.742" in text
