@@ -260,3 +260,18 @@ def test_the_edge_paragraph_reads_the_runs():
     assert f"{np.median(_raw(files, 66)['inter']):.3f}" == "0.742"
     text = (ROOT / "docs" / "results.md").read_text()
     assert "15 of 20 at d = 64, 10 at 66, 6 at 68 and 5 at 70" in text and "median 0.742" in text
+
+
+def test_the_author_d64_sentence_reads_the_runs():
+    """docs/results.md: at d = 64 the author's training reaches 0.9 on 10 of 20 seeds (budget 15 of
+    20, Fisher p 0.19), 0.8 on 15 of 20 (budget 15 of 20), median 0.896 against 0.988."""
+    from scipy.stats import fisher_exact
+    author = _raw(report.AUTHOR_FILES[64], 64, "author")["inter"]
+    budget = _raw(report.D64_FILES, 64)["inter"]
+    count = lambda v, level: sum(x >= level for x in v)
+    assert (count(author, 0.9), count(budget, 0.9), len(author), len(budget)) == (10, 15, 20, 20)
+    assert (count(author, 0.8), count(budget, 0.8)) == (15, 15)
+    assert (f"{np.median(author):.3f}", f"{np.median(budget):.3f}") == ("0.896", "0.988")
+    assert round(fisher_exact([[10, 10], [15, 5]])[1], 2) == 0.19
+    text = (ROOT / "docs" / "results.md").read_text()
+    assert "10 of 20 seeds reach 0.9 against the" in text and "median 0.896 against" in text
