@@ -33,7 +33,7 @@ from .core.settings import THREADS_ENV, threads
 from .core.tasks import TASKS
 from .core.trainconfig import PAPER_SCHEDULES, SCHEDULE_LABELS, SCHEDULES, TrainConfig
 from .core.validate import check_int
-from .paper.budgets import DEFAULT, PAPER, VARIANTS, describe
+from .paper.budgets import DEFAULT, PAPER, VARIANTS, describe, variant_help
 
 # The numpy/autograd reference is imported inside the reference backend, so that the torch paths
 # (--device, bench, reproduce) run where autograd is not installed.
@@ -607,12 +607,7 @@ def add_reproduce(sub):
     p.add_argument("--seeds", type=int, nargs="+", metavar="S", help="seeds (default 0-9)")
     p.add_argument("--schedules", nargs="+", choices=PAPER_SCHEDULES,
                    help="flossing schedules of the delay sweep (default: all three)")
-    p.add_argument("--variant", default="", choices=tuple(VARIANTS),
-                   help="change one budget setting: 200 flossing steps per episode, episodes at "
-                        "epochs/4 and epochs/2, clipping at 1.0, sequences of delay + 50; or "
-                        "floss_qr_auto: the flossing episodes take a QR only as often as the "
-                        "frame's spread needs (same exponents in exact arithmetic, faster; the "
-                        "author's code takes one every step)")
+    p.add_argument("--variant", default="", choices=tuple(VARIANTS), help=variant_help())
     threads_option(p)
     p.add_argument("--chunk", type=int, default=None,
                    help="runs trained together (default 16 on a CPU, 256 on a GPU)")

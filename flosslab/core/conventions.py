@@ -63,6 +63,37 @@ def init_rnn(n_units: int, gain: float = 1.0, n_inputs: int = 1, n_outputs: int 
                             f"{8.0 * float(n) * float(n) / 2 ** 30:.3g} GiB; choose a smaller N") from None
 
 
+#: The author's readout offset (``offset = [0.001f0]`` in GradientFlossing_ExampleCode.jl).
+AUTHOR_OFFSET = 1e-3
+#: Steps of input-free dynamics that relax his initial states (``relaxIC(sIC, 100)``).
+RELAX_STEPS = 100
+
+
+def author_readout(params: dict, seed: int = 0) -> dict:
+    """``params`` with the author's readout (GradientFlossing_ExampleCode.jl: ``wr = randn(R, N)``,
+    ``offset = 0.001``): V ~ N(0, 1) (std 1, not 1/sqrt(N)), drawn from ``[seed, 3]``, and
+    c = 0.001. His readout reads the pre-activation (``r = wr*x .+ offset``); the training
+    configuration's ``readout="author"`` says so."""
+    v = onp.asarray(params["V"])
+    rng = onp.random.default_rng([check_int("seed", seed, minimum=0), 3])
+    return {**params, "V": rng.standard_normal(v.shape), "c": onp.full(v.shape[0], AUTHOR_OFFSET)}
+
+
+def relaxed_initial_states(params: dict, n_states: int, seed: int = 0,
+                           steps: int = RELAX_STEPS) -> onp.ndarray:
+    """The author's learned initial states before training (his ``relaxIC``): ``n_states``
+    pre-activations x ~ N(0, 1)^N drawn from ``[seed, 4]``, each relaxed ``steps`` steps of the
+    input-free dynamics ``x <- W tanh(x) + b``. Returns (n_states, N) float64; the state of
+    sequence j of a batch is h_0 = tanh(x[j])."""
+    w, b = onp.asarray(params["W"], dtype=float), onp.asarray(params["b"], dtype=float)
+    n_states = check_int("the number of initial states", n_states, minimum=1)
+    rng = onp.random.default_rng([check_int("seed", seed, minimum=0), 4])
+    x = rng.standard_normal((n_states, w.shape[0]))
+    for _ in range(check_int("the relaxation steps", steps, minimum=0)):
+        x = onp.tanh(x) @ w.T + b
+    return x
+
+
 def autonomous(params: dict) -> dict:
     """A copy of numpy ``params`` with zero bias: with no input this is the classic random network."""
     out = dict(params)

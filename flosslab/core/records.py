@@ -42,6 +42,7 @@ class TrainHistory:
     accuracy: list = field(default_factory=list)        # on fresh sequences, at eval_epochs
     spectra: list = field(default_factory=list)         # k exponents at eval_epochs
     grad_rank: list = field(default_factory=list)       # effective rank of dL/dW at eval_epochs
+    step_rank: list = field(default_factory=list)       # of Adam's step on W (engine only)
     floss_epochs: list = field(default_factory=list)
     floss_losses: list = field(default_factory=list)    # one array per flossing episode
 
@@ -52,7 +53,7 @@ class TrainHistory:
 
     def as_dict(self) -> dict:
         """Plain lists, strict-JSON safe: -inf exponents (collapsed frames) become None."""
-        finite = lambda v: float(v) if math.isfinite(float(v)) else None
+        finite = lambda v: float(v) if v is not None and math.isfinite(float(v)) else None
         out = {}
         for name, value in self.__dict__.items():
             if name in {"spectra", "floss_losses"}:

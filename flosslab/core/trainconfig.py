@@ -8,6 +8,21 @@ Schedules (``flossing``):
                 (the paper's code flosses at epochs 100 and 200).
 * ``"penalty"`` no separate episodes: ``penalty_weight * L_floss`` is added to the task loss at every
                 epoch.
+
+Four choices reproduce the author's own training (GradientFlossing_ExampleCode.jl; the torch engine
+only, the numpy reference refuses them):
+
+* ``readout``: ``"state"`` (y = V h_t + c, V ~ N(0, 1/N), c = 0) or ``"author"`` (y = V a_t + c
+  from the pre-activation a_t, V ~ N(0, 1), c = 0.001 trained: his ``r = wr*x .+ offset``);
+* ``keep_adam``: False (a fresh Adam for each flossing episode, the task's moments reset after it)
+  or True (one Adam per role, task and flossing, kept across the whole run, as his ``opt`` and
+  ``optFlossing``);
+* ``init_state``: ``"zero"`` (h_0 = 0) or ``"learned"`` (his ``xInit``: one pre-activation per
+  sequence of the batch, relaxed without input, trained and clipped with the task parameters;
+  h_0 = tanh(x0[j]); evaluation sequence j starts from x0[j mod batch]);
+* ``floss_frame``: ``"fresh"`` (each flossing step draws its frame and initial state) or
+  ``"fixed"`` (the same frame every step, from the run's seed, as his ``Random.seed!(sONS)``, started
+  from the learned state x0[0] where there is one).
 """
 from __future__ import annotations
 
@@ -20,6 +35,9 @@ from .tasks import TASKS, default_seq_len, task_lags
 SCHEDULES = ("none", "pre", "inter", "penalty")
 #: The three schedules the paper compares (and the reproduction sweeps).
 PAPER_SCHEDULES = ("none", "pre", "inter")
+READOUTS = ("state", "author")
+INIT_STATES = ("zero", "learned")
+FLOSS_FRAMES = ("fresh", "fixed")
 #: What a student reads for each schedule (figures, tables, progress bars, the command line): the
 #: one table of these names; everything else reads it.
 SCHEDULE_LABELS = {"none": "no flossing", "pre": "preflossing", "inter": "pre + periodic flossing",
@@ -83,6 +101,10 @@ class TrainConfig:
     eval_every: int = 25
     eval_batch: int = 256
     seed: int = 0
+    readout: str = "state"            # "author": from the pre-activation, his initialisation
+    keep_adam: bool = False           # one Adam per role kept across the run (his code)
+    init_state: str = "zero"          # "learned": his trained xInit, one per batch column
+    floss_frame: str = "fresh"        # "fixed": the same flossing frame every step (his code)
 
     def __post_init__(self):
         check_choice("task", self.task, TASKS)
@@ -128,6 +150,17 @@ class TrainConfig:
         self.eval_every = check_int("eval_every", self.eval_every, minimum=1)
         self.eval_batch = check_int("the evaluation batch size", self.eval_batch, minimum=1)
         self.seed = check_int("seed", self.seed, minimum=0)
+        check_choice("readout", self.readout, READOUTS)
+        check_choice("init_state", self.init_state, INIT_STATES)
+        check_choice("floss_frame", self.floss_frame, FLOSS_FRAMES)
+        if not isinstance(self.keep_adam, bool):
+            raise FlosslabError(f"keep_adam must be True or False, got {self.keep_adam!r}")
+
+    def author_choices(self) -> list:
+        """The author's training choices this configuration makes (empty: flosslab's own)."""
+        return [name for name, plain in (("readout", "state"), ("keep_adam", False),
+                                         ("init_state", "zero"), ("floss_frame", "fresh"))
+                if getattr(self, name) != plain]
 
     @staticmethod
     def check(config) -> "TrainConfig":

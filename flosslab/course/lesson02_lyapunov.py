@@ -157,7 +157,8 @@ def linear_map_check(spectrum_function, matrix, n_steps: int = 200, transient: i
 def preactivation_form_spectrum(gain: float = 2.0, n_units: int = 50, n_steps: int = 300,
                                 seed: int = 0):
     """Exponents of the same autonomous trajectory with the h-form Jacobians diag(s_t) W (ours)
-    and with the pre-activation form W diag(s_t) (the author's code), both by
+    and with the pre-activation map's form W diag(s_t) (a teaching point: the author's code, like
+    ours, multiplies by diag(s_t) W at the new state), both by
     :func:`flosslab.spectrum_from_jacobians` with the same frame and transient. (k = N each.)"""
     from .. import reference
     params = autonomous(init_rnn(n_units, gain, seed=seed))

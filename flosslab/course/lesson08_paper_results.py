@@ -92,6 +92,16 @@ def paper_runs_tables(delay: int = 70):
             Markdown(report.ablation_table(runs, report.shipped_ablations(), 64)))
 
 
+def author_table(delay: int = 70):
+    """The author's own training (budget variant ``author``) against the budget itself at
+    ``delay``, every schedule: seeds, median [90 % interval], seeds >= 0.9 and >= 0.8, Fisher's p
+    (a Markdown table from the shipped runs, as ``docs/results.md`` prints it)."""
+    from IPython.display import Markdown
+    return Markdown(report.comparison_table(report.shipped_accuracies(),
+                                            report.shipped_accuracies("author"), delay,
+                                            "the author's own training"))
+
+
 def horizon_ratio(horizons: dict, task: str, schedule: str):
     """The horizon of ``schedule`` over that of no flossing (None when either is None)."""
     a, b = horizons[task, schedule]["horizon"], horizons[task, "none"]["horizon"]

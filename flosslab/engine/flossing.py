@@ -74,17 +74,18 @@ def exponent_loss(lam: torch.Tensor, target=0.0, ks=None) -> torch.Tensor:
 
 def flossing_loss(params: dict, inputs, n_exponents=None, target=0.0,
                   transient: int = FLOSS_TRANSIENT, reorth_every=1, seed=0,
-                  return_exponents: bool = False, method: str = "auto"):
+                  return_exponents: bool = False, method: str = "auto", h0=None):
     """Mean over i <= k of (lambda_i - target)^2 on the trajectory driven by ``inputs``.
 
     One network: inputs (T, n_inputs) -> a scalar tensor. Ensemble: inputs (T, E, n_inputs) -> (E,)
     losses; ``n_exponents``, ``target`` and ``seed`` may be per member (exponents then come back
-    padded to the largest k, shape (E, max k)). Raises :class:`NumericalError` when a flossed
+    padded to the largest k, shape (E, max k)). ``h0`` (N,) or (E, N): the initial state, by
+    default drawn from the seed as the frame. Raises :class:`NumericalError` when a flossed
     exponent is -inf (a collapsed frame), where the loss and its gradient are undefined.
     """
     if not is_ensemble(params):
         lam = lyapunov_spectrum(params, inputs, n_exponents=n_exponents, reorth_every=reorth_every,
-                                transient=transient, seed=seed, method=method)
+                                transient=transient, seed=seed, method=method, h0=h0)
         if not bool(torch.isfinite(lam.detach()).all()):
             raise NumericalError(floss_collapsed())
         loss = exponent_loss(lam, target)
@@ -96,7 +97,7 @@ def flossing_loss(params: dict, inputs, n_exponents=None, target=0.0,
     w = params["W"]
     frame = member_frames(n, ks, seeds, w.device, w.dtype)
     lam = lyapunov_spectrum(params, inputs, n_exponents=max(ks), reorth_every=reorth_every,
-                            transient=transient, seed=seeds, method=method, frame=frame)
+                            transient=transient, seed=seeds, method=method, frame=frame, h0=h0)
     finite = torch.isfinite(lam.detach()).cpu().numpy()
     for i, k in enumerate(ks):
         if not finite[i, :k].all():
@@ -108,7 +109,7 @@ def flossing_loss(params: dict, inputs, n_exponents=None, target=0.0,
 def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
           seq_len: int = FLOSS_SEQ_LEN, transient: int = FLOSS_TRANSIENT, reorth_every=1, seed=0,
           progress=False, method: str = "auto", state=None, return_state: bool = False,
-          desc: str | None = None):
+          desc: str | None = None, frame_seed=None, h0=None):
     """Run flossing steps with Adam; return (new params, :class:`FlossHistory`) for one network,
     (stacked params, list of E histories) for an ensemble; with ``return_state`` a third item,
     the :class:`FlossState` to continue from (an ensemble: a list of E states).
@@ -120,6 +121,11 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
     readout V, c is returned unchanged. ``desc`` names the run on the progress bar (default: k,
     the steps and the number of networks). Raises :class:`NumericalError` (naming the member) if a
     loss becomes NaN or infinite.
+
+    ``frame_seed`` (an int, or one per member) fixes the frame: every step takes it, and its
+    initial state unless ``h0`` is given, from ``frame_seed`` instead of ``seed + step`` (the
+    author's code re-seeds before drawing it, so it is the same at every step). ``h0`` ((N,), an
+    ensemble (E, N)): the initial state of every step's trajectory.
     """
     ens = is_ensemble(params)
     check_params(params, ensemble=ens, arrays="torch")
@@ -133,12 +139,20 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
     lrs = [check_real("the learning rate", v, minimum=0.0, strict_minimum=True)
            for v in per_member("lr", lr, e)]
     seeds = [check_int("seed", s, minimum=0) for s in per_member("seed", seed, e)]
+    fixed = None if frame_seed is None else [check_int("frame_seed", s, minimum=0)
+                                             for s in per_member("frame_seed", frame_seed, e)]
     transient = check_int("the flossing transient", transient, minimum=0)
     seq_len = check_int("the flossing window", seq_len, minimum=transient + 1)
     members = [{name: (params[name][i] if ens else params[name]).detach().clone().requires_grad_()
                 for name in DYNAMIC_PARAMS} for i in range(e)]
     opt = adam_by_rate(members, lrs)
     states = _check_states(state, e, ens, members)
+    if h0 is not None:
+        w = params["W"]
+        h0 = torch.as_tensor(h0, dtype=w.dtype, device=w.device).detach()
+        if tuple(h0.shape) != ((e, n) if ens else (n,)):
+            raise FlosslabError(f"h0 (the flossing trajectories' initial state) must have shape "
+                                f"{(e, n) if ens else (n,)}, got {tuple(h0.shape)}")
     starts = [s.step for s in states]
     load_adam_state(opt, members, states)
     losses, spectra = [[] for _ in range(e)], [[] for _ in range(e)]
@@ -151,9 +165,11 @@ def floss(params: dict, n_steps=500, n_exponents=None, target=0.0, lr=1e-3,
                        for name in DYNAMIC_PARAMS}
             inputs = onp.stack([random_bits(seq_len, n_inputs, seed=[seeds[i], starts[i] + step])
                                 for i in active], axis=1)
+            frames = [seeds[i] + starts[i] + step if fixed is None else fixed[i] for i in active]
+            start = None if h0 is None else (h0[active] if ens else h0.unsqueeze(0))
             loss, lam = flossing_loss(stacked, inputs, [ks[i] for i in active],
                                       [targets[i] for i in active], transient, reorth_every,
-                                      [seeds[i] + starts[i] + step for i in active], True, method)
+                                      frames, True, method, start)
             values = loss.detach().cpu().numpy()
             lam_values = lam.detach().cpu().double().numpy()   # one transfer for all members
             for j, i in enumerate(active):

@@ -205,15 +205,25 @@ def tanh_(x: torch.Tensor) -> torch.Tensor:
     return x.tanh_()
 
 
+def tanh_into(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``out = tanh(x)``, through numpy on a CPU as :func:`tanh_`."""
+    if x.device.type == "cpu" and x.is_contiguous() and out.is_contiguous() \
+            and not x.requires_grad and x.dtype in (torch.float32, torch.float64):
+        onp.tanh(x.numpy(), out=out.numpy())
+        return out
+    return torch.tanh(x, out=out)
+
+
 class TaskLossRecursion(torch.autograd.Function):
-    """``losses = TaskLossRecursion.apply(W, U, b, V, c, inputs, targets, weights)``: one training
-    epoch's loss of each member, with a hand-written backward (the fast path of
-    :func:`flosslab.engine.training.train_members`).
+    """``losses = TaskLossRecursion.apply(W, U, b, V, c, inputs, targets, weights[, h0,
+    from_pre])``: one training epoch's loss of each member, with a hand-written backward (the fast
+    path of :func:`flosslab.engine.training.train_members`).
 
     W (E, N, N), U (E, N, I), b (E, N), V (E, O, N), c (E, O); inputs (T, E, B, I), targets
     (T, E, B, O), weights (T, E) -> losses (E,)::
 
-        h_t = tanh(W h_{t-1} + U x_t + b) (h_0 = 0),   y_t = V h_t + c,
+        h_t = tanh(a_t),  a_t = W h_{t-1} + U x_t + b (h_0 = 0, or ``h0`` (E, B, N)),
+        y_t = V h_t + c (or, ``from_pre``, the author's readout y_t = V a_t + c),
         loss_e = sum_{t, b, o} weights[t, e] * (log(1 + e^y) - z y)
 
     (exactly the expressions of :func:`~flosslab.engine.model.run_rnn`, ``readout`` and
@@ -222,8 +232,9 @@ class TaskLossRecursion(torch.autograd.Function):
 
         y_b,t = (sigmoid(y_t) - z_t) weights[t] l_b         (l_b: the upstream gradient)
         a_b,t = (y_b,t V + h_b,t) * (1 - h_t^2),   h_b,t-1 = a_b,t W
+              (from_pre: a_b,t = h_b,t * (1 - h_t^2) + y_b,t V, and Vb += y_b,t^T a_t)
         Wb += a_b,t^T h_{t-1},  Ub += a_b,t^T x_t,  Vb += y_b,t^T h_t   (per step, small products)
-        bb = sum_t,b a_b,t,  cb = sum_t,b y_b,t
+        bb = sum_t,b a_b,t,  cb = sum_t,b y_b,t,  h0b = h_b,0
 
     No (T, E, B, N) array is returned or kept by autograd: the states live in a recycled buffer
     (:mod:`.workspace`; a fresh one costs page faults comparable to the epoch's arithmetic) and
@@ -231,7 +242,7 @@ class TaskLossRecursion(torch.autograd.Function):
     expressions (``tests/engine/test_training_speed_path.py``)."""
 
     @staticmethod
-    def forward(ctx, w, u, b, v, c, inputs, targets, weights):
+    def forward(ctx, w, u, b, v, c, inputs, targets, weights, h0=None, from_pre=False):
         seq_len, e, batch, _ = inputs.shape
         n = w.shape[-1]
         kw = dict(dtype=w.dtype, device=w.device)
@@ -239,23 +250,35 @@ class TaskLossRecursion(torch.autograd.Function):
         torch.matmul(inputs, u.mT, out=drive)
         drive.add_(b.unsqueeze(-2))                       # U x_t + b, as run_rnn
         states = POOL.take((seq_len + 1, e, batch, n), **kw)
-        states[0].zero_()
+        if h0 is None:
+            states[0].zero_()
+        else:
+            states[0].copy_(h0)
         wt, hs = w.mT, states.unbind(0)
-        for t in range(seq_len):                          # d_t + h W^T, then tanh
-            tanh_(torch.baddbmm(drive[t], hs[t], wt, out=hs[t + 1]))
+        pre = None
+        if from_pre:                                      # keep a_t for the readout
+            pre = POOL.take((seq_len, e, batch, n), **kw)
+            for t in range(seq_len):
+                tanh_into(torch.baddbmm(drive[t], hs[t], wt, out=pre[t]), hs[t + 1])
+        else:
+            for t in range(seq_len):                      # d_t + h W^T, then tanh
+                tanh_(torch.baddbmm(drive[t], hs[t], wt, out=hs[t + 1]))
         POOL.give(drive)
-        logits = states[1:] @ v.mT + c.unsqueeze(-2)      # as readout
+        logits = (pre if from_pre else states[1:]) @ v.mT + c.unsqueeze(-2)   # as readout
         bce = torch.logaddexp(torch.zeros_like(logits), logits) - targets * logits
         losses = torch.einsum("tebo,te->e", bce, weights)
         ctx.save_for_backward(w, u, v, inputs, targets, weights, logits)
-        ctx.states = states
+        ctx.states, ctx.pre, ctx.from_pre = states, pre, from_pre
         POOL.give_when_freed(ctx, states)
+        if pre is not None:
+            POOL.give_when_freed(ctx, pre)
         return losses
 
     @staticmethod
     def backward(ctx, loss_bar):
         w, u, v, inputs, targets, weights, logits = ctx.saved_tensors
-        states = ctx.states
+        states, pre, from_pre = ctx.states, ctx.pre, ctx.from_pre
+        want_h0 = len(ctx.needs_input_grad) > 8 and ctx.needs_input_grad[8]
         seq_len = inputs.shape[0]
         y_bar = torch.sigmoid(logits).sub_(targets).mul_((weights * loss_bar)[:, :, None, None])
         w_bar, u_bar, v_bar = torch.zeros_like(w), torch.zeros_like(u), torch.zeros_like(v)
@@ -266,23 +289,34 @@ class TaskLossRecursion(torch.autograd.Function):
         hbar = None
         for t in reversed(range(seq_len)):
             h = hs[t + 1]
-            v_bar.baddbmm_(ys[t].mT, h)
-            if hbar is None:
-                torch.bmm(ys[t], v, out=a_bar)
+            if from_pre:                                  # y_t = V a_t + c
+                v_bar.baddbmm_(ys[t].mT, pre[t])
+                if hbar is None:
+                    torch.bmm(ys[t], v, out=a_bar)
+                else:                                     # h_b,t * (1 - h^2) + y_b,t V
+                    a_bar.copy_(hbar).addcmul_(torch.mul(hbar, h, out=scratch), h, value=-1.0)
+                    a_bar.baddbmm_(ys[t], v)
             else:
-                torch.baddbmm(hbar, ys[t], v, out=a_bar)
-            a_bar.addcmul_(torch.mul(a_bar, h, out=scratch), h, value=-1.0)   # * (1 - h^2)
+                v_bar.baddbmm_(ys[t].mT, h)
+                if hbar is None:
+                    torch.bmm(ys[t], v, out=a_bar)
+                else:
+                    torch.baddbmm(hbar, ys[t], v, out=a_bar)
+                a_bar.addcmul_(torch.mul(a_bar, h, out=scratch), h, value=-1.0)   # * (1 - h^2)
             w_bar.baddbmm_(a_bar.mT, hs[t])
             u_bar.baddbmm_(a_bar.mT, xs[t])
             b_bar.add_(a_bar.sum(-2))
-            if t > 0:
+            if t > 0 or want_h0:
                 hbar = torch.bmm(a_bar, w)
         c_bar = y_bar.sum((0, 2))
-        return w_bar, u_bar, b_bar, v_bar, c_bar, None, None, None
+        h0_bar = hbar if want_h0 else None
+        return w_bar, u_bar, b_bar, v_bar, c_bar, None, None, None, h0_bar, None
 
 
-def task_losses(params: dict, inputs, targets, weights) -> torch.Tensor:
+def task_losses(params: dict, inputs, targets, weights, h0=None,
+                from_pre: bool = False) -> torch.Tensor:
     """Each member's weighted task loss (E,) for ensemble ``params`` (W, U, b, V, c stacked),
-    inputs (T, E, B, I), targets (T, E, B, O), weights (T, E): :class:`TaskLossRecursion`."""
+    inputs (T, E, B, I), targets (T, E, B, O), weights (T, E), initial states ``h0`` (E, B, N;
+    default 0), readout from the pre-activation with ``from_pre``: :class:`TaskLossRecursion`."""
     return TaskLossRecursion.apply(params["W"], params["U"], params["b"], params["V"],
-                                   params["c"], inputs, targets, weights)
+                                   params["c"], inputs, targets, weights, h0, from_pre)

@@ -8,7 +8,17 @@ takes the binary cross-entropy on the scored steps, clips each parameter array's
 (:func:`flosslab.engine.flossing.floss`) run before the epochs the schedule names; the task
 optimiser's state starts afresh after each, as in the reference. As in the reference, the
 evaluation logged at epoch j+1 (accuracy on fresh sequences and a spectrum snapshot) sees the
-parameters that produced the loss of epoch j, before its update.
+parameters that produced the loss of epoch j, before its update. It records two effective ranks:
+of the clipped dL/dW (``grad_rank``) and of that epoch's Adam step on W (``step_rank``: what the
+author's ``svdvals(gs[J])`` measures, since Flux's update overwrites the gradient array with the
+step).
+
+The author's own training choices (:class:`~flosslab.core.trainconfig.TrainConfig`'s ``readout``,
+``keep_adam``, ``init_state``, ``floss_frame``; GradientFlossing_ExampleCode.jl) are the engine's
+only: the readout from the pre-activation with his initialisation, one Adam per role kept across
+the run (the flossing one carried by :class:`~flosslab.core.records.FlossState`), his learned
+initial states ``x0`` (one per sequence of the batch, trained and clipped with the task's arrays),
+and his fixed flossing frame.
 
 :func:`train_members` runs E configurations side by side with batched weights (same N, number of
 epochs, batch size and evaluation interval; tasks, delays, gains, seeds, learning rates and
@@ -21,7 +31,8 @@ import numpy as onp
 import torch
 
 from ..core.conventions import (DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, PARAM_NAMES,
-                                SPECTRUM_WINDOW, random_bits)
+                                SPECTRUM_WINDOW, author_readout, init_rnn as init_reference,
+                                random_bits, relaxed_initial_states)
 from ..core.errors import FlosslabError, NumericalError, training_diverged
 from ..core.measures import effective_rank
 from ..core.progress import progress_bar
@@ -33,11 +44,11 @@ from .device import resolve_device, resolve_dtype
 from .flossing import adam_by_rate, floss, flossing_loss
 from .lyapunov import lyapunov_spectrum, member_frames
 from .model import check_finite_params, init_rnn, readout, run_rnn, to_torch
-from .recursion import tanh_
+from .recursion import tanh_, task_losses
 from .graphs import GraphedTaskLoss
 
 __all__ = ["bce", "task_loss", "evaluate", "evaluate_members", "spectrum_snapshot", "train",
-           "train_members"]
+           "train_members", "init_network", "adam_step_of"]
 
 
 def bce(logits, targets):
@@ -71,19 +82,27 @@ def evaluate_members(params: dict, configs, seeds) -> list:
     for i, b in enumerate(batches):
         inputs[:b.inputs.shape[0], i, :b.inputs.shape[1]] = torch.as_tensor(b.inputs)
     inputs = inputs.to(w.device)
+    from_pre = configs[0].readout == "author"
     with torch.no_grad():
         # rnn_step's expressions, written into two recycled state arrays: a fresh (E, batch, N)
         # array per operation and step is page-faulted in anew each time (most of the time of an
         # evaluation at the paper's 256 sequences on a CPU)
         h = torch.zeros((len(batches), b_max, w.shape[-1]), dtype=w.dtype, device=w.device)
+        if "x0" in params:                 # learned states: sequence j starts from x0[j mod B]
+            x0 = params["x0"]
+            h.copy_(torch.tanh(x0[:, torch.arange(b_max, device=w.device) % x0.shape[1]]))
         new, drive = torch.empty_like(h), torch.empty_like(h)
         wt, ut, bias = w.mT, params["U"].mT, params["b"].unsqueeze(-2)
         logits = torch.empty((t_max, len(batches), b_max, params["V"].shape[-2]), dtype=w.dtype,
                              device=w.device)
         for t, x in enumerate(inputs):
             torch.matmul(x, ut, out=drive).add_(bias)
-            tanh_(torch.baddbmm(drive, h, wt, out=new))
-            torch.matmul(new, params["V"].mT, out=logits[t]).add_(params["c"].unsqueeze(-2))
+            torch.baddbmm(drive, h, wt, out=new)
+            if from_pre:                   # the author's readout reads a_t
+                torch.matmul(new, params["V"].mT, out=logits[t]).add_(params["c"].unsqueeze(-2))
+            tanh_(new)
+            if not from_pre:
+                torch.matmul(new, params["V"].mT, out=logits[t]).add_(params["c"].unsqueeze(-2))
             h, new = new, h
         logits = logits.cpu().numpy()
     return [accuracy(logits[:b.inputs.shape[0], i, :b.inputs.shape[1]], b.targets, b.mask)
@@ -116,7 +135,8 @@ def train(config: TrainConfig | None = None, params: dict | None = None, progres
 
 
 def _check_alike(configs):
-    for name in ("n_units", "n_epochs", "batch_size", "eval_every", "floss_reorth"):
+    for name in ("n_units", "n_epochs", "batch_size", "eval_every", "floss_reorth", "readout",
+                 "init_state", "floss_frame"):
         values = {getattr(c, name) for c in configs}
         if len(values) > 1:
             raise FlosslabError(f"members trained together must share {name}; got {sorted(values, key=str)}. "
@@ -143,23 +163,28 @@ def train_members(configs, params_list=None, progress=False, device=None, dtype=
     device, dtype = resolve_device(device), resolve_dtype(dtype)
     e, n_epochs = len(configs), configs[0].n_epochs
     if params_list is None:
-        params_list = [init_rnn(c.n_units, c.gain, seed=c.seed, device=device, dtype=dtype)
-                       for c in configs]
+        params_list = [init_network(c) for c in configs]
     params_list = list(params_list)
     if len(params_list) != e:
         raise FlosslabError(f"give one network per configuration: {e} configurations but "
                             f"{len(params_list)} networks")
+    params_list = [with_initial_states(p, c) for p, c in zip(params_list, configs)]
     members = [to_torch(p, device, dtype, requires_grad=True) for p in params_list]
     for m in members:
         check_params(m, needed=PARAM_NAMES, arrays="torch")
         check_task_network(m)
         check_finite_params(m)
-    names = list(PARAM_NAMES)              # other keys are not trained (and not returned)
+    # other keys are not trained (and not returned); the learned initial states are
+    names = list(PARAM_NAMES) + (["x0"] if configs[0].init_state == "learned" else [])
+    members = [{name: m[name] for name in names} for m in members]
+    from_pre = configs[0].readout == "author"
+    custom = from_pre or configs[0].init_state == "learned"     # the fused loss with h0 / a_t
     shapes = {tuple(tuple(m[name].shape) for name in names) for m in members}
     if len(shapes) > 1:
         raise FlosslabError("networks trained together must have the same sizes (W, U, b, V, c); "
                             "train such members in separate ensembles")
     histories = [TrainHistory() for _ in configs]
+    floss_states = [None] * e              # each member's flossing Adam, where it is kept
     rngs = [onp.random.default_rng([c.seed, 1]) for c in configs]
     floss_at = [set(c.floss_epochs()) for c in configs]
     t_max = max(c.seq_len for c in configs)
@@ -175,11 +200,13 @@ def train_members(configs, params_list=None, progress=False, device=None, dtype=
             flossers = [i for i in range(e) if epoch in floss_at[i] and configs[i].floss_steps
                         and (epoch < n_epochs or epoch == 0)]
             if flossers:
-                _floss_episode(members, configs, histories, flossers, epoch, progress)
+                _floss_episode(members, configs, histories, flossers, epoch, progress,
+                               floss_states)
             if epoch == n_epochs:
                 break
             for i in range(e):
-                if epoch in floss_at[i]:      # a new segment: fresh Adam moments, as the reference
+                if epoch in floss_at[i] and not configs[i].keep_adam:
+                    # a new segment: fresh Adam moments, as the reference
                     for p in members[i].values():
                         opt.state.pop(p, None)
             inputs = torch.zeros((t_max, e, configs[0].batch_size, 1), dtype=dtype)
@@ -195,10 +222,16 @@ def train_members(configs, params_list=None, progress=False, device=None, dtype=
                 if c.flossing == "penalty":
                     bits[i] = random_bits(FLOSS_SEQ_LEN, members[i]["U"].shape[-1], rngs[i])
             stacked = {name: torch.stack([m[name] for m in members]) for name in names}
-            if fused:
+            h0 = torch.tanh(stacked["x0"]) if "x0" in stacked else None
+            if fused and custom:
+                losses = task_losses(stacked, inputs.to(device), targets.to(device), weights, h0,
+                                     from_pre)
+            elif fused:
                 losses = epoch_losses(stacked, inputs.to(device), targets.to(device), weights)
             else:
-                logits = readout(stacked, run_rnn(stacked, inputs.to(device)))
+                states, pre = run_rnn(stacked, inputs.to(device), h0=h0,
+                                      return_preactivations=True)
+                logits = readout(stacked, pre if from_pre else states)
                 targets = targets.to(device)
                 losses = torch.einsum("tebo,te->e", bce(logits, targets), weights)
             total = losses.sum()
@@ -222,8 +255,8 @@ def train_members(configs, params_list=None, progress=False, device=None, dtype=
                     raise NumericalError(training_diverged(epoch, loss, norm, who))
                 histories[i].loss.append(loss)
                 histories[i].grad_norm.append(norm)
-            _record(stacked, members, configs, histories, epoch + 1, n_epochs)
             opt.step()
+            _record(stacked, members, configs, histories, epoch + 1, n_epochs, opt)
             bar.update(1)
             bar.set_postfix(loss=f"{float(loss_values.mean()):.3f}")
     finally:
@@ -247,25 +280,69 @@ def _clip_members(members, names, configs, losses):
     return out[0], out[1]
 
 
-def _floss_episode(members, configs, histories, flossers, epoch, progress):
+def _floss_episode(members, configs, histories, flossers, epoch, progress, floss_states):
     sub = {name: torch.stack([members[i][name].detach() for i in flossers])
            for name in members[0]}
     c = [configs[i] for i in flossers]
-    flossed, fh = floss(sub, [x.floss_steps for x in c], [x.n_exponents for x in c],
-                        [x.floss_target for x in c], [x.floss_lr for x in c],
-                        reorth_every=c[0].floss_reorth, seed=[x.seed + epoch for x in c],
-                        progress=progress,
-                        desc=f"epoch {epoch}: " + describe_flossing(
-                            [x.n_exponents for x in c], [x.floss_steps for x in c], len(c)))
+    keep = [x.keep_adam for x in c]
+    state = [floss_states[i] if k else None for i, k in zip(flossers, keep)]
+    fixed = c[0].floss_frame == "fixed"
+    # the author's fixed frame: drawn from the run's seed at every step of every episode, and his
+    # trajectories start from the first learned state (else the state drawn with the frame)
+    h0 = torch.tanh(sub["x0"][:, 0]) if fixed and "x0" in sub else None
+    flossed, fh, new_states = floss(
+        sub, [x.floss_steps for x in c], [x.n_exponents for x in c],
+        [x.floss_target for x in c], [x.floss_lr for x in c], reorth_every=c[0].floss_reorth,
+        seed=[x.seed + epoch for x in c], progress=progress, state=state, return_state=True,
+        frame_seed=[x.seed for x in c] if fixed else None, h0=h0,
+        desc=f"epoch {epoch}: " + describe_flossing([x.n_exponents for x in c],
+                                                    [x.floss_steps for x in c], len(c)))
     with torch.no_grad():
         for j, i in enumerate(flossers):
             for name in DYNAMIC_PARAMS:
                 members[i][name].copy_(flossed[name][j])
+            if keep[j]:
+                floss_states[i] = new_states[j]
             histories[i].floss_epochs.append(epoch)
             histories[i].floss_losses.append(fh[j].losses)
 
 
-def _record(stacked, members, configs, histories, epoch, n_epochs):
+def init_network(config: TrainConfig) -> dict:
+    """The network a configuration trains from (numpy, float64): the reference's
+    ``init_rnn(n_units, gain, seed)``, with the author's readout (``readout="author"``) and his
+    relaxed initial states ``x0`` (``init_state="learned"``) where the configuration asks."""
+    p = init_reference(config.n_units, config.gain, seed=config.seed)
+    if config.readout == "author":
+        p = author_readout(p, config.seed)
+    return with_initial_states(p, config)
+
+
+def with_initial_states(params: dict, config: TrainConfig) -> dict:
+    """``params`` with the learned initial states ``x0`` (batch, N) where ``config`` learns them
+    and ``params`` has none (drawn from W and b as the author's ``relaxIC``)."""
+    if config.init_state != "learned" or "x0" in params:
+        return params
+    numpy = {name: onp.asarray(params[name].detach().cpu().double().numpy()
+                               if isinstance(params[name], torch.Tensor) else params[name])
+             for name in ("W", "b")}
+    return {**params, "x0": relaxed_initial_states(numpy, config.batch_size, config.seed)}
+
+
+def adam_step_of(opt: torch.optim.Adam, p: torch.Tensor) -> torch.Tensor | None:
+    """The step Adam just took on ``p`` (lr * m_hat / (sqrt(v_hat) + eps), from its state): what
+    Flux leaves in the gradient array after ``update!``, the author's ``gs[J]``."""
+    st = opt.state.get(p)
+    if not st or "exp_avg" not in st:
+        return None
+    group = next(g for g in opt.param_groups if any(q is p for q in g["params"]))
+    b1, b2 = group["betas"]
+    t = float(st["step"])
+    m_hat = st["exp_avg"] / (1 - b1 ** t)
+    v_hat = st["exp_avg_sq"] / (1 - b2 ** t)
+    return group["lr"] * m_hat / (v_hat.sqrt() + group["eps"])
+
+
+def _record(stacked, members, configs, histories, epoch, n_epochs, opt):
     due = [i for i, c in enumerate(configs) if epoch % c.eval_every == 0 or epoch == n_epochs]
     if not due:
         return
@@ -279,5 +356,8 @@ def _record(stacked, members, configs, histories, epoch, n_epochs):
             histories[i].eval_epochs.append(epoch)
             # the clipped gradient: clipping rescales the array, which leaves the rank unchanged
             histories[i].grad_rank.append(effective_rank(members[i]["W"].grad.cpu().numpy()))
+            step = adam_step_of(opt, members[i]["W"])
+            histories[i].step_rank.append(None if step is None else
+                                          effective_rank(step.cpu().numpy()))
             histories[i].accuracy.append(accuracies[j])
             histories[i].spectra.append(spectra[j])

@@ -25,11 +25,17 @@ README of his SurrogateGradientFlossing repository). His code's variable ``delay
 example's ``delay = 10`` is d = 20 here. The paper budget keeps the example's settings and sweeps d.
 
 The author's code does not state a flossing learning rate separate from the task's; both are 1e-3
-here. A *variant* changes one setting of a budget (``VARIANTS``), to measure what that setting does.
+here. A *variant* changes settings of a budget (``VARIANTS``, each with the label tables print and
+the help the command line shows), to measure what they do. ``author`` trains as the author's code
+does (GradientFlossing_ExampleCode.jl: his readout, his optimisers kept across the run, his learned
+initial states, his fixed flossing frame, his episodes after 99 and 199 updates);
+``author_readout``, ``author_adam``, ``author_init_state`` and ``author_frame`` make one of those
+changes alone (torch engine only; see :class:`~flosslab.core.trainconfig.TrainConfig`).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import Callable
 
 from ..core.errors import FlosslabError
 from ..core.trainconfig import TrainConfig
@@ -55,6 +61,10 @@ class Budget:
     dtype: str
     gain: float = 1.0
     floss_reorth: int | str = 1      # the flossing episodes' QR interval (1: every step, as his code)
+    readout: str = "state"           # the author's training choices (TrainConfig): off by default
+    keep_adam: bool = False
+    init_state: str = "zero"
+    floss_frame: str = "fresh"
     #: longest lags swept by default, per task
     delays: tuple = ()
 
@@ -68,12 +78,15 @@ class Budget:
                            floss_steps=self.floss_steps, floss_lr=self.floss_lr,
                            floss_reorth=self.floss_reorth,
                            inter_epochs=self.inter_epochs if schedule == "inter" else (),
-                           eval_every=self.eval_every, eval_batch=self.eval_batch, seed=seed)
+                           eval_every=self.eval_every, eval_batch=self.eval_batch, seed=seed,
+                           readout=self.readout, keep_adam=self.keep_adam,
+                           init_state=self.init_state, floss_frame=self.floss_frame)
 
     def with_variant(self, variant: str) -> "Budget":
-        """This budget with one setting changed (see :data:`VARIANTS`); ``""`` changes nothing."""
+        """This budget with a variant's settings changed (see :data:`VARIANTS`); ``""`` changes
+        nothing."""
         check_choice("the budget variant", variant, tuple(VARIANTS))
-        changes = VARIANTS[variant]
+        changes = VARIANTS[variant].changes
         return replace(self, **changes(self)) if changes else self
 
     def as_dict(self) -> dict:
@@ -94,16 +107,70 @@ PAPER = Budget(name="paper", n_units=80, n_exponents=75, n_epochs=3001, batch_si
 
 BUDGETS = {"default": DEFAULT, "paper": PAPER}
 
-#: One setting of a budget changed at a time (the key names the change; "" is the budget itself).
+@dataclass(frozen=True)
+class Variant:
+    """Settings of a budget changed together: ``changes(budget)`` gives them (None: the budget
+    itself); ``label`` is what the tables print (against the paper budget), ``help`` what the
+    command line's ``--variant`` help says."""
+    changes: Callable | None
+    label: str
+    help: str
+
+
+_AUTHOR = {"readout": "author", "keep_adam": True, "init_state": "learned",
+           "floss_frame": "fixed"}
+
+#: The variants, by the name that records, keys and ``--variant`` use ("" is the budget itself).
 VARIANTS = {
-    "": None,
-    "floss200": lambda b: {"floss_steps": 200},                     # shorter flossing episodes
-    "late_episodes": lambda b: {"inter_epochs": (b.n_epochs // 4, b.n_epochs // 2)},
-    "clip1": lambda b: {"clip": 1.0},                               # looser gradient clipping
-    "seq_d50": lambda b: {"seq_len": None},                         # sequences of delay + 50
-    # not an ablation: the same exponents and gradients in exact arithmetic, fewer QRs (faster)
-    "floss_qr_auto": lambda b: {"floss_reorth": "auto"},
+    "": Variant(None, "the paper budget itself", "the budget itself"),
+    "floss200": Variant(lambda b: {"floss_steps": 200},
+                        "200 flossing steps per episode instead of 500",
+                        "200 flossing steps per episode"),
+    "clip1": Variant(lambda b: {"clip": 1.0}, "gradient clipped to norm 1 instead of 0.03",
+                     "clipping at norm 1.0"),
+    "late_episodes": Variant(lambda b: {"inter_epochs": (b.n_epochs // 4, b.n_epochs // 2)},
+                             "periodic episodes at epochs 750 and 1500 instead of 100 and 200",
+                             "periodic episodes at epochs/4 and epochs/2"),
+    "seq_d50": Variant(lambda b: {"seq_len": None}, "sequences of d + 50 steps instead of 300",
+                       "sequences of delay + 50"),
+    "floss_qr_auto": Variant(
+        lambda b: {"floss_reorth": "auto"},
+        "not an ablation: the flossing episodes' QR at the automatic interval instead of every "
+        "step (floss_qr_auto; the same exponents in exact arithmetic, faster)",
+        "not an ablation: the flossing episodes take a QR only as often as the frame's spread "
+        "needs (same exponents in exact arithmetic, faster; the author's code takes one every "
+        "step)"),
+    "author": Variant(
+        lambda b: {**_AUTHOR, "inter_epochs": tuple(e - 1 for e in b.inter_epochs)},
+        "the author's own training (his readout, optimisers kept, learned initial states, fixed "
+        "flossing frame, episodes after 99 and 199 updates)",
+        "train as the author's code does: readout from the pre-activation (weights N(0, 1), "
+        "offset 0.001, trained), one Adam per role kept across the run, learned initial states "
+        "per batch column, the same flossing frame every step, episodes one update earlier "
+        "(torch engine only)"),
+    "author_readout": Variant(
+        lambda b: {"readout": "author"},
+        "the author's readout alone (from the pre-activation, weights N(0, 1), offset 0.001)",
+        "only the author's readout from the pre-activation"),
+    "author_adam": Variant(
+        lambda b: {"keep_adam": True},
+        "the author's optimisers alone (one Adam per role kept across the run)",
+        "only the author's optimisers kept across the run"),
+    "author_init_state": Variant(
+        lambda b: {"init_state": "learned"},
+        "the author's learned initial states alone (one per batch column, trained)",
+        "only the author's learned initial states"),
+    "author_frame": Variant(
+        lambda b: {"floss_frame": "fixed"},
+        "the author's fixed flossing frame alone (the same frame and state every step)",
+        "only the author's fixed flossing frame"),
 }
+
+
+def variant_help() -> str:
+    """The ``--variant`` help of the command line, from :data:`VARIANTS`."""
+    return "change budget settings: " + "; ".join(f"{name}: {v.help}"
+                                                   for name, v in VARIANTS.items() if name)
 
 
 def describe(budget: Budget) -> str:

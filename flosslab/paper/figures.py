@@ -72,14 +72,22 @@ def accuracy_vs_delay(sweeps: dict, path) -> None:
 
 
 def effective_rank(sweep: dict, path) -> None:
-    fig, axes = new_figure(ncols=len(sweep["delays"]), width=3.2 * len(sweep["delays"]),
-                           height=3.2, sharey=True)
-    for ax, d in zip(axes, sweep["delays"]):
-        for s, by_delay in sweep["grad_rank"].items():
-            ax.plot(sweep["eval_epochs"], by_delay[str(d)], "o-", ms=3, color=COLORS[s],
-                    label=LABELS[s])
-        ax.set(title=f"{sweep['task']} d={d}", xlabel="epoch")
-    axes[0].set_ylabel("effective rank of dL/dW (median)")
+    """Median effective rank over training, a panel per delay: of the clipped dL/dW and, where the
+    runs recorded it, of Adam's step on W (a second row: what the author's ``svdvals(gs[J])``
+    measures after Flux's update has overwritten the gradient with the step)."""
+    rows = [("grad_rank", "effective rank of dL/dW (median)")]
+    if "step_rank" in sweep:
+        rows.append(("step_rank", "effective rank of Adam's step (median)"))
+    n = len(sweep["delays"])
+    fig, axes = new_figure(ncols=n, nrows=len(rows), width=3.2 * n + (1.5 if n == 1 else 0),
+                           height=3.2 * len(rows), sharey="row")
+    for row, (key, ylabel) in enumerate(rows):
+        for ax, d in zip(axes[row * n:(row + 1) * n], sweep["delays"]):
+            for s, by_delay in sweep[key].items():
+                ax.plot(sweep["eval_epochs"], by_delay[str(d)], "o-", ms=3, color=COLORS[s],
+                        label=LABELS[s])
+            ax.set(title=f"{sweep['task']} d={d}", xlabel="epoch")
+        axes[row * n].set_ylabel(ylabel)
     axes[0].legend(fontsize=7)
     _save(fig, path)
 

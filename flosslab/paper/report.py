@@ -22,6 +22,7 @@ import numpy as onp
 
 from ..core.errors import FlosslabError
 from ..core.trainconfig import PAPER_SCHEDULES, SCHEDULE_LABELS, flossed_k_label
+from .budgets import VARIANTS
 from .stats import bootstrap_horizon, describe_horizon, quartiles
 
 #: The checkout this module lives in: the default root of the runs files.
@@ -131,7 +132,7 @@ def ablation_table(base: dict, variants: dict, delay: int, schedule: str = "inte
              "Fisher p | every seed (by seed) |", "|---|---|---|---|---|---|"]
     ref = base.get(schedule, {}).get(delay) or []
     ref_hits = sum(v >= 0.9 for v in ref)
-    for label, acc in [("the paper budget itself", base)] + list(variants.items()):
+    for label, acc in [(VARIANTS[""].label, base)] + list(variants.items()):
         values = acc.get(schedule, {}).get(delay)
         if not values:
             lines.append(f"| {label} | 0 | not run | | | |")
@@ -149,20 +150,100 @@ def ablation_table(base: dict, variants: dict, delay: int, schedule: str = "inte
     return "\n".join(lines)
 
 
+def fisher_p(values, reference, level: float = 0.9) -> float:
+    """Two-sided p of Fisher's exact test on the seeds >= ``level`` of ``values`` against those of
+    ``reference``: how often seed counts this different arise when nothing differs."""
+    from scipy.stats import fisher_exact
+    a, b = sum(v >= level for v in values), sum(v >= level for v in reference)
+    return float(fisher_exact([[a, len(values) - a], [b, len(reference) - b]])[1])
+
+
+def comparison_table(base: dict, other: dict, delay: int, label: str,
+                     schedules=("none", "pre", "inter")) -> str:
+    """At one delay, for each schedule: the budget itself and ``other`` (a variant, named
+    ``label``): seeds, median [90 % interval], seeds >= 0.9 and >= 0.8, Fisher's p of the variant's
+    count >= 0.9 against the budget's, every seed."""
+    lines = ["| schedule | setting | seeds | median [90 % interval] | seeds >= 0.9 | seeds >= 0.8 | "
+             "against the budget: Fisher p | every seed (by seed) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for s in schedules:
+        ref = base.get(s, {}).get(delay) or []
+        for name, acc in (("the paper budget itself", base), (label, other)):
+            values = acc.get(s, {}).get(delay)
+            if not values:
+                lines.append(f"| {SCHEDULE_LABELS[s]} | {name} | 0 | not run | | | | |")
+                continue
+            med, low, high = median_interval(values)
+            counts = [f"{sum(v >= level for v in values)} of {len(values)}" for level in LEVELS]
+            test = f"{fisher_p(values, ref):.2f}" if acc is other and ref else ""
+            lines.append(f"| {SCHEDULE_LABELS[s]} | {name} | {len(values)} | {med:.3f} "
+                         f"[{low:.3f}, {high:.3f}] | {counts[0]} | {counts[1]} | {test} | "
+                         + ", ".join(f"{v:.2f}" for v in values) + " |")
+    return "\n".join(lines)
+
+
+def author_summary_table(pairs, schedule: str = "inter") -> str:
+    """A row per delay: the budget's and the author's own training's median and seeds >= 0.9 for
+    ``schedule``, and Fisher's p; ``pairs`` is ``[(delay, budget accuracies, author's)]``."""
+    lines = [f"| XOR, {SCHEDULE_LABELS[schedule]} | the paper budget: median, seeds >= 0.9 | "
+             "the author's own training: median, seeds >= 0.9 | Fisher p |", "|---|---|---|---|"]
+    for delay, base, other in pairs:
+        a, b = base.get(schedule, {}).get(delay), other.get(schedule, {}).get(delay)
+        cell = lambda v: (f"{onp.median(v):.2f}, {sum(x >= 0.9 for x in v)} of {len(v)}" if v
+                          else "not run")
+        test = f"{fisher_p(b, a):.2f}" if a and b else ""
+        lines.append(f"| d = {delay} | {cell(a)} | {cell(b)} | {test} |")
+    return "\n".join(lines)
+
+
+def rank_table(records, delay: int = 20, task: str = "xor") -> str:
+    """Effective rank of dL/dW (clipped) and of Adam's step on W (the author's ``svdvals(gs[J])``):
+    the range over evaluations of the median over seeds, a row per schedule."""
+    lines = ["| schedule | seeds | effective rank of dL/dW: median over seeds, lowest-highest over "
+             "training | of Adam's step on W |", "|---|---|---|---|"]
+    for s in ("none", "pre", "inter"):
+        rows = [r for r in records if r["schedule"] == s and r["delay"] == delay
+                and r["task"] == task]
+        if not rows:
+            continue
+        spans = []
+        for key in ("grad_rank", "step_rank"):
+            med = onp.median(onp.asarray([r[key] for r in rows], dtype=float), axis=0)
+            spans.append(f"{med.min():.1f}-{med.max():.1f}")
+        lines.append(f"| {SCHEDULE_LABELS[s]} | {len(rows)} | {spans[0]} | {spans[1]} |")
+    return "\n".join(lines)
+
+
+def edge_table(acc: dict, delays, schedule: str = "inter") -> str:
+    """One schedule across delays: seeds, median [90 % interval], seeds >= 0.9 and >= 0.8."""
+    lines = ["| delay d | seeds | median [90 % interval] | seeds >= 0.9 | seeds >= 0.8 |",
+             "|---|---|---|---|---|"]
+    for d in delays:
+        values = acc.get(schedule, {}).get(d)
+        if not values:
+            lines.append(f"| {d} | 0 | not run | | |")
+            continue
+        med, low, high = median_interval(values)
+        counts = [f"{sum(v >= level for v in values)} of {len(values)}" for level in LEVELS]
+        lines.append(f"| {d} | {len(values)} | {med:.3f} [{low:.3f}, {high:.3f}] | {counts[0]} | "
+                     f"{counts[1]} |")
+    return "\n".join(lines)
+
+
 def _merged(*paths, task="xor", variant="", root=ROOT):
     return accuracies(load_runs(*paths, root=root), task, variant)
 
 
-ABLATIONS = {
-    "200 flossing steps per episode instead of 500": ("floss200", "ablation_floss200_runs.jsonl"),
-    "gradient clipped to norm 1 instead of 0.03": ("clip1", "ablation_clip1_runs.jsonl"),
-    "periodic episodes at epochs 750 and 1500 instead of 100 and 200":
-        ("late_episodes", "ablation_late_episodes/runs.jsonl"),
-    "sequences of d + 50 steps instead of 300": ("seq_d50", "ablation_seq_d50/runs.jsonl"),
-    "not an ablation: the flossing episodes' QR at the automatic interval instead of every step "
-    "(floss_qr_auto; the same exponents in exact arithmetic, faster)":
-        ("floss_qr_auto", "ablation_floss_qr_auto/runs.jsonl"),
+#: The runs file of each variant measured at the paper budget (labels: :data:`VARIANTS`).
+ABLATION_FILES = {
+    "floss200": "ablation_floss200_runs.jsonl",
+    "clip1": "ablation_clip1_runs.jsonl",
+    "late_episodes": "ablation_late_episodes/runs.jsonl",
+    "seq_d50": "ablation_seq_d50/runs.jsonl",
+    "floss_qr_auto": "ablation_floss_qr_auto/runs.jsonl",
 }
+#: ``{table label: (variant, runs file)}``, the labels from :data:`flosslab.paper.budgets.VARIANTS`.
+ABLATIONS = {VARIANTS[v].label: (v, f) for v, f in ABLATION_FILES.items()}
 
 
 def _existing(path, root=ROOT):
@@ -178,8 +259,10 @@ def _paper_d70(root=ROOT):
 
 
 def _paper_all(root=ROOT):
-    return _merged(f"{PAPER_RUNS}/runs.jsonl", *[p for p in D70_FILES if _existing(p, root)],
-                   root=root)
+    """Every shipped run of the budget itself: the sweep, d = 70, d = 66 and 68 (the replicate
+    seeds 10-19 at d = 64 are not shipped: the tables at d = 64 compare with the sweep's 10)."""
+    extra = (*D70_FILES, EDGE_FILE)
+    return _merged(f"{PAPER_RUNS}/runs.jsonl", *[p for p in extra if _existing(p, root)], root=root)
 
 
 def _ablations(root=ROOT):
@@ -188,6 +271,44 @@ def _ablations(root=ROOT):
         path = f"{PAPER_RUNS}/{name}"
         variants[label] = _merged(path, variant=variant, root=root) if _existing(path, root) else {}
     return variants
+
+
+#: The default budget's XOR d = 20 runs that recorded both effective ranks (issue 24).
+RANK_RUNS = f"{RESULTS}/effective_rank_d20/runs.jsonl"
+#: The budget's own runs at d = 64 (seeds 0-9 of every schedule; seeds 10-19 of pre + periodic).
+D64_FILES = (f"{PAPER_RUNS}/runs.jsonl", f"{PAPER_RUNS}/d64_seeds10_19/runs.jsonl")
+#: The author's own training (variant ``author``) at each delay it was run.
+AUTHOR_FILES = {d: (f"{PAPER_RUNS}/author_d{d}/runs.jsonl", f"{PAPER_RUNS}/author_d{d}_none/runs.jsonl")
+                for d in (70, 64)}
+#: The budget at d = 66 and 68 (pre + periodic), placing the edge between 64 and 70.
+EDGE_FILE = f"{PAPER_RUNS}/d66_68/runs.jsonl"
+#: The author's choices one at a time (pre + periodic), where ``author`` moved a delay.
+SINGLE_CHANGES = ("author_readout", "author_adam", "author_init_state", "author_frame")
+
+
+def _budget_at(delay: int, root=ROOT) -> dict:
+    files = D70_FILES if delay == 70 else D64_FILES
+    return _merged(*[p for p in files if _existing(p, root)], root=root)
+
+
+def _author_at(delay: int, root=ROOT) -> dict:
+    return _merged(*[p for p in AUTHOR_FILES[delay] if _existing(p, root)], variant="author",
+                   root=root)
+
+
+def _edge(root=ROOT) -> dict:
+    files = [p for p in (*D64_FILES, EDGE_FILE, D70_FILES[0]) if _existing(p, root)]
+    return _merged(*files, root=root)
+
+
+def _single_changes(delay: int, root=ROOT) -> dict:
+    """``{label: accuracies}``: ``author`` and each single change run at ``delay``."""
+    out = {VARIANTS["author"].label: _author_at(delay, root)}
+    for v in SINGLE_CHANGES:
+        path = f"{PAPER_RUNS}/author_single_d{delay}_{v}/runs.jsonl"
+        out[VARIANTS[v].label] = _merged(path, variant=v, root=root) if _existing(path, root) \
+            else {}
+    return out
 
 
 def _results(root=ROOT, path=f"{RESULTS}/results.json") -> dict:
@@ -287,7 +408,11 @@ def claims_table(root=ROOT) -> str:
 PAPER_RUN_FILES = ("runs.jsonl", "d70/runs.jsonl", "d70_none/runs.jsonl",
                    "ablation_floss200_runs.jsonl", "ablation_clip1_runs.jsonl",
                    "ablation_late_episodes/runs.jsonl", "ablation_seq_d50/runs.jsonl",
-                   "ablation_floss_qr_auto/runs.jsonl")
+                   "ablation_floss_qr_auto/runs.jsonl", "d66_68/runs.jsonl", "author_d70/runs.jsonl", "author_d70_none/runs.jsonl",
+                   "author_d64/runs.jsonl", "author_d64_none/runs.jsonl",
+                   *[f"author_single_d{d}_{v}/runs.jsonl" for d in (70, 64)
+                     for v in ("author_readout", "author_adam", "author_init_state",
+                               "author_frame")])
 SHIPPED_RUNS = Path(__file__).parent / "data" / "paper_runs.json"
 
 
@@ -346,6 +471,18 @@ TABLES = {
     "claims": claims_table,
     "paper-ablations-d64": lambda root=ROOT: ablation_table(
         _merged(f"{PAPER_RUNS}/runs.jsonl", root=root), _ablations(root), 64),
+    "paper-author-d70": lambda root=ROOT: comparison_table(
+        _budget_at(70, root), _author_at(70, root), 70, "the author's own training"),
+    "paper-author-d64": lambda root=ROOT: comparison_table(
+        _budget_at(64, root), _author_at(64, root), 64, "the author's own training"),
+    "paper-edge": lambda root=ROOT: edge_table(_edge(root), (64, 66, 68, 70)),
+    "effective-rank-both": lambda root=ROOT: rank_table(load_runs(RANK_RUNS, root=root)),
+    "paper-author-summary": lambda root=ROOT: author_summary_table(
+        [(d, _budget_at(d, root), _author_at(d, root)) for d in (70, 64)]),
+    "paper-author-single-d70": lambda root=ROOT: ablation_table(
+        _budget_at(70, root), _single_changes(70, root), 70),
+    "paper-author-single-d64": lambda root=ROOT: ablation_table(
+        _budget_at(64, root), _single_changes(64, root), 64),
 }
 
 #: A marked table; its body never runs past the next marker (an empty table is allowed).

@@ -141,15 +141,21 @@ def delay_sweep(task: str, delays, budget: Budget, seeds, out_dir, device, sched
     records = run_sweep(specs, budget, out_dir, device, chunk, jobs, progress, log,
                         scheduler=scheduler)
     acc, ranks, seconds = {s: {} for s in schedules}, {s: {} for s in schedules}, []
+    steps = {s: {} for s in schedules}
     for spec in specs:
         r = records[spec.key(budget)]
         acc[spec.schedule].setdefault(spec.delay, []).append(r["final_accuracy"])
         ranks[spec.schedule].setdefault(spec.delay, []).append(r["grad_rank"])
+        steps[spec.schedule].setdefault(spec.delay, []).append(r.get("step_rank") or None)
         seconds.append(r["seconds_per_run"])
     summary = {s: {str(d): quartiles(v) for d, v in acc[s].items()} for s in schedules}
     example = records[specs[0].key(budget)]
     config = specs[0].config(budget)
     inter = [RunSpec(task, delays[0], "inter", 0, variant).config(budget).inter_epochs]
+    # the rank of Adam's step on W (the author's svdvals(gs[J])), where every run recorded it
+    step_rank = None if any(v is None for by in steps.values() for vs in by.values() for v in vs) \
+        else {s: {str(d): onp.median(onp.asarray(v, dtype=float), axis=0).tolist()
+                  for d, v in steps[s].items()} for s in schedules}
     return {"task": task, "budget": budget.name, "variant": variant, "delays": list(delays),
             "epochs": config.n_epochs, "n": config.n_units, "k": config.n_exponents,
             "floss_steps": config.floss_steps, "inter_epochs": list(inter[0]),
@@ -158,6 +164,7 @@ def delay_sweep(task: str, delays, budget: Budget, seeds, out_dir, device, sched
             "seeds": list(seeds), "accuracy": summary, "eval_epochs": example["eval_epochs"],
             "grad_rank": {s: {str(d): onp.median(onp.asarray(v), axis=0).tolist()
                               for d, v in ranks[s].items()} for s in schedules},
+            **({"step_rank": step_rank} if step_rank else {}),
             "horizon_0.9": {s: horizon(summary[s], 0.9) for s in schedules},
             "horizon_0.9_interval": {s: bootstrap_horizon(acc[s], 0.9) for s in schedules},
             "seconds_per_run_median": float(onp.median(seconds)),

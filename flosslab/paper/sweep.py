@@ -115,6 +115,7 @@ def _record(spec: RunSpec, budget: Budget, config, history, seconds, members, de
             "n_exponents": config.n_exponents, "seq_len": config.seq_len,
             "final_accuracy": history.final_accuracy, "eval_epochs": history.eval_epochs,
             "accuracy": history.accuracy, "grad_rank": history.grad_rank,
+            "step_rank": history.step_rank,
             "lambda_1": spectra[:, 0].tolist(), "lambda_k": spectra[:, -1].tolist(),
             "mean_abs_lambda": onp.mean(onp.abs(spectra), axis=1).tolist(),
             "loss_epochs": list(range(per, len(losses) + 1, per)),

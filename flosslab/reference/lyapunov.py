@@ -122,10 +122,12 @@ def lyapunov_spectrum(params: dict, inputs=None, seq_len=None, n_exponents=None,
     log per step (and a :class:`SpectrumHistory` with ``return_history``). Differentiable with
     autograd with respect to ``params``.
 
-    The Jacobians are those of the state h (``diag(tanh'(a_t)) W``). The author's code takes them of
-    the pre-activation (``W diag(tanh'(a_{t-1}))``); over the counted window the two products differ
-    only by the slopes at its two ends (see :mod:`flosslab.reference.model`), so the exponents
-    agree as T grows but not on a short window. The log singular values of the two products differ
+    The Jacobians are those of the state h (``diag(tanh'(a_t)) W``), as in the author's code, which
+    iterates the pre-activation but multiplies the frame by ``diag(sech^2(x_t)) J`` at the new x_t
+    (``getD`` in GradientFlossing_ExampleCode.jl): the same state-form Jacobian. The Jacobian of the
+    pre-activation map, ``W diag(tanh'(a_{t-1}))`` (a teaching point, not his code), differs over
+    the counted window only by the slopes at its two ends (see :mod:`flosslab.reference.model`),
+    so its exponents agree as T grows but not on a short window. The log singular values of the two products differ
     by at most the larger of max_i |log tanh'(a_i)| at the two ends (a theorem); divided by the
     counted steps, that bound also held for the QR exponents in every case measured. On a flossing
     window (39 counted steps) at g = 3, N = 20: differences 0.03-0.13 per step, bounds 0.18-0.31;

@@ -13,9 +13,11 @@ One-step Jacobian ``D_t = dh_t/dh_{t-1} = diag(s_t) W`` with the slope
 finite exponent into -inf. ``D_t`` is applied to a frame Q (N x k) by scaling the rows of ``W Q``;
 the dense diagonal matrix is never formed.
 
-The author's code iterates the pre-activation instead, ``x_t = J tanh(x_{t-1}) + ...`` with Jacobian
-``J diag(sech^2(x_{t-1}))``. Over t steps the two Jacobian products differ by one diagonal factor
-at each end: ``diag(s_t) W ... diag(s_1) W = S_t (W diag(s_{t-1}) ... W diag(s_0)) S_0^{-1}``
+The author's code iterates the pre-activation, ``x_t = J tanh(x_{t-1}) + ...``, but multiplies
+its frame by ``diag(sech^2(x_t)) J`` at the new x_t (``getD`` in GradientFlossing_ExampleCode.jl):
+with x_t = a_t that is ``diag(s_t) W``, the state-form Jacobian above. The Jacobian of the
+pre-activation map a_{t-1} -> a_t, ``W diag(s_{t-1})``, is a different matrix (a teaching point,
+not his code). Over t steps the two Jacobian products differ by one diagonal factor at each end: ``diag(s_t) W ... diag(s_1) W = S_t (W diag(s_{t-1}) ... W diag(s_0)) S_0^{-1}``
 with S = diag(s). So their log singular values differ by at most the larger of max_i |log s_i| at
 the two ends (sigma_i(A B) <= sigma_i(A) ||B||), and the exponents, divided by t, agree in the
 long-time limit; on a short window they differ (measured: up to 0.13 per step on a 39-step

@@ -17,7 +17,7 @@ from autograd.tracer import getval
 
 from ..core.conventions import (FLOSS_SEQ_LEN, FLOSS_TRANSIENT, PARAM_NAMES, SPECTRUM_WINDOW,
                                 init_rnn, random_bits)
-from ..core.errors import NumericalError, training_diverged
+from ..core.errors import FlosslabError, NumericalError, training_diverged
 from ..core.measures import effective_rank
 from ..core.progress import progress_bar
 from ..core.records import TrainHistory
@@ -70,6 +70,11 @@ def train(config: TrainConfig | None = None, params: dict | None = None, progres
     ``params`` defaults to ``init_rnn(config.n_units, config.gain, seed=config.seed)``.
     """
     config = TrainConfig.check(config)
+    if config.author_choices():
+        raise FlosslabError(
+            f"the numpy reference trains flosslab's own setup only; "
+            f"{', '.join(f'{n}={getattr(config, n)!r}' for n in config.author_choices())} (the "
+            "author's training) is implemented by the torch engine: use flosslab.engine.train")
     params = init_rnn(config.n_units, config.gain, seed=config.seed) if params is None else params
     check_params(params, needed=PARAM_NAMES, arrays="numpy")
     check_task_network(params)
