@@ -247,7 +247,7 @@ def train_members(configs, params_list=None, progress=False, device=None, dtype=
                 total = total + (pw * fl).sum()
             opt.zero_grad(set_to_none=True)
             total.backward()
-            loss_values, norms = _clip_members(members, names, configs, losses)
+            loss_values, norms = clip_member_gradients(members, names, configs, losses)
             for i in range(e):
                 loss, norm = float(loss_values[i]), float(norms[i])
                 if not (onp.isfinite(loss) and onp.isfinite(norm)):
@@ -265,7 +265,7 @@ def train_members(configs, params_list=None, progress=False, device=None, dtype=
     return out, histories
 
 
-def _clip_members(members, names, configs, losses):
+def clip_member_gradients(members, names, configs, losses):
     """Clip each parameter array's gradient to norm <= its member's ``clip``, all members at once.
 
     Returns the losses and each member's total gradient norm before clipping (numpy, one transfer

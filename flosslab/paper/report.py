@@ -74,7 +74,7 @@ def median_interval(values, coverage: float = 0.9, n_boot: int = 2000, seed: int
     return float(onp.median(v)), float(low), float(high)
 
 
-def _cell(values) -> str:
+def sweep_cell(values) -> str:
     q = quartiles(values)
     n = len(values)
     return (f"{q['median']:.2f} [{q['q25']:.2f}-{q['q75']:.2f}] "
@@ -88,7 +88,7 @@ def sweep_table(acc: dict, schedules=PAPER_SCHEDULES) -> str:
              "|---|" + "---|" * len(delays)]
     for s in schedules:
         if s in acc:
-            cells = [_cell(acc[s][d]) if d in acc[s] else "" for d in delays]
+            cells = [sweep_cell(acc[s][d]) if d in acc[s] else "" for d in delays]
             lines.append(f"| {SCHEDULE_LABELS[s]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -56,7 +56,7 @@ def spectrum_snapshot(params: dict, config: TrainConfig, seed) -> onp.ndarray:
     return onp.asarray(lyapunov_spectrum(params, inputs, n_exponents=config.n_exponents, seed=seed))
 
 
-def _clip(g: dict, max_norm: float) -> dict:
+def clip_gradients(g: dict, max_norm: float) -> dict:
     out = {}
     for name, value in g.items():
         norm = onp.linalg.norm(value)
@@ -106,7 +106,7 @@ def train(config: TrainConfig | None = None, params: dict | None = None, progres
             raise NumericalError(training_diverged(epoch, loss, norm))
         history.loss.append(loss)
         history.grad_norm.append(norm)
-        return _clip(g, config.clip)
+        return clip_gradients(g, config.clip)
 
     def record(p, i, g, start):
         epoch = start + i + 1

@@ -46,7 +46,7 @@ def test_delay_table_counts_and_interval_against_direct_computation():
 
 def test_sweep_table_cell_is_median_quartiles_and_count():
     values = [0.5, 0.6, 0.95, 0.99]
-    cell = report._cell(values)
+    cell = report.sweep_cell(values)
     q25, q50, q75 = np.percentile(values, [25, 50, 75])
     assert cell == f"{q50:.2f} [{q25:.2f}-{q75:.2f}] 2/4"
 

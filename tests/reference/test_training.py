@@ -110,10 +110,10 @@ def test_bad_configs(kwargs, message):
 def test_clip_rescales_each_array_above_the_norm_to_it_and_leaves_the_others():
     """The reference's clip by hand: W (norm 5) and c (norm 13) to norm 1, U (norm 0.5) untouched;
     per array, not by the global norm (which would scale U too). Exact up to one rounding."""
-    from flosslab.reference.training import _clip
+    from flosslab.reference.training import clip_gradients
     g = {"W": np.array([[3.0, 4.0], [0.0, 0.0]]), "U": np.array([[0.3], [0.4]]),
          "c": np.array([5.0, 12.0])}
-    out = _clip(g, 1.0)
+    out = clip_gradients(g, 1.0)
     np.testing.assert_allclose(out["W"], [[0.6, 0.8], [0.0, 0.0]], rtol=1e-15)
     np.testing.assert_allclose(out["c"], [5 / 13, 12 / 13], rtol=1e-15)
     np.testing.assert_array_equal(out["U"], g["U"])
@@ -124,7 +124,7 @@ def test_engine_clip_rescales_each_array_of_each_member_to_its_own_clip():
     member's clip scaled to it, the others untouched; the returned norms are each member's total
     norm before clipping."""
     import torch
-    from flosslab.engine.training import _clip_members
+    from flosslab.engine.training import clip_member_gradients
     names = ["W", "c"]
     members = []
     for scale in (1.0, 2.0):
@@ -133,7 +133,7 @@ def test_engine_clip_rescales_each_array_of_each_member_to_its_own_clip():
         m["c"].grad = torch.tensor([0.3, 0.4], dtype=torch.float64) * scale    # norm 0.5, 1
         members.append(m)
     configs = [TrainConfig(clip=1.0), TrainConfig(clip=10.0)]
-    losses, norms = _clip_members(members, names, configs, torch.tensor([0.5, 0.25],
+    losses, norms = clip_member_gradients(members, names, configs, torch.tensor([0.5, 0.25],
                                                                         dtype=torch.float64))
     np.testing.assert_allclose(members[0]["W"].grad.numpy(), [0.6, 0.8], rtol=1e-15)
     np.testing.assert_allclose(members[0]["c"].grad.numpy(), [0.3, 0.4], rtol=1e-15)
