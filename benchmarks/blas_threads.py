@@ -8,7 +8,6 @@ synchronisation costs more than it saves. The answer decides ``config.single_bla
 import time
 
 from autograd import grad
-
 from threadpoolctl import threadpool_limits
 
 import flosslab as fl

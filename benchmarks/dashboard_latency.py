@@ -25,8 +25,8 @@ import time
 import ipywidgets as W
 import numpy as np
 
-from flosslab.core.settings import FAST, set_threads
 import flosslab.course
+from flosslab.core.settings import FAST, set_threads
 
 
 def values_for(control):

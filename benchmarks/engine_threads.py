@@ -15,14 +15,13 @@ Run it on a quiet machine. Its numbers set ``SINGLE_THREAD_STEP`` and the buffer
 import numpy as onp
 import torch
 
-from flosslab.engine.bench import engine_flossing_step, median_ms
+from flosslab.core.conventions import default_transient, random_bits, random_frame
 from flosslab.engine import recursion, workspace
+from flosslab.engine.bench import engine_flossing_step, median_ms
 from flosslab.engine.device import cpu_threads
 from flosslab.engine.ensemble import init_ensemble
 from flosslab.engine.lyapunov import member_frames
 from flosslab.engine.model import init_rnn
-from flosslab.core.conventions import random_bits
-from flosslab.core.conventions import default_transient, random_frame
 
 
 def ms_per_step(n, k, t, members, repeats=5):

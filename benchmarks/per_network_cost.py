@@ -80,8 +80,9 @@ def configs(e, n_epochs, eval_every):
 def measure_parts(e: int, a: int = 2, b: int = 12) -> dict:
     """CPU seconds of one round in this process: runs of ``a`` and ``b`` epochs and ``a`` epochs
     with evaluations after each, for a chunk of ``e`` networks (after a warm-up run)."""
-    train = lambda n, every: cpu_seconds(lambda: train_members(configs(e, n, every),
-                                                               dtype=PAPER.dtype))
+    def train(n, every):
+        return cpu_seconds(lambda: train_members(configs(e, n, every),
+                                                                   dtype=PAPER.dtype))
     train(1, 10 ** 6)
     return {"train_a": train(a, 10 ** 6), "train_b": train(b, 10 ** 6),
             "train_a_evals": train(a, 1)}

@@ -13,8 +13,8 @@ import time
 import torch
 from torch.profiler import profile
 
-from flosslab.engine.bench import median_ms
 from flosslab.core.conventions import DYNAMIC_PARAMS, default_transient, random_bits
+from flosslab.engine.bench import median_ms
 from flosslab.engine.device import cpu_threads
 from flosslab.engine.flossing import flossing_loss
 from flosslab.engine.model import init_rnn

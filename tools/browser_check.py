@@ -24,8 +24,9 @@ What it does:
    images; errors raised in widget callbacks (which JupyterLab shows only in the log console) are
    caught from the kernel's messages.
 4. For every dashboard (a top-level widget box holding an Output with an ``<img>``, or a Train
-   button): moves its first enabled control (every one with ``--all-controls``) like a person would (slider: keyboard on the focused
-   handle, then blur; dropdown: another option; toggle buttons: another button) and, if it has one,
+   button): moves its first enabled control (every one with ``--all-controls``) like a person would
+   (slider: keyboard on the focused handle, then blur; dropdown: another option; toggle buttons:
+   another button) and, if it has one,
    clicks Train; waits for the dashboard's image (or, for a control that only changes text, its
    output text) to change, records the latency and the readout before -> after, and fails on no
    change or on error text.
@@ -205,8 +206,8 @@ JS_ANSWERS = r"""
 """
 
 # Find dashboards: top-level widget boxes in a cell's output holding an image (an Image widget, or
-# an <img> in an Output), or a Train button. Each gets data-bc-dash="<n>", each of its controls (outside its Output areas)
-# data-bc-ctl="<n>-<j>".
+# an <img> in an Output), or a Train button. Each gets data-bc-dash="<n>", each of its controls
+# (outside its Output areas) data-bc-ctl="<n>-<j>".
 JS_DASHBOARDS = r"""
 (path) => {
   const bc = window.__bc, p = bc.panel(path);
@@ -289,8 +290,10 @@ JS_SIGNATURE = r"""
   const bc = window.__bc;
   const box = document.querySelector(`[data-bc-dash="${id}"]`);
   if (!box) return null;
-  const imgs = [...box.querySelectorAll('.widget-output img, img.widget-image')].map(im => im.getAttribute('src') || '');
-  const text = [...box.querySelectorAll('.widget-output, .widget-html')].map(o => o.textContent).join('\u0001');
+  const imgs = [...box.querySelectorAll('.widget-output img, img.widget-image')]
+    .map(im => im.getAttribute('src') || '');
+  const text = [...box.querySelectorAll('.widget-output, .widget-html')]
+    .map(o => o.textContent).join('\u0001');
   return {img: bc.hash(imgs.join('|')), n_img: imgs.length, text: bc.hash(text),
           all_text: box.textContent, visible: box.innerText};
 }
@@ -1046,7 +1049,8 @@ def main(argv=None):
                     for m in d["moves"])
     total = time.monotonic() - t_start
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    summary = {"load_average_1min_at_end": load, "cpus": os.cpu_count(),"mode": mode_name, "notebooks": results, "problems": n_problems,
+    summary = {"load_average_1min_at_end": load, "cpus": os.cpu_count(), "mode": mode_name,
+               "notebooks": results, "problems": n_problems,
                "notebooks_with_problems": bad, "dashboards": n_dash, "moves": n_moves,
                "moves_changed": n_changed, "seconds": round(total, 1), "setup_error": setup_error}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))

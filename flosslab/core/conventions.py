@@ -57,7 +57,8 @@ def init_rnn(n_units: int, gain: float = 1.0, n_inputs: int = 1, n_outputs: int 
             "c": onp.zeros(n_outputs),
         }
     except (MemoryError, ValueError, OverflowError):   # numpy: too large to allocate or index
-        size = lambda m: str(m) if m < 10 ** 12 else f"{float(m):.3g}"
+        def size(m):
+            return str(m) if m < 10 ** 12 else f"{float(m):.3g}"
         raise FlosslabError(f"a network of N={size(n)} units (n_inputs={size(n_inputs)}, "
                             f"n_outputs={size(n_outputs)}) does not fit in memory: W alone takes "
                             f"{8.0 * float(n) * float(n) / 2 ** 30:.3g} GiB; choose a smaller N") from None

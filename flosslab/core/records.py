@@ -53,7 +53,8 @@ class TrainHistory:
 
     def as_dict(self) -> dict:
         """Plain lists, strict-JSON safe: -inf exponents (collapsed frames) become None."""
-        finite = lambda v: float(v) if v is not None and math.isfinite(float(v)) else None
+        def finite(v):
+            return float(v) if v is not None and math.isfinite(float(v)) else None
         out = {}
         for name, value in self.__dict__.items():
             if name in {"spectra", "floss_losses"}:

@@ -64,6 +64,7 @@ def set_threads(n: int | None = None) -> int:
     """Use ``n`` threads (default :func:`default_threads`) for torch's intra-op work and for BLAS
     from now on, in this process; returns the count. For a notebook kernel or a script."""
     from threadpoolctl import threadpool_limits
+
     from .validate import check_int
     n = default_threads() if n is None else check_int("the number of threads", n, minimum=1)
     torch = _torch()
@@ -78,6 +79,7 @@ def threads(n: int | None = None):
     """Run the enclosed code with ``n`` threads (default :func:`default_threads`) for torch and
     BLAS, restoring both afterwards."""
     from threadpoolctl import threadpool_limits
+
     from .validate import check_int
     n = default_threads() if n is None else check_int("the number of threads", n, minimum=1)
     torch = _torch()

@@ -12,6 +12,7 @@ import io
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
+
 from .errors import FlosslabError
 from .trainconfig import SCHEDULE_LABELS  # noqa: F401 (figures label schedules)
 

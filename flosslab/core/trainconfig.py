@@ -29,8 +29,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from .errors import FlosslabError
-from .validate import check_choice, check_int, check_real
 from .tasks import TASKS, default_seq_len, task_lags
+from .validate import check_choice, check_int, check_real
 
 SCHEDULES = ("none", "pre", "inter", "penalty")
 #: The three schedules the paper compares (and the reproduction sweeps).

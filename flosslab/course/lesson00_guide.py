@@ -7,7 +7,6 @@ import numpy as np
 from ..core.style import AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, new_figure
 from ..paper.results import load
 
-
 # --- computations ----------------------------------------------------------------------------------
 
 

@@ -9,17 +9,16 @@ import ipywidgets as W
 import matplotlib as mpl
 import numpy as np
 
+from .. import reference
 from ..core.conventions import default_transient, init_rnn, random_bits, random_state
 from ..core.errors import FlosslabError
 from ..core.style import new_figure
 from ..core.tasks import make_batch
 from ..core.validate import check_int, check_real
-from .. import reference
 from ..reference import jacobian, run_rnn  # by name in the checkers
 from .checking import Answer, call, checker, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
 from .display import legend_outside, rescale, set_line
-
 
 # --- sizes -----------------------------------------------------------------------------------------
 
@@ -221,6 +220,7 @@ def driven_vs_autonomous(input_scale: float = 1.0, bias_scale: float = 0.1, n_un
     torch engine, all gains and seeds as one ensemble. ``input_scale = bias_scale = 0`` is the
     autonomous network of notebook 02 (no input, no bias)."""
     import torch
+
     from .. import engine
     input_scale = check_real("the input scale", input_scale, minimum=0.0, maximum=10.0)
     bias_scale = check_real("the bias scale", bias_scale, minimum=0.0, maximum=10.0)

@@ -9,16 +9,15 @@ import ipywidgets as W
 import matplotlib as mpl
 import numpy as np
 
+from .. import reference
 from ..core.conventions import autonomous, default_transient, init_rnn, random_frame, random_state
 from ..core.records import SpectrumHistory
 from ..core.style import new_figure
 from ..core.validate import check_int, check_n_exponents, check_real
-from .. import reference
 from ..reference import spectrum_from_jacobians  # by name in the checkers
 from .checking import Answer, call, checker, close, run, to_array, to_tuple
 from .dashboard_machinery import Dashboard, slider
 from .display import legend_outside, rescale, set_line
-
 
 # --- sizes -----------------------------------------------------------------------------------------
 

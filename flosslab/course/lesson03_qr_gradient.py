@@ -2,24 +2,23 @@
 that order."""
 from __future__ import annotations
 
-from functools import lru_cache
 import html
+from functools import lru_cache
 from typing import NamedTuple
 
 import autograd.numpy as anp
-from autograd import grad
 import ipywidgets as W
 import numpy as np
+from autograd import grad
 
+from .. import reference
 from ..core.conventions import random_frame
 from ..core.errors import FlosslabError
 from ..core.style import new_figure
 from ..core.validate import check_int, check_n_exponents
-from .. import reference
 from .checking import Answer, call, checker, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
 from .display import legend_outside, rescale, set_line, skip_layout_pass
-
 
 # --- computations ----------------------------------------------------------------------------------
 

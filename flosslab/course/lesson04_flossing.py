@@ -2,14 +2,15 @@
 that order."""
 from __future__ import annotations
 
-from functools import lru_cache
 import html
+from functools import lru_cache
 from typing import NamedTuple
 
-from autograd import grad, value_and_grad
 import ipywidgets as W
 import numpy as np
+from autograd import grad, value_and_grad
 
+from .. import reference
 from ..core.conventions import DYNAMIC_PARAMS, init_rnn, random_bits
 from ..core.errors import FlosslabError
 from ..core.progress import progress_bar
@@ -18,17 +19,24 @@ from ..core.settings import fast_or_full
 from ..core.style import AFTER, BEFORE, new_figure
 from ..core.tasks import make_batch
 from ..core.validate import check_int, check_n_exponents, check_real
-from .. import reference
 from ..paper.results import load
 from ..reference import flossing_loss  # by name in the checkers
-from .training_runs import describe_spread  # noqa: F401 (the notebook's spread over seeds)
-from .checking import Answer, call, checker, close, run, to_array, to_tuple, whose
 from .cache import Store
+from .checking import Answer, call, checker, close, run, to_array, to_tuple, whose
 from .dashboard_machinery import Dashboard, slider
-from .display import (integer_ticks, lam, lams, legend_outside, light_log_axis, rescale,
-                      running_median, set_line, skip_layout_pass)
+from .display import (
+    integer_ticks,
+    lam,
+    lams,
+    legend_outside,
+    light_log_axis,
+    rescale,
+    running_median,
+    set_line,
+    skip_layout_pass,
+)
 from .loss_curves import loss_rose, loss_still_falling
-
+from .training_runs import describe_spread  # noqa: F401 (the notebook's spread over seeds)
 
 # --- sizes -----------------------------------------------------------------------------------------
 
@@ -857,7 +865,8 @@ def synthetic_loss_curves():
     """Synthetic flossing-loss curves (noisy like a real one: each step its own window) and
     whether each is still falling at its end."""
     rng = np.random.default_rng(560)
-    noise = lambda n: np.exp(0.35 * rng.standard_normal(n))
+    def noise(n):
+        return np.exp(0.35 * rng.standard_normal(n))
     steps = np.arange(80)
     return [
         ("a loss still falling exponentially", 0.2 * np.exp(-steps / 25) * noise(80), True),

@@ -10,8 +10,7 @@ import numpy as np
 
 from ..core.conventions import random_bits
 from ..core.errors import FlosslabError
-from ..core.style import (AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, SCHEDULE_MARKERS,
-                          new_figure)
+from ..core.style import AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, SCHEDULE_MARKERS, new_figure
 from ..core.tasks import accuracy, make_batch, task_lags
 from ..core.validate import check_n_exponents
 from .checking import Answer, call, checker, close, run, to_array
@@ -19,7 +18,6 @@ from .dashboard_machinery import Dashboard, slider
 from .display import rescale, running_median, set_line
 from .loss_curves import MIN_STEPS, loss_still_falling
 from .training_runs import TRAIN_SIZES, describe_spread, train_seeds, training_configs
-
 
 # --- computations ----------------------------------------------------------------------------------
 
@@ -43,6 +41,7 @@ def task_example(task: str = "xor", delay: int = 6, order: int | None = None, se
 def untrained_logits(batch, n_units: int = 32, gain: float = 1.0, seed: int = 0) -> np.ndarray:
     """Output logits y_t (T, B, 1) of a freshly initialised network on a batch (torch engine)."""
     import torch
+
     from .. import engine
     params = engine.init_rnn(n_units, gain, seed=seed)
     with torch.no_grad():

@@ -15,8 +15,7 @@ from ..core.errors import FlosslabError
 from ..core.measures import effective_rank, log10_condition_number
 from ..core.progress import progress_bar
 from ..core.settings import fast_or_full
-from ..core.style import (AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, SCHEDULE_MARKERS,
-                          new_figure)
+from ..core.style import AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, SCHEDULE_MARKERS, new_figure
 from ..core.tasks import make_batch
 from ..core.trainconfig import describe_flossing
 from ..core.validate import check_int, check_n_exponents, check_real
@@ -25,7 +24,6 @@ from .checking import Answer, call, checker, close, run, to_array
 from .dashboard_machinery import Dashboard, slider
 from .display import rescale, set_line
 from .training_runs import describe_spread, train_seeds
-
 
 # --- sizes -----------------------------------------------------------------------------------------
 
@@ -83,6 +81,7 @@ def condition_vs_window(gain: float = 1.0, n_exponents: int = 16, n_units: int =
 def _ensemble_losses(params: dict, batch):
     """Task loss of each member of an ensemble on the same batch: (E,) tensor."""
     import torch
+
     from .. import engine
     from ..engine.training import bce
     e = params["W"].shape[0]
@@ -116,6 +115,7 @@ def gradient_pieces(params: dict, batch) -> GradientPieces:
     """States, pre-activations and backpropagated errors delta_t = dL/dh_t (by autograd: a zero
     perturbation added to each state is differentiated), and dL/dW (torch engine)."""
     import torch
+
     from .. import engine
     from ..engine.training import task_loss
     p = engine.to_torch(params)
@@ -135,7 +135,8 @@ def gradient_pieces(params: dict, batch) -> GradientPieces:
     loss = task_loss(engine.readout(p, torch.stack(states[1:])),
                      torch.as_tensor(batch.targets, dtype=w.dtype), batch.mask)
     deltas, grad_w = torch.autograd.grad(loss, (eps, w))
-    as_np = lambda x: x.detach().cpu().numpy()
+    def as_np(x):
+        return x.detach().cpu().numpy()
     return GradientPieces(as_np(torch.stack(states)), as_np(torch.stack(pre)), as_np(deltas),
                           as_np(grad_w))
 

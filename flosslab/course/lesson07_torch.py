@@ -2,26 +2,33 @@
 in that order."""
 from __future__ import annotations
 
-from functools import lru_cache
 import time
+from functools import lru_cache
 from typing import NamedTuple
 
 import ipywidgets as W
 import matplotlib as mpl
 import numpy as np
 
-from ..core.conventions import (DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, autonomous,
-                                default_transient, init_rnn, random_bits, random_frame,
-                                random_state)
+from .. import reference
+from ..core.conventions import (
+    DYNAMIC_PARAMS,
+    FLOSS_SEQ_LEN,
+    FLOSS_TRANSIENT,
+    autonomous,
+    default_transient,
+    init_rnn,
+    random_bits,
+    random_frame,
+    random_state,
+)
 from ..core.settings import fast_or_full
 from ..core.style import AFTER, BEFORE, new_figure
 from ..core.validate import check_choice, check_int, check_n_exponents, check_real
-from .. import reference
-from .checking import Answer, call, checker, close, run, to_array, whose
 from .cache import Store
+from .checking import Answer, call, checker, close, run, to_array, whose
 from .dashboard_machinery import Dashboard, slider
 from .display import integer_ticks, light_log_axis, rescale, set_line, skip_layout_pass
-
 
 # --- sizes -----------------------------------------------------------------------------------------
 

@@ -11,26 +11,27 @@ import numpy as np
 from ..core.conventions import random_bits
 from ..core.errors import FlosslabError
 from ..core.settings import fast_or_full
-from ..core.style import (AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, SCHEDULE_MARKERS,
-                          new_figure)
+from ..core.style import AFTER, BEFORE, SCHEDULE_COLOURS, SCHEDULE_LABELS, SCHEDULE_MARKERS, new_figure
+from ..core.trainconfig import flossed_k_label  # noqa: F401 (the notebook's row names)
 from ..core.validate import check_choice, check_n_exponents, check_real
 from ..paper import report, results
-from ..paper.stats import bootstrap_draws, bootstrap_horizon
-from ..paper.stats import describe_horizon  # noqa: F401 (the notebook prints horizons in words)
-from ..core.trainconfig import flossed_k_label  # noqa: F401 (the notebook's row names)
+from ..paper.stats import (
+    bootstrap_draws,
+    bootstrap_horizon,
+    describe_horizon,  # noqa: F401 (the notebook prints horizons in words)
+)
 from .checking import Answer, call, checker, close, run, to_array, to_tuple
 from .dashboard_machinery import Dashboard, slider
 from .display import rescale
-from .training_runs import (TRAIN_SIZES, describe_spread, keep_run, kept_run, seed_spread,
-                            training_configs)
-
+from .training_runs import TRAIN_SIZES, describe_spread, keep_run, kept_run, seed_spread, training_configs
 
 # --- sizes -----------------------------------------------------------------------------------------
 
 
 #: Sizes of the live small-scale reruns next to the paper's results (notebook 08).
 LIVE = {"delays": {"copy": (10, 20, 30), "xor": (8, 14, 20)},
-        "seeds": fast_or_full((0, 1), (0, 1, 2)), "parity_order": 3, "parity_delay": 12, "parity_ks": (1, 4, 24),
+        "seeds": fast_or_full((0, 1), (0, 1, 2)), "parity_order": 3, "parity_delay": 12,
+        "parity_ks": (1, 4, 24),
         "condition_units": 32, "condition_window": 120}
 
 

@@ -11,9 +11,8 @@ from ..core.settings import fast_or_full
 from ..core.tasks import task_lags
 from ..core.trainconfig import TrainConfig
 from ..core.validate import check_choice
-from . import cache as disk_cache
 from ..paper.stats import quartiles
-
+from . import cache as disk_cache
 
 # --- sizes -----------------------------------------------------------------------------------------
 
@@ -116,8 +115,9 @@ def train_seeds(task: str = "copy", delay: int = 20, schedules=("none", "pre"),
     from ..engine.training import train_members
     schedules = (schedules,) if isinstance(schedules, str) else tuple(schedules)
     per = {s: training_configs(task, delay, s, n_exponents, size, order, seeds) for s in schedules}
-    key = lambda s: (task, delay, order if task == "parity" else None, s,
-                     per[s][0].n_exponents, size, tuple(c.seed for c in per[s]))
+    def key(s):
+        return (task, delay, order if task == "parity" else None, s,
+                         per[s][0].n_exponents, size, tuple(c.seed for c in per[s]))
     runs = {s: kept_run(key(s)) for s in schedules}
     todo = [s for s in schedules if runs[s] is None]
     if todo:
@@ -150,7 +150,8 @@ def describe_spread(values, spread: str = "quartiles", digits: int = 2, every: b
         med, lo, hi = float(np.median(values)), float(values.min()), float(values.max())
     else:
         raise ValueError(f"spread is 'quartiles' or 'range', got {spread!r}")
-    f = lambda v: f"{v:.{digits}g}" if digits > 2 else f"{v:.{digits}f}"
+    def f(v):
+        return f"{v:.{digits}g}" if digits > 2 else f"{v:.{digits}f}"
     text = f"median {f(med)}, {spread} {f(lo)} to {f(hi)}"
     if not every:
         return text

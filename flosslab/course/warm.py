@@ -133,6 +133,7 @@ def warm(names=None, folder=None, max_grid: int = 64, train: bool = True,
     the dashboards, errors and seconds."""
     import nbformat
     from tqdm.auto import tqdm
+
     from .dashboard_machinery import collecting, warm_states
     if disk_cache.location() is None:
         raise FlosslabError(f"the cache is off ({disk_cache.ENV}="

@@ -9,12 +9,26 @@ Cholesky-QR2), :mod:`.recursion` (the RNN's fused recursion with a hand-written 
 :mod:`.cells` (any torch cell) and :mod:`.bench` (the benchmark). Nothing here imports autograd: the
 engine runs where only torch and numpy are installed.
 """
-from .cells import (cell_flossing_loss, cell_jacobians, cell_spectrum, cell_step_function,
-                    cell_trajectory, floss_cell, rnn_step_function, state_size)
+from .cells import (
+                    cell_flossing_loss,
+                    cell_jacobians,
+                    cell_spectrum,
+                    cell_step_function,
+                    cell_trajectory,
+                    floss_cell,
+                    rnn_step_function,
+                    state_size,
+)
 from .device import describe_device, resolve_device, resolve_dtype
 from .diagnostics import condition_number_curve, log_singular_values, state_gradient_norms
-from .ensemble import (default_chunk, ensemble_spectrum, floss_in_chunks, init_ensemble,
-                       stack_params, unstack_params)
+from .ensemble import (
+                    default_chunk,
+                    ensemble_spectrum,
+                    floss_in_chunks,
+                    init_ensemble,
+                    stack_params,
+                    unstack_params,
+)
 from .flossing import exponent_loss, floss, flossing_loss
 from .lyapunov import accumulate_spectrum, lyapunov_spectrum, spectrum_from_jacobians
 from .model import init_rnn, readout, rnn_step, run_rnn, tanh_slope, to_numpy, to_torch

@@ -31,8 +31,7 @@ from datetime import date
 import numpy as onp
 import torch
 
-from ..core.conventions import (DYNAMIC_PARAMS, default_transient, random_bits, random_frame,
-                                random_state)
+from ..core.conventions import DYNAMIC_PARAMS, default_transient, random_bits, random_frame, random_state
 from ..core.validate import check_int
 from .device import cpu_threads, describe_device, resolve_device
 from .ensemble import init_ensemble
@@ -125,7 +124,8 @@ def single_case(name, n, k, t, device, dtype, repeats, baseline=True, seed=0) ->
         p32 = init_rnn(n, 1.0, seed=seed, device=device, dtype=torch.float32)
         for v in p32.values():
             v.requires_grad_()
-        as32 = lambda a: torch.as_tensor(a, device=device, dtype=torch.float32)
+        def as32(a):
+            return torch.as_tensor(a, device=device, dtype=torch.float32)
         naive = naive_flossing_step(p32, as32(bits), as32(q0), as32(h0), transient)
         row["baseline_ms"] = median_ms(naive, repeats, sync)
         if device.type == "cpu" and torch.get_num_threads() > 1:

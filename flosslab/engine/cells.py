@@ -18,10 +18,21 @@ import numpy as onp
 import torch
 from torch.func import functional_call, jacrev, vmap
 
-from ..core.conventions import (FLOSS_SEQ_LEN, FLOSS_TRANSIENT, default_transient, random_bits,
-                                random_frame, random_state)
-from ..core.errors import (INPUTS_NOT_FINITE, NEED_INPUTS_OR_SEQ_LEN, FlosslabError, NumericalError,
-                           flossing_diverged)
+from ..core.conventions import (
+    FLOSS_SEQ_LEN,
+    FLOSS_TRANSIENT,
+    default_transient,
+    random_bits,
+    random_frame,
+    random_state,
+)
+from ..core.errors import (
+    INPUTS_NOT_FINITE,
+    NEED_INPUTS_OR_SEQ_LEN,
+    FlosslabError,
+    NumericalError,
+    flossing_diverged,
+)
 from ..core.progress import progress_bar
 from ..core.records import FlossHistory
 from ..core.trainconfig import describe_flossing

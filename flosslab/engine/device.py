@@ -3,7 +3,8 @@
 ``resolve_device("auto")`` picks CUDA when ``torch.cuda.is_available()`` and the CPU otherwise, and
 says what it picked (:func:`describe_device`, or ``verbose=True``). float64 is the default dtype:
 the exponents of a network of N units need round-off well below 1e-4 (float32 is acceptable only
-where the benchmark shows it, see :mod:`flosslab.engine.bench`). :func:`cpu_threads` and :func:`one_cpu_thread`
+where the benchmark shows it, see :mod:`flosslab.engine.bench`). :func:`cpu_threads` and
+:func:`one_cpu_thread`
 let the fused recursion (and the benchmark) run on a set number of CPU threads for a while; torch's
 thread count is restored on leaving them.
 """

@@ -24,8 +24,13 @@ import numpy as onp
 import torch
 
 from ..core.conventions import DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, random_bits
-from ..core.errors import (FlosslabError, NumericalError, floss_collapsed,
-                           floss_gradient_not_finite, flossing_diverged)
+from ..core.errors import (
+    FlosslabError,
+    NumericalError,
+    floss_collapsed,
+    floss_gradient_not_finite,
+    flossing_diverged,
+)
 from ..core.progress import progress_bar
 from ..core.records import FlossHistory, FlossState
 from ..core.trainconfig import describe_flossing

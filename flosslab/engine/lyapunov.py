@@ -35,10 +35,21 @@ import numpy as onp
 import torch
 
 from ..core.conventions import default_transient, random_frame, random_state
-from ..core.errors import (FRAME_NOT_FINITE, H0_NOT_FINITE, INPUTS_NOT_FINITE,
-                           JACOBIANS_NOT_FINITE, NEED_INPUTS_OR_SEQ_LEN, STATE_NOT_FINITE,
-                           FlosslabError, FrameCollapseWarning, NumericalError, frame_collapsed,
-                           frame_not_finite, frame_shape, jacobians_shape)
+from ..core.errors import (
+    FRAME_NOT_FINITE,
+    H0_NOT_FINITE,
+    INPUTS_NOT_FINITE,
+    JACOBIANS_NOT_FINITE,
+    NEED_INPUTS_OR_SEQ_LEN,
+    STATE_NOT_FINITE,
+    FlosslabError,
+    FrameCollapseWarning,
+    NumericalError,
+    frame_collapsed,
+    frame_not_finite,
+    frame_shape,
+    jacobians_shape,
+)
 from ..core.records import SpectrumHistory
 from ..core.schedule import DEFAULT_CEILING
 from ..core.validate import check_int, check_n_exponents, check_params, check_state

@@ -15,8 +15,7 @@ import numpy as onp
 import torch
 
 from ..core.conventions import PARAM_NAMES, init_rnn as _init_rnn_reference
-from ..core.errors import (H0_NOT_FINITE, INPUTS_NOT_FINITE, FlosslabError, NumericalError,
-                           params_not_finite)
+from ..core.errors import H0_NOT_FINITE, INPUTS_NOT_FINITE, FlosslabError, NumericalError, params_not_finite
 from ..core.validate import check_params, check_state
 from .device import as_tensor, resolve_device, resolve_dtype
 

@@ -13,7 +13,8 @@ stored transposed (F = Q^T, k x N, so that F'_t = (F_{t-1} W^T) * s_t): the scal
 all steps in one buffer, the frames after the QR steps as LAPACK returns them (column-major Q, so
 Q^T is contiguous: neither needs a copy). The gradient of W from the frame, ``sum_t G_t^T F_{t-1}``,
 is accumulated step by step (a batched product with inner size k; one product over all steps would
-first have to permute (T, E, k, N) arrays, which costs three times as much on a CPU). Autograd would record about eight small operations per step;
+first have to permute (T, E, k, N) arrays, which costs three times as much on a CPU). Autograd
+would record about eight small operations per step;
 here the whole loop is one ``torch.autograd.Function`` whose backward walks the steps in reverse::
 
     at a QR step:  Rb = diag(c / R_ii) (c = upstream gradient after the transient, else 0),
@@ -52,7 +53,6 @@ from .device import one_cpu_thread
 from .model import tanh_slope
 from .orthonormalize import copyltu, orthonormalize, qr_schedule, qr_vjp, small_pivots
 from .workspace import POOL
-
 
 #: On a CPU the per-step loops run on one thread while the frames of all members hold at most this
 #: many numbers (E * N * k): their small products and QRs gain nothing from a second thread and

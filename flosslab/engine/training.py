@@ -30,9 +30,17 @@ from __future__ import annotations
 import numpy as onp
 import torch
 
-from ..core.conventions import (DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, PARAM_NAMES,
-                                SPECTRUM_WINDOW, author_readout, init_rnn as init_reference,
-                                random_bits, relaxed_initial_states)
+from ..core.conventions import (
+    DYNAMIC_PARAMS,
+    FLOSS_SEQ_LEN,
+    FLOSS_TRANSIENT,
+    PARAM_NAMES,
+    SPECTRUM_WINDOW,
+    author_readout,
+    init_rnn as init_reference,
+    random_bits,
+    relaxed_initial_states,
+)
 from ..core.errors import FlosslabError, NumericalError, training_diverged
 from ..core.measures import effective_rank
 from ..core.progress import progress_bar
@@ -42,10 +50,10 @@ from ..core.trainconfig import TrainConfig, describe_flossing, describe_members
 from ..core.validate import check_params, check_task_network
 from .device import resolve_device, resolve_dtype
 from .flossing import adam_by_rate, floss, flossing_loss
-from .lyapunov import lyapunov_spectrum, member_frames
-from .model import check_finite_params, init_rnn, readout, run_rnn, to_torch
-from .recursion import tanh_, task_losses
 from .graphs import GraphedTaskLoss
+from .lyapunov import lyapunov_spectrum, member_frames
+from .model import check_finite_params, readout, run_rnn, to_torch
+from .recursion import tanh_, task_losses
 
 __all__ = ["bce", "task_loss", "evaluate", "evaluate_members", "spectrum_snapshot", "train",
            "train_members", "init_network", "adam_step_of"]

@@ -7,8 +7,14 @@ from __future__ import annotations
 import matplotlib as mpl
 import numpy as onp
 
-from ..core.style import AFTER, BEFORE, SCHEDULE_COLOURS as COLORS, SCHEDULE_LABELS as LABELS
-from ..core.style import new_figure, save_png
+from ..core.style import (
+    AFTER,
+    BEFORE,
+    SCHEDULE_COLOURS as COLORS,
+    SCHEDULE_LABELS as LABELS,
+    new_figure,
+    save_png,
+)
 
 
 def _save(fig, path):

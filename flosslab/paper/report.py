@@ -189,8 +189,9 @@ def author_summary_table(pairs, schedule: str = "inter") -> str:
              "the author's own training: median, seeds >= 0.9 | Fisher p |", "|---|---|---|---|"]
     for delay, base, other in pairs:
         a, b = base.get(schedule, {}).get(delay), other.get(schedule, {}).get(delay)
-        cell = lambda v: (f"{onp.median(v):.2f}, {sum(x >= 0.9 for x in v)} of {len(v)}" if v
-                          else "not run")
+        def cell(v):
+            return (f"{onp.median(v):.2f}, {sum(x >= 0.9 for x in v)} of {len(v)}" if v
+                                  else "not run")
         test = f"{fisher_p(b, a):.2f}" if a and b else ""
         lines.append(f"| d = {delay} | {cell(a)} | {cell(b)} | {test} |")
     return "\n".join(lines)
@@ -348,7 +349,8 @@ def claims_table(root=ROOT) -> str:
         return sum(v >= 0.9 for v in sweep["accuracy"][s][str(d)]["all"])
 
     rank = xor["grad_rank"]
-    span = lambda s: f"{min(rank[s]['20']):.0f}-{max(rank[s]['20']):.0f}"
+    def span(s):
+        return f"{min(rank[s]['20']):.0f}-{max(rank[s]['20']):.0f}"
     f = r["f_cost"]
     ms_n = " / ".join(f"{c['ms']:.1f}" for c in f["by_n"])
     ns = " / ".join(str(c["n"]) for c in f["by_n"])
@@ -408,7 +410,8 @@ def claims_table(root=ROOT) -> str:
 PAPER_RUN_FILES = ("runs.jsonl", "d70/runs.jsonl", "d70_none/runs.jsonl",
                    "ablation_floss200_runs.jsonl", "ablation_clip1_runs.jsonl",
                    "ablation_late_episodes/runs.jsonl", "ablation_seq_d50/runs.jsonl",
-                   "ablation_floss_qr_auto/runs.jsonl", "d66_68/runs.jsonl", "author_d70/runs.jsonl", "author_d70_none/runs.jsonl",
+                   "ablation_floss_qr_auto/runs.jsonl", "d66_68/runs.jsonl", "author_d70/runs.jsonl",
+                   "author_d70_none/runs.jsonl",
                    "author_d64/runs.jsonl", "author_d64_none/runs.jsonl",
                    *[f"author_single_d{d}_{v}/runs.jsonl" for d in (70, 64)
                      for v in ("author_readout", "author_adam", "author_init_state",

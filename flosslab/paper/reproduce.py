@@ -1,4 +1,5 @@
-"""Reproduce the paper's claims: ``python -m flosslab reproduce [--budget default|paper] [--fast] [--out DIR]``.
+"""Reproduce the paper's claims:
+``python -m flosslab reproduce [--budget default|paper] [--fast] [--out DIR]``.
 
 Six experiments, each written to one PNG, with every number behind the figures in ``results.json``:
 
@@ -39,7 +40,6 @@ from .budgets import DEFAULT, Budget, budget_delays, get_budget
 from .results import write_summary
 from .stats import bootstrap_horizon, horizon, quartiles
 from .sweep import RunSpec, run_sweep
-
 
 
 @dataclass
@@ -229,7 +229,8 @@ def flossing_cost(sizes: Sizes, device) -> dict:
     by_n = [(n, n // 2, ms(n, n // 2)) for n in sizes.cost_ns]
     by_k = [(sizes.cost_n_for_k, k, ms(sizes.cost_n_for_k, k)) for k in sizes.cost_ks
             if k <= sizes.cost_n_for_k]
-    slope = lambda x, y: float(onp.polyfit(onp.log(x), onp.log(y), 1)[0])
+    def slope(x, y):
+        return float(onp.polyfit(onp.log(x), onp.log(y), 1)[0])
     return {"steps": sizes.cost_steps, "reorth_every": 1,
             "by_n": [{"n": n, "k": k, "ms": t} for n, k, t in by_n],
             "by_k": [{"n": n, "k": k, "ms": t} for n, k, t in by_k],
@@ -258,8 +259,8 @@ def reproduce(out_dir="reproduce_out", fast: bool = False, device="auto", progre
     cluster's workers instead, where ``device`` is resolved (this process still runs a, b, f).
     With ``only`` a subset, an existing ``results.json`` there is updated, not replaced.
     """
-    from . import figures
     from ..engine.device import describe_device, resolve_device
+    from . import figures
     only = tuple(check_choice("experiment", x, EXPERIMENTS) for x in only)
     sizes = (Sizes.fast() if fast else Sizes.full()) if sizes is None else sizes
     if isinstance(budget, str):

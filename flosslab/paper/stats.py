@@ -65,6 +65,7 @@ def bootstrap_horizon(accuracy_by_delay: dict, level: float = 0.9, n_boot: int =
         boot[reached[j]] = d                 # delays ascend: the last one reached wins
     tail = (1.0 - coverage) / 2
     low, high = onp.quantile(boot, [tail, 1.0 - tail], method="inverted_cdf")
-    as_delay = lambda x: None if x < 0 else int(x)
+    def as_delay(x):
+        return None if x < 0 else int(x)
     return {"horizon": point, "low": as_delay(low), "high": as_delay(high), "coverage": coverage,
             "n_seeds": min(len(v) for v in values), "below_range": float(onp.mean(boot < 0))}

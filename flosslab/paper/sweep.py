@@ -8,7 +8,8 @@ the sweep. Each finished chunk is appended to ``runs.jsonl`` in the output folde
 run; a rerun reads that file and trains only the chunks still missing. The chunk plan depends only
 on the list of runs, so an interrupted sweep, resumed, gives exactly the numbers of an uninterrupted
 one; where a chunk was only partly stored (a process killed while writing its lines), its missing
-members train in a smaller ensemble and agree with the uninterrupted run to round-off. Several chunks can train at once in separate processes (``jobs``), each on its share of the
+members train in a smaller ensemble and agree with the uninterrupted run to round-off. Several
+chunks can train at once in separate processes (``jobs``), each on its share of the
 CPU's threads, or on the workers of a Dask distributed cluster (``scheduler``: its address, or a
 ``distributed.Client``; dask-jobqueue and dask-kubernetes start such clusters on SLURM, PBS or
 Kubernetes, see ``docs/cluster.md``). Either way only this process, the driver, appends to
@@ -130,8 +131,9 @@ def _record(spec: RunSpec, budget: Budget, config, history, seconds, members, de
 def train_chunk(specs, budget: Budget, device: str = "cpu", progress: bool = False) -> list:
     """Train one chunk together; return one record per run."""
     import torch
-    from ..engine.training import train_members
+
     from ..engine.device import resolve_device
+    from ..engine.training import train_members
     configs = [spec.config(budget) for spec in specs]
     device = resolve_device(device)        # "auto" is resolved where the chunk trains
     start = time.perf_counter()

@@ -6,8 +6,13 @@ through time, singular values and condition number of the long-term Jacobian), f
 flossing loss and loop), training (BPTT with flossing schedules). The torch engine,
 :mod:`flosslab.engine`, mirrors these modules name for name.
 """
-from .diagnostics import (condition_number_curve, log_singular_values,
-                          log_singular_values_from_jacobians, state_gradient_norms, weight_gradient)
+from .diagnostics import (
+                          condition_number_curve,
+                          log_singular_values,
+                          log_singular_values_from_jacobians,
+                          state_gradient_norms,
+                          weight_gradient,
+)
 from .flossing import floss, flossing_loss
 from .lyapunov import accumulate_spectrum, log_det_average, lyapunov_spectrum, spectrum_from_jacobians
 from .model import jacobian, jacobian_apply, readout, rnn_step, run_rnn, tanh_slope

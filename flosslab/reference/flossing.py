@@ -18,12 +18,17 @@ from autograd.differential_operators import grad_and_aux
 from autograd.tracer import getval
 
 from ..core.conventions import DYNAMIC_PARAMS, FLOSS_SEQ_LEN, FLOSS_TRANSIENT, random_bits
-from ..core.errors import (FlosslabError, NumericalError, floss_collapsed, floss_gradient_not_finite,
-                           flossing_diverged)
+from ..core.errors import (
+    FlosslabError,
+    NumericalError,
+    floss_collapsed,
+    floss_gradient_not_finite,
+    flossing_diverged,
+)
 from ..core.progress import progress_bar
 from ..core.records import FlossHistory, FlossState
-from ..core.trainconfig import describe_flossing
 from ..core.settings import single_blas_thread
+from ..core.trainconfig import describe_flossing
 from ..core.validate import check_int, check_n_exponents, check_params, check_real
 from .lyapunov import lyapunov_spectrum
 from .model import check_finite_params, n_units

@@ -26,9 +26,18 @@ import numpy as onp
 from autograd.tracer import getval
 
 from ..core.conventions import default_transient, random_frame, random_state
-from ..core.errors import (JACOBIANS_NOT_FINITE, NEED_INPUTS_OR_SEQ_LEN, STATE_NOT_FINITE,
-                           FlosslabError, FrameCollapseWarning, NumericalError, frame_collapsed,
-                           frame_not_finite, frame_shape, jacobians_shape)
+from ..core.errors import (
+    JACOBIANS_NOT_FINITE,
+    NEED_INPUTS_OR_SEQ_LEN,
+    STATE_NOT_FINITE,
+    FlosslabError,
+    FrameCollapseWarning,
+    NumericalError,
+    frame_collapsed,
+    frame_not_finite,
+    frame_shape,
+    jacobians_shape,
+)
 from ..core.records import SpectrumHistory
 from ..core.schedule import SPREAD_BUDGET, QRSchedule
 from ..core.validate import check_int, check_n_exponents, check_params, real_array
@@ -127,7 +136,8 @@ def lyapunov_spectrum(params: dict, inputs=None, seq_len=None, n_exponents=None,
     (``getD`` in GradientFlossing_ExampleCode.jl): the same state-form Jacobian. The Jacobian of the
     pre-activation map, ``W diag(tanh'(a_{t-1}))`` (a teaching point, not his code), differs over
     the counted window only by the slopes at its two ends (see :mod:`flosslab.reference.model`),
-    so its exponents agree as T grows but not on a short window. The log singular values of the two products differ
+    so its exponents agree as T grows but not on a short window. The log singular values of the two
+    products differ
     by at most the larger of max_i |log tanh'(a_i)| at the two ends (a theorem); divided by the
     counted steps, that bound also held for the QR exponents in every case measured. On a flossing
     window (39 counted steps) at g = 3, N = 20: differences 0.03-0.13 per step, bounds 0.18-0.31;

@@ -17,7 +17,8 @@ The author's code iterates the pre-activation, ``x_t = J tanh(x_{t-1}) + ...``, 
 its frame by ``diag(sech^2(x_t)) J`` at the new x_t (``getD`` in GradientFlossing_ExampleCode.jl):
 with x_t = a_t that is ``diag(s_t) W``, the state-form Jacobian above. The Jacobian of the
 pre-activation map a_{t-1} -> a_t, ``W diag(s_{t-1})``, is a different matrix (a teaching point,
-not his code). Over t steps the two Jacobian products differ by one diagonal factor at each end: ``diag(s_t) W ... diag(s_1) W = S_t (W diag(s_{t-1}) ... W diag(s_0)) S_0^{-1}``
+not his code). Over t steps the two Jacobian products differ by one diagonal factor at each end:
+``diag(s_t) W ... diag(s_1) W = S_t (W diag(s_{t-1}) ... W diag(s_0)) S_0^{-1}``
 with S = diag(s). So their log singular values differ by at most the larger of max_i |log s_i| at
 the two ends (sigma_i(A B) <= sigma_i(A) ||B||), and the exponents, divided by t, agree in the
 long-time limit; on a short window they differ (measured: up to 0.13 per step on a 39-step
@@ -33,8 +34,7 @@ import numpy as onp
 from autograd.tracer import getval
 
 from ..core.conventions import PARAM_NAMES
-from ..core.errors import (H0_NOT_FINITE, INPUTS_NOT_FINITE, FlosslabError, NumericalError,
-                           params_not_finite)
+from ..core.errors import H0_NOT_FINITE, INPUTS_NOT_FINITE, FlosslabError, NumericalError, params_not_finite
 from ..core.validate import check_params, check_state, real_array
 
 __all__ = ["n_units", "tanh_slope", "rnn_step", "run_rnn", "readout", "jacobian_apply", "jacobian"]

@@ -15,8 +15,14 @@ from autograd.differential_operators import grad_and_aux
 from autograd.misc.optimizers import adam
 from autograd.tracer import getval
 
-from ..core.conventions import (FLOSS_SEQ_LEN, FLOSS_TRANSIENT, PARAM_NAMES, SPECTRUM_WINDOW,
-                                init_rnn, random_bits)
+from ..core.conventions import (
+    FLOSS_SEQ_LEN,
+    FLOSS_TRANSIENT,
+    PARAM_NAMES,
+    SPECTRUM_WINDOW,
+    init_rnn,
+    random_bits,
+)
 from ..core.errors import FlosslabError, NumericalError, training_diverged
 from ..core.measures import effective_rank
 from ..core.progress import progress_bar

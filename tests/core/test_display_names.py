@@ -6,8 +6,13 @@ import numpy as np
 
 import flosslab as fl
 from flosslab import engine, reference
-from flosslab.core.trainconfig import (SCHEDULE_LABELS, TrainConfig, describe_flossing,
-                                       describe_members, flossed_k_label)
+from flosslab.core.trainconfig import (
+    SCHEDULE_LABELS,
+    TrainConfig,
+    describe_flossing,
+    describe_members,
+    flossed_k_label,
+)
 from flosslab.paper.stats import bootstrap_horizon, describe_horizon
 
 CODES = re.compile(r"\b(none|pre|inter|None)\b")
@@ -55,9 +60,7 @@ def test_row_names_and_horizons_in_words():
 
 
 def test_04_loop_and_07_cell_legends_name_whose_function_ran():
-    from flosslab.course import checking
-    from flosslab.course import lesson04_flossing as lesson04
-    from flosslab.course import lesson07_torch as lesson07
+    from flosslab.course import checking, lesson04_flossing as lesson04, lesson07_torch as lesson07
 
     def gradient(params, inputs, k, target):
         from autograd import value_and_grad

@@ -1,6 +1,6 @@
-"""Shared by the course's test files: tiny training sizes (the fixture that installs them is in conftest.py), lone
-reference runs to compare a training click with, and hand-written answers (right and wrong) to the
-exercises of several lessons."""
+"""Shared by the course's test files: tiny training sizes (the fixture that installs them is in
+conftest.py), lone reference runs to compare a training click with, and hand-written answers
+(right and wrong) to the exercises of several lessons."""
 import numpy as np
 
 import flosslab as fl
@@ -77,8 +77,8 @@ def data_under_legends(fig, samples: int = 20) -> list:
     legend counts) and the vertices of its bands and scatters that fall inside a visible legend's
     box, on the rendered figure. Reference lines (axhline, axvline) are not data. Returns
     [(axes title, label of the covered artist)], empty when no legend covers data."""
-    from matplotlib.collections import Collection
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import Collection
     canvas = FigureCanvasAgg(fig) if not hasattr(fig.canvas, "get_renderer") else fig.canvas
     canvas.draw()
     renderer = canvas.get_renderer()

@@ -71,8 +71,9 @@ def test_the_cache_survives_the_process(cache_dir):
         print(cache.call(gradient_norms_vs_gain.__wrapped__, dict(gains=(1.0,), n_units=6,
                                                                   seq_len=20))[1])
     """ % str(__import__("pathlib").Path(__file__).resolve().parents[2]))
-    run = lambda: subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                 check=True).stdout.split()
+    def run():
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                     check=True).stdout.split()
     assert run() == ["miss"]
     assert run() == ["hit"]
 
@@ -373,6 +374,7 @@ def test_warming_a_notebook_in_this_process_leaves_multiprocessing_working(tmp_p
     the real one is back, so a spawned process (multiprocessing, Dask's nanny) still starts."""
     import multiprocessing
     import sys
+
     from flosslab.course.warm import run_notebook
     main_before = sys.modules["__main__"]
     nb = tmp_path / "tiny.ipynb"

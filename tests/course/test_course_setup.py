@@ -1,7 +1,6 @@
 """The first cell of every notebook (flosslab.course.setup)."""
 import pytest
 
-
 # The flossing dashboards of notebook 04 are tested in tests/test_course_03_04_07.py.
 
 

@@ -3,10 +3,17 @@ deliverable 3): its declared image height and its figure's own pixel height (fig
 within SCREEN_HEIGHT_PX minus its controls and status line (Dashboard.screen_px)."""
 import pytest
 
-from flosslab.course import (lesson01_gradients as l01, lesson02_lyapunov as l02,
-                             lesson03_qr_gradient as l03, lesson04_flossing as l04,
-                             lesson05_delayed_tasks as l05, lesson06_why_it_works as l06,
-                             lesson07_torch as l07, lesson08_paper_results as l08, training_runs)
+from flosslab.course import (
+    lesson01_gradients as l01,
+    lesson02_lyapunov as l02,
+    lesson03_qr_gradient as l03,
+    lesson04_flossing as l04,
+    lesson05_delayed_tasks as l05,
+    lesson06_why_it_works as l06,
+    lesson07_torch as l07,
+    lesson08_paper_results as l08,
+    training_runs,
+)
 from flosslab.course.dashboard_machinery import SCREEN_HEIGHT_PX
 
 torch = pytest.importorskip("torch")

@@ -166,7 +166,7 @@ def test_a_crashing_answer_is_reported_not_raised(capsys):
 
 
 def test_a_non_differentiable_flossing_loss_fails():
-    import numpy as plain_np      # plain numpy breaks autograd's tracing
+    import numpy as plain_np  # plain numpy breaks autograd's tracing
 
     def detached(params, inputs, k, target):
         lam = fl.lyapunov_spectrum(params, inputs, n_exponents=k, transient=16)

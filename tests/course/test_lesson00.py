@@ -57,6 +57,7 @@ def test_the_key_result_the_guide_tells_the_lecturer_to_say():
 
 def test_the_guide_figures_cover_no_data_with_a_legend():
     from course_helpers import data_under_legends
+
     from flosslab.core.style import new_figure, presentation
     for on in (False, True):
         presentation(on)

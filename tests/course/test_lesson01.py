@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import flosslab as fl
-from flosslab.course import lesson02_lyapunov, lesson01_gradients as lesson
+from flosslab.course import lesson01_gradients as lesson, lesson02_lyapunov
 
 
 def ydata(line):

@@ -2,10 +2,9 @@
 closed forms, and the checkers on typical mistakes and on legitimate variants."""
 import numpy as np
 import pytest
-
-from flosslab.course import lesson03_qr_gradient as lesson
 from course_helpers import rejects_with_hint
 
+from flosslab.course import lesson03_qr_gradient as lesson
 
 torch = pytest.importorskip("torch")
 

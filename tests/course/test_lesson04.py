@@ -3,12 +3,11 @@ on constructed evidence, the dashboards, and the checkers on typical mistakes an
 variants."""
 import numpy as np
 import pytest
+from course_helpers import rejects_with_hint
 
 import flosslab as fl
 from flosslab import engine
 from flosslab.course import lesson04_flossing as lesson
-from course_helpers import rejects_with_hint
-
 
 torch = pytest.importorskip("torch")
 

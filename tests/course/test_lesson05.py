@@ -4,12 +4,11 @@ catches the typical mistakes with the matching hint. Sizes are tiny (networks of
 epochs). The torch engine follows the reference to round-off (1e-8 on losses and spectra)."""
 import numpy as np
 import pytest
+from course_helpers import _loss, _naive_loss, _parity, reference_runs, rejects_with_hint, ydata  # noqa: F401
 
 import flosslab as fl
 from flosslab.core.tasks import accuracy
-from flosslab.course import training_runs, lesson05_delayed_tasks as lesson
-from course_helpers import (rejects_with_hint, reference_runs, ydata, _parity, _loss, _naive_loss)  # noqa: F401
-
+from flosslab.course import lesson05_delayed_tasks as lesson, training_runs
 
 torch = pytest.importorskip("torch")
 

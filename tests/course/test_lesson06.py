@@ -2,11 +2,10 @@
 schedule comparison, and its checkers on right answers and typical mistakes. Tiny sizes."""
 import numpy as np
 import pytest
+from course_helpers import _weight_gradient, rejects_with_hint, ydata  # noqa: F401
 
 import flosslab as fl
-from flosslab.course import training_runs, lesson06_why_it_works as lesson
-from course_helpers import (rejects_with_hint, ydata, _weight_gradient)  # noqa: F401
-
+from flosslab.course import lesson06_why_it_works as lesson, training_runs
 
 torch = pytest.importorskip("torch")
 
@@ -140,7 +139,8 @@ def test_wrong_answers_fail_with_the_matching_hint(checker, wrong, hint, capsys)
 
 
 def test_checkers_survive_crashes_and_nan(capsys):
-    nan = lambda h, a, d: np.full((h.shape[-1],) * 2, np.nan)
+    def nan(h, a, d):
+        return np.full((h.shape[-1],) * 2, np.nan)
     assert not lesson.check_weight_gradient(nan)
     assert "NaN" in capsys.readouterr().out
 

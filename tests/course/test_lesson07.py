@@ -2,11 +2,10 @@
 dashboards, and the checkers on typical mistakes and legitimate variants. Small sizes."""
 import numpy as np
 import pytest
+from course_helpers import rejects_with_hint
 
 import flosslab as fl
 from flosslab.course import lesson07_torch as lesson
-from course_helpers import rejects_with_hint
-
 
 torch = pytest.importorskip("torch")
 
@@ -176,10 +175,10 @@ def _loss_squares_first(log_r, target):
     (lesson.check_ensemble_flossing_loss, _loss_summed_over_time, "MEAN of log|R_ii|"),
     (lesson.check_ensemble_flossing_loss, _loss_over_members, "shape (E,)"),
     (lesson.check_ensemble_flossing_loss, _loss_squares_first, "FIRST"),
-    (lesson.check_ensemble_flossing_loss, lambda l, t: lesson.reference_ensemble_flossing_loss(
-        l.detach(), t), "torch autograd"),
-    (lesson.check_ensemble_flossing_loss, lambda l, t: lesson.reference_ensemble_flossing_loss(
-        l, t).detach().numpy(), "torch tensor"),
+    (lesson.check_ensemble_flossing_loss, lambda lam, t: lesson.reference_ensemble_flossing_loss(
+        lam.detach(), t), "torch autograd"),
+    (lesson.check_ensemble_flossing_loss, lambda lam, t: lesson.reference_ensemble_flossing_loss(
+        lam, t).detach().numpy(), "torch tensor"),
     (lesson.check_cell_jacobian, lambda s, z, x: torch.func.jacrev(s)(z, x).T, "transposed"),
     (lesson.check_cell_jacobian, lambda s, z, x: torch.func.jacrev(s, argnums=1)(z, x),
      "input x"),
@@ -189,8 +188,8 @@ def test_checkers_of_07_catch_typical_mistakes(checker, wrong, hint, capsys):
 
 
 @pytest.mark.parametrize("checker, answer", [
-    (lesson.check_ensemble_flossing_loss, lambda l, t: torch.stack(
-        [((l[:, e].mean(0) - t) ** 2).mean() for e in range(l.shape[1])])),      # a loop
+    (lesson.check_ensemble_flossing_loss, lambda lam, t: torch.stack(
+        [((lam[:, e].mean(0) - t) ** 2).mean() for e in range(lam.shape[1])])),      # a loop
     (lesson.check_cell_jacobian, lambda s, z, x: torch.autograd.functional.jacobian(
         lambda zz: s(zz, x), z)),
     (lesson.check_cell_jacobian, lambda s, z, x: torch.func.jacrev(s)(z, x).float()),

@@ -4,13 +4,19 @@ import json
 
 import numpy as np
 import pytest
+from course_helpers import (
+    _bootstrap,
+    _horizon,
+    _horizon_first_failure,
+    reference_runs,
+    rejects_with_hint,
+    ydata,
+)
 from matplotlib.lines import Line2D
 
 import flosslab as fl
-from flosslab.paper import stats
 from flosslab.course import lesson08_paper_results as lesson
-from course_helpers import (rejects_with_hint, reference_runs, ydata, _bootstrap, _horizon, _horizon_first_failure)  # noqa: F401
-
+from flosslab.paper import stats
 
 torch = pytest.importorskip("torch")
 

@@ -5,14 +5,15 @@ Each test names the notebook and cell whose sentence it pins."""
 import numpy as np
 import pytest
 
-from flosslab.course import lesson03_qr_gradient as lesson03
-from flosslab.course import lesson04_flossing as lesson04
-from flosslab.course import lesson05_delayed_tasks as lesson05
-from flosslab.course import lesson06_why_it_works as lesson06
-from flosslab.course import lesson07_torch as lesson07
-from flosslab.course import lesson08_paper_results as lesson08
-from flosslab.course import training_runs
-
+from flosslab.course import (
+    lesson03_qr_gradient as lesson03,
+    lesson04_flossing as lesson04,
+    lesson05_delayed_tasks as lesson05,
+    lesson06_why_it_works as lesson06,
+    lesson07_torch as lesson07,
+    lesson08_paper_results as lesson08,
+    training_runs,
+)
 
 
 def test_03_cell_12_best_epsilon_and_error_of_the_central_differences():
@@ -182,6 +183,7 @@ def test_04_demo_1_and_2_statements(full_mode):
 
 def _reference_value_and_gradient(params, inputs, k, target):
     from autograd import value_and_grad
+
     import flosslab as fl
     dynamic = {name: params[name] for name in ("W", "U", "b")}
     return value_and_grad(lambda d: fl.flossing_loss({**params, **d}, inputs, k, target))(dynamic)
@@ -340,8 +342,10 @@ def test_06_demo_2_answers(full_06):
 def test_06_bonus_correlations(full_06):
     """'negative within each k >= 8 but not at k = 2, and positive when pooled over k'."""
     checkpoints, _ = full_06
-    order = lambda v: np.argsort(np.argsort(np.ravel(v)))
-    spearman = lambda x, y: np.corrcoef(order(x), order(y))[0, 1]
+    def order(v):
+        return np.argsort(np.argsort(np.ravel(v)))
+    def spearman(x, y):
+        return np.corrcoef(order(x), order(y))[0, 1]
     for k, c in checkpoints.items():
         r = spearman(c.cond, c.eff_rank)
         assert (r < 0) if k >= 8 else (r >= 0), (k, r)
@@ -412,7 +416,8 @@ def full_05_clicks():
 def test_05_demo_3_answers(full_05_clicks):
     """1: copy d = 20, no seed learns without flossing (< 0.6), every seed with preflossing
     (> 0.9). 2: XOR d = 16 median near chance without flossing, every seed learns with
-    preflossing; parity p = 3 at d = 16 at chance either way (every seed below 0.6). 3: k = 1 partly learned on every
+    preflossing; parity p = 3 at d = 16 at chance either way (every seed below 0.6). 3: k = 1
+    partly learned on every
     seed (between chance and 0.9). 4: pre + periodic ends with every seed above 0.9."""
     copy = full_05_clicks["copy", 20]
     assert np.all(copy["none"].final < 0.6) and np.all(copy["pre"].final > 0.9)
@@ -691,6 +696,7 @@ def test_docs_results_ten_seeds_changed_the_copy_horizons():
     docs/results/runs.jsonl."""
     import json
     from pathlib import Path
+
     from flosslab.paper.stats import bootstrap_horizon
     root = Path(__file__).resolve().parents[1]
     runs = [json.loads(line) for line in (root / "docs/results/runs.jsonl").read_text().splitlines()
@@ -783,6 +789,7 @@ def test_04_demo_3_names_the_authors_code_example_not_a_figure():
     curves are at that size."""
     import json
     from pathlib import Path
+
     from flosslab.paper import budgets
     root = Path(__file__).resolve().parents[1]
     nb = json.loads((root / "notebooks/04_gradient_flossing.ipynb").read_text())

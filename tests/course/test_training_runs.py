@@ -2,10 +2,9 @@
 over seeds."""
 import numpy as np
 import pytest
+from course_helpers import reference_runs  # noqa: F401
 
 from flosslab.course import training_runs
-from course_helpers import (reference_runs)  # noqa: F401
-
 
 torch = pytest.importorskip("torch")
 

@@ -12,20 +12,19 @@ import pytest
 import torch
 
 import flosslab as fl
-from flosslab.core.conventions import author_readout, random_bits, relaxed_initial_states
+from flosslab.core.conventions import random_bits
 from flosslab.core.errors import FlosslabError
-from flosslab.core.measures import effective_rank
 from flosslab.engine import flossing as F, model as M
 from flosslab.engine.recursion import task_losses
-from flosslab.engine.training import (adam_step_of, evaluate_members, init_network,
-                                      train_members)
+from flosslab.engine.training import adam_step_of, evaluate_members, init_network, train_members
 
 NAMES = ("W", "U", "b", "V", "c")
 
 
 def _case(e=2, t=20, batch=4, n=7, seed=0):
     g = torch.Generator().manual_seed(seed)
-    rnd = lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float64)
+    def rnd(*shape):
+        return torch.randn(*shape, generator=g, dtype=torch.float64)
     params = {"W": rnd(e, n, n) * 1.3 / n ** 0.5, "U": rnd(e, n, 1), "b": rnd(e, n) * 0.3,
               "V": rnd(e, 1, n), "c": rnd(e, 1) * 0.3, "x0": rnd(e, batch, n)}
     for value in params.values():
@@ -66,8 +65,9 @@ def test_readout_and_initial_state_backward_equal_autograd(from_pre):
 
 def test_initial_state_gradient_against_finite_differences():
     params, inputs, targets, weights = _case(e=1, t=12, batch=3, n=5, seed=4)
-    loss = lambda: float(task_losses(params, inputs, targets, weights,
-                                     torch.tanh(params["x0"]), True).sum())
+    def loss():
+        return float(task_losses(params, inputs, targets, weights,
+                                         torch.tanh(params["x0"]), True).sum())
     g = torch.autograd.grad(task_losses(params, inputs, targets, weights,
                                         torch.tanh(params["x0"]), True).sum(), params["x0"])[0]
     eps = 1e-6

@@ -50,7 +50,8 @@ def test_the_sweep_mode_runs_at_toy_size_on_the_cpu(tmp_path, capsys, monkeypatc
 
 def random_case(e, t, batch, n, dtype, device, seed=0):
     g = torch.Generator().manual_seed(seed)
-    rnd = lambda *shape: torch.randn(*shape, generator=g, dtype=dtype)
+    def rnd(*shape):
+        return torch.randn(*shape, generator=g, dtype=dtype)
     params = {"W": rnd(e, n, n) / n ** 0.5, "U": rnd(e, n, 1), "b": rnd(e, n) * 0.3,
               "V": rnd(e, 1, n) / n ** 0.5, "c": rnd(e, 1) * 0.3}
     params = {k: v.to(device).requires_grad_() for k, v in params.items()}

@@ -6,10 +6,10 @@ per-step Householder QR by round-off times exp(m * spread) (the auto rule keeps 
 """
 import warnings
 
+import autograd.numpy as anp
 import numpy as np
 import pytest
 import torch
-import autograd.numpy as anp
 from autograd import grad
 
 import flosslab as fl

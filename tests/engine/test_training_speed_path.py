@@ -28,7 +28,8 @@ def plain_losses(params, inputs, targets, weights):
 
 def random_case(e, t, batch, n, n_in, n_out, dtype, seed, gain=1.5):
     g = torch.Generator().manual_seed(seed)
-    rnd = lambda *shape: torch.randn(*shape, generator=g, dtype=dtype)
+    def rnd(*shape):
+        return torch.randn(*shape, generator=g, dtype=dtype)
     params = {"W": rnd(e, n, n) * gain / n ** 0.5, "U": rnd(e, n, n_in), "b": rnd(e, n) * 0.3,
               "V": rnd(e, n_out, n) / n ** 0.5, "c": rnd(e, n_out) * 0.3}
     for value in params.values():
@@ -58,7 +59,8 @@ def test_the_hand_written_backward_equals_autograd_in_float64(e, t, batch, n, n_
 
 def test_the_hand_written_backward_passes_gradcheck():
     params, inputs, targets, weights = random_case(2, 8, 3, 4, 1, 1, torch.float64, seed=3)
-    fn = lambda *p: task_losses(dict(zip(NAMES, p)), inputs, targets, weights)
+    def fn(*p):
+        return task_losses(dict(zip(NAMES, p)), inputs, targets, weights)
     assert torch.autograd.gradcheck(fn, tuple(params[k] for k in NAMES))
 
 

@@ -82,6 +82,7 @@ def test_the_floss_qr_auto_paragraph_reads_the_runs():
     budget itself on 8 of its 10 and on 7 of the replicate seeds 10-19, 15 of 20 in all; Fisher's
     exact test of 11 of 20 against 15 of 20 gives p 0.32."""
     import json
+
     from scipy.stats import fisher_exact
     root = Path(__file__).resolve().parents[2] / "docs" / "results" / "paper_budget"
 
@@ -181,7 +182,8 @@ def test_author_summary_recomputes_medians_counts_and_fisher_p():
         base = _raw(base_files, delay)["inter"]
         author = _raw(report.AUTHOR_FILES[delay], delay, "author").get("inter")
         cells = [c.strip() for c in row.strip("|").split("|")]
-        hits = lambda v: sum(x >= 0.9 for x in v)
+        def hits(v):
+            return sum(x >= 0.9 for x in v)
         assert cells[1] == f"{np.median(base):.2f}, {hits(base)} of {len(base)}"
         if not author:
             assert cells[2] == "not run"
@@ -212,6 +214,7 @@ def test_the_author_d70_paragraph_reads_the_runs():
     its learners first pass 0.6 between epochs 500 and 2750, the budget's by epoch 500; seed 3 is
     0.68 at epoch 500, 0.90 at 2000, 0.93 at the end; the other learners end between 0.68 and 0.88."""
     import json
+
     from scipy.stats import fisher_exact
 
     def runs(path, variant):
@@ -224,7 +227,8 @@ def test_the_author_d70_paragraph_reads_the_runs():
     final = {s: r["final_accuracy"] for s, r in author.items()}
     assert len(author) == len(budget) == 20
     assert f"{np.median(list(final.values())):.3f}" == "0.505"
-    count = lambda rows, level: sum(r["final_accuracy"] >= level for r in rows.values())
+    def count(rows, level):
+        return sum(r["final_accuracy"] >= level for r in rows.values())
     assert (count(author, 0.9), count(budget, 0.9)) == (1, 5)
     assert (count(author, 0.8), count(budget, 0.8)) == (6, 5)
     assert (count(author, 0.6), count(budget, 0.6)) == (9, 5)
@@ -268,7 +272,8 @@ def test_the_author_d64_sentence_reads_the_runs():
     from scipy.stats import fisher_exact
     author = _raw(report.AUTHOR_FILES[64], 64, "author")["inter"]
     budget = _raw(report.D64_FILES, 64)["inter"]
-    count = lambda v, level: sum(x >= level for x in v)
+    def count(v, level):
+        return sum(x >= level for x in v)
     assert (count(author, 0.9), count(budget, 0.9), len(author), len(budget)) == (10, 15, 20, 20)
     assert (count(author, 0.8), count(budget, 0.8)) == (15, 15)
     assert (f"{np.median(author):.3f}", f"{np.median(budget):.3f}") == ("0.896", "0.988")

@@ -1,11 +1,10 @@
 """The reproduction pipeline at toy sizes: the files it promises, and numbers that agree with
 their own definitions (medians of the stored per-seed values, horizons, the claims)."""
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
-
-from dataclasses import replace
 
 from flosslab.paper.budgets import DEFAULT
 from flosslab.paper.reproduce import Sizes, claims_from_sweep, horizon, reproduce
@@ -80,7 +79,8 @@ def test_cost_records_every_size_and_fits_its_slopes(toy_run):
     assert [(r["n"], r["k"]) for r in cost["by_n"]] == [(8, 4), (16, 8)]
     assert [(r["n"], r["k"]) for r in cost["by_k"]] == [(8, 2), (8, 4)]
     assert all(r["ms"] > 0 for r in cost["by_n"] + cost["by_k"])
-    fit = lambda x, y: np.polyfit(np.log(x), np.log(y), 1)[0]
+    def fit(x, y):
+        return np.polyfit(np.log(x), np.log(y), 1)[0]
     assert cost["loglog_slope_n_at_k_n_over_2"] == pytest.approx(
         fit([r["n"] for r in cost["by_n"]], [r["ms"] for r in cost["by_n"]]), rel=1e-9)
     assert cost["loglog_slope_k"] == pytest.approx(
@@ -93,6 +93,7 @@ def test_cost_grows_with_size_as_a_known_cost_model(monkeypatch):
     k = N/2 and 1 in k (to round-off of a two-point least-squares fit, 1e-9), and the times the
     model's. A pipeline that timed one size for all, or fitted the wrong axis, fails."""
     import torch
+
     from flosslab.engine import bench
     from flosslab.paper.reproduce import flossing_cost
     sizes = replace(TOY, cost_ns=(8, 16, 32), cost_ks=(2, 4, 8), cost_n_for_k=16)
@@ -111,7 +112,8 @@ def test_cost_grows_with_size_as_a_known_cost_model(monkeypatch):
 
 
 def test_horizon_and_claims_on_a_made_up_sweep():
-    q = lambda m: {"median": m, "q25": m, "q75": m, "all": [m]}
+    def q(m):
+        return {"median": m, "q25": m, "q75": m, "all": [m]}
     sweep = {"accuracy": {"none": {"10": q(0.99), "20": q(0.55), "30": q(0.5)},
                           "pre": {"10": q(1.0), "20": q(0.95), "30": q(0.52)},
                           "inter": {"10": q(1.0), "20": q(0.97), "30": q(0.91)}}}

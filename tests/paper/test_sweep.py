@@ -145,7 +145,8 @@ def exact_bootstrap_quantiles(acc_by_delay, level, tail):
         outcomes.append(max(reached) if reached else -1)
     outcomes = np.sort(outcomes)
     cdf = np.arange(1, len(outcomes) + 1) / len(outcomes)
-    pick = lambda p: outcomes[np.searchsorted(cdf, p - 1e-12)]
+    def pick(p):
+        return outcomes[np.searchsorted(cdf, p - 1e-12)]
     return pick(tail), pick(1 - tail)
 
 
@@ -213,8 +214,9 @@ def test_a_partly_finished_chunk_trains_only_its_missing_members(tmp_path, unint
     assert text.startswith(stored) and len(text.splitlines()) == len(SPECS)
     assert list(resumed) == [s.key(TOY) for s in SPECS]
     assert all(resumed[key]["chunk_members"] == 2 for key in missing)
-    drop = lambda records: {k: {f: v for f, v in r.items() if f != "chunk_members"}
-                            for k, r in strip_timing(records).items()}
+    def drop(records):
+        return {k: {f: v for f, v in r.items() if f != "chunk_members"}
+                                for k, r in strip_timing(records).items()}
     for key in kept:                                     # read back as stored
         assert drop(resumed)[key] == drop(uninterrupted)[key]
     same_up_to_round_off(drop(resumed), drop(uninterrupted))

@@ -70,6 +70,7 @@ def test_flossing_loss_and_gradient_do_not_depend_on_the_qr_interval(m):
     with a QR every m steps (or the automatic interval) equal those of a QR at every step, in
     float64 to the interval's round-off, in the reference and in the engine (ensemble of two)."""
     import torch
+
     from flosslab.core.conventions import random_bits
     from flosslab.engine.ensemble import init_ensemble
     from flosslab.engine.flossing import flossing_loss as engine_loss

@@ -129,7 +129,8 @@ def test_spectrum_without_a_transient_discards_ten_plus_a_tenth(engine):
 
 def test_gradient_wrt_jacobians_matches_finite_differences(rng):
     jac = rng.standard_normal((6, 5, 5)) * 0.6
-    f = lambda j: anp.sum(spectrum_from_jacobians(j, n_exponents=3) * anp.array([1.0, -2.0, 0.5]))
+    def f(j):
+        return anp.sum(spectrum_from_jacobians(j, n_exponents=3) * anp.array([1.0, -2.0, 0.5]))
     g = grad(f)(jac)
     eps = 1e-6
     for _ in range(4):
@@ -141,7 +142,8 @@ def test_gradient_wrt_jacobians_matches_finite_differences(rng):
 def test_flossing_loss_gradient_wrt_weights_matches_finite_differences(rng):
     p = fl.init_rnn(10, gain=1.2, seed=0)
     x = fl.random_bits(40, 1, seed=1)
-    f = lambda w: fl.flossing_loss(dict(p, W=w), x, n_exponents=6, transient=8)
+    def f(w):
+        return fl.flossing_loss(dict(p, W=w), x, n_exponents=6, transient=8)
     g = grad(f)(p["W"])
     eps = 1e-6
     for _ in range(4):

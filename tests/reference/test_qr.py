@@ -1,5 +1,6 @@
 """The QR VJP against finite differences and closed forms (float64)."""
 import importlib
+
 import autograd.numpy as anp
 import numpy as np
 import pytest
@@ -145,6 +146,7 @@ def test_engine_qr_vjp_on_graded_rows_takes_the_small_pivot_branch_and_matches_d
     """The engine's sorted Householder QR (:func:`householder_qr`, whose backward is the
     :func:`qr_vjp` that the fused recursion also calls at graded steps), same case."""
     import torch
+
     from flosslab.engine import orthonormalize as O
     a, wq, wr, directions = graded_case(*shape, seed=7)
     seen = []
@@ -160,5 +162,6 @@ def test_engine_qr_vjp_on_graded_rows_takes_the_small_pivot_branch_and_matches_d
     at = torch.tensor(a, requires_grad=True)
     f_torch(at).backward()
     assert seen == [True]
-    f = lambda x: float(f_torch(torch.as_tensor(x)).detach())
+    def f(x):
+        return float(f_torch(torch.as_tensor(x)).detach())
     assert_matches_central_differences(f, at.grad.numpy(), a, directions)

@@ -124,6 +124,7 @@ def test_engine_clip_rescales_each_array_of_each_member_to_its_own_clip():
     member's clip scaled to it, the others untouched; the returned norms are each member's total
     norm before clipping."""
     import torch
+
     from flosslab.engine.training import clip_member_gradients
     names = ["W", "c"]
     members = []
@@ -153,6 +154,7 @@ def test_first_training_step_is_adam_on_the_per_array_clipped_gradient(engine):
     (by up to ~lr). Same float64 gradient to ~1e-15 relative; Adam's step is then within
     ~lr * 1e-15, so 1e-12 leaves room."""
     from autograd import grad
+
     from flosslab.core.tasks import make_batch
     from flosslab.reference.training import task_loss
     clip, lr = 3e-8, 1e-2
