@@ -698,7 +698,7 @@ def test_docs_results_ten_seeds_changed_the_copy_horizons():
     from pathlib import Path
 
     from flosslab.paper.stats import bootstrap_horizon
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     runs = [json.loads(line) for line in (root / "docs/results/runs.jsonl").read_text().splitlines()
             if line.strip()]
     acc = {}
@@ -733,7 +733,7 @@ def test_08_recap_and_summary_sort_the_claims_as_the_runs_do(shipped):
     h = lesson08.shipped_horizons(default, 0.9, 0.9)
     assert 2 <= lesson08.horizon_ratio(h, "xor", "inter") <= 4
     assert lesson08.horizon_ratio(h, "copy", "inter") < 2
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     tasks_at_paper_budget = {json.loads(line)["task"]
                              for f in glob.glob(str(root / "docs/results/**/*runs.jsonl"),
                                                 recursive=True)
@@ -791,7 +791,7 @@ def test_04_demo_3_names_the_authors_code_example_not_a_figure():
     from pathlib import Path
 
     from flosslab.paper import budgets
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     nb = json.loads((root / "notebooks/04_gradient_flossing.ipynb").read_text())
     text = " ".join(" ".join("".join(c["source"]).split()) for c in nb["cells"])
     assert "Fig. 1" not in text and "author's code example" in text
