@@ -231,7 +231,8 @@ class Dashboard:
             if not self.background:
                 self._pending = None
             else:
-                self.status.value = f"<i>computing {html.escape(_describe(values))} ...</i>"
+                self.status.value = (f"<i>computing {html.escape(describe_settings(values, self.controls))}"
+                                     " ...</i>")
                 if self._worker is None or not self._worker.is_alive():
                     self._worker = threading.Thread(target=self._serve, daemon=True)
                     self._worker.start()
@@ -522,14 +523,24 @@ def warm_states(dashboard, max_grid: int = 64) -> list:
     return states
 
 
-def _describe(values: dict) -> str:
+def describe_settings(values: dict, controls: dict | None = None) -> str:
+    """The settings as a student reads them on the controls: each control's label and its shown
+    value (a dropdown's or toggle's option label, not the code behind it), e.g. "gain g = 1.2,
+    network = larger: N = 32"; a value without a control goes by its name."""
     parts = []
     for name, value in values.items():
-        if isinstance(value, float):
+        control = (controls or {}).get(name)
+        label = (getattr(control, "description", "") or name).strip().rstrip(":")
+        shown = getattr(control, "label", None) if hasattr(control, "options") else None
+        if isinstance(shown, str):
+            value = shown
+        elif isinstance(shown, tuple):
+            value = ", ".join(shown) or "none"
+        elif isinstance(value, float):
             value = f"{value:.3g}"
         elif isinstance(value, tuple):
-            value = "-".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in value)
-        parts.append(f"{name}={value}")
+            value = " - ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in value)
+        parts.append(f"{label} = {value}")
     return ", ".join(parts)
 
 

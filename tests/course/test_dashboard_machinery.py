@@ -124,3 +124,21 @@ def test_svg_joins_the_bundle_and_the_figures_when_asked():
     finally:
         style.figure_formats("png")
     assert new_figure(width=2, height=2)[0]._repr_svg_() is None
+
+
+def test_the_computing_line_names_settings_as_the_controls_show_them():
+    """While a setting computes, the status line reads like the controls (labels and the options'
+    display names), not like the code's keywords (it read 'computing n_exponents=6, n_units=16')."""
+    import ipywidgets as W
+
+    from flosslab.course.dashboard_machinery import describe_settings
+    controls = {"n_exponents": W.IntSlider(value=6, description="flossed k"),
+                "schedule": W.Dropdown(options=[("preflossing", "pre"), ("no flossing", "none")],
+                                       value="pre", description="flossing"),
+                "shown": W.SelectMultiple(options=[("no flossing", "none"), ("preflossing", "pre")],
+                                          value=("none", "pre"), description="schedules"),
+                "gain": W.FloatSlider(value=1.23456, description="gain g")}
+    values = {name: c.value for name, c in controls.items()}
+    assert describe_settings(values, controls) == (
+        "flossed k = 6, flossing = preflossing, schedules = no flossing, preflossing, gain g = 1.23")
+    assert describe_settings({"seed": 3}) == "seed = 3"          # no control: its name
