@@ -74,6 +74,13 @@ def median_interval(values, coverage: float = 0.9, n_boot: int = 2000, seed: int
     return float(onp.median(v)), float(low), float(high)
 
 
+def seed_cells(values) -> str:
+    """``seeds | median [90 % interval] | seeds >= 0.9 | seeds >= 0.8`` of one row."""
+    med, low, high = median_interval(values)
+    counts = " | ".join(f"{sum(v >= level for v in values)} of {len(values)}" for level in LEVELS)
+    return f"{len(values)} | {med:.3f} [{low:.3f}, {high:.3f}] | {counts}"
+
+
 def sweep_cell(values) -> str:
     q = quartiles(values)
     n = len(values)
@@ -101,11 +108,8 @@ def delay_table(acc: dict, delay: int, schedules=PAPER_SCHEDULES) -> str:
         values = acc.get(s, {}).get(delay)
         if not values:
             continue
-        med, low, high = median_interval(values)
-        counts = [f"{sum(v >= level for v in values)} of {len(values)}" for level in LEVELS]
         every = ", ".join(f"{v:.2f}" for v in values)
-        lines.append(f"| {SCHEDULE_LABELS[s]} | {len(values)} | {med:.3f} [{low:.3f}, {high:.3f}] | "
-                     f"{counts[0]} | {counts[1]} | {every} |")
+        lines.append(f"| {SCHEDULE_LABELS[s]} | {seed_cells(values)} | {every} |")
     return "\n".join(lines)
 
 
@@ -173,11 +177,8 @@ def comparison_table(base: dict, other: dict, delay: int, label: str,
             if not values:
                 lines.append(f"| {SCHEDULE_LABELS[s]} | {name} | 0 | not run | | | | |")
                 continue
-            med, low, high = median_interval(values)
-            counts = [f"{sum(v >= level for v in values)} of {len(values)}" for level in LEVELS]
             test = f"{fisher_p(values, ref):.2f}" if acc is other and ref else ""
-            lines.append(f"| {SCHEDULE_LABELS[s]} | {name} | {len(values)} | {med:.3f} "
-                         f"[{low:.3f}, {high:.3f}] | {counts[0]} | {counts[1]} | {test} | "
+            lines.append(f"| {SCHEDULE_LABELS[s]} | {name} | {seed_cells(values)} | {test} | "
                          + ", ".join(f"{v:.2f}" for v in values) + " |")
     return "\n".join(lines)
 
@@ -224,10 +225,7 @@ def edge_table(acc: dict, delays, schedule: str = "inter") -> str:
         if not values:
             lines.append(f"| {d} | 0 | not run | | |")
             continue
-        med, low, high = median_interval(values)
-        counts = [f"{sum(v >= level for v in values)} of {len(values)}" for level in LEVELS]
-        lines.append(f"| {d} | {len(values)} | {med:.3f} [{low:.3f}, {high:.3f}] | {counts[0]} | "
-                     f"{counts[1]} |")
+        lines.append(f"| {d} | {seed_cells(values)} |")
     return "\n".join(lines)
 
 
