@@ -280,3 +280,19 @@ def test_the_author_d64_sentence_reads_the_runs():
     assert round(fisher_exact([[10, 10], [15, 5]])[1], 2) == 0.19
     text = (ROOT / "docs" / "results.md").read_text()
     assert "10 of 20 seeds reach 0.9 against the" in text and "median 0.896 against" in text
+
+
+def test_the_author_preflossing_sentence_reads_the_runs():
+    """docs/results.md: preflossing alone at d = 70, trained as the author does, 0 of 20 seeds reach
+    0.9, as with the budget (0 of 20)."""
+    import json
+
+    def pre(path, variant):
+        rows = [json.loads(line) for line in (ROOT / path).read_text().splitlines() if line]
+        return [r["final_accuracy"] for r in rows if r["schedule"] == "pre" and r["delay"] == 70
+                and r.get("variant", "") == variant]
+
+    author, budget = pre(report.AUTHOR_FILES[70][0], "author"), pre(report.D70_FILES[0], "")
+    assert len(author) == len(budget) == 20
+    assert sum(a >= 0.9 for a in author) == sum(b >= 0.9 for b in budget) == 0
+    assert "0 of 20 reach 0.9, as with the budget" in (ROOT / "docs" / "results.md").read_text()
