@@ -16,6 +16,12 @@ LAYERS = {"core": 0, "reference": 1, "engine": 1, "paper": 2, "course": 3, "fron
 SIBLINGS = {("reference", "engine"), ("engine", "reference")}
 
 
+def copy_package(root: Path) -> None:
+    """The package's code under ``root``, for a probe module planted in the copy (data left out)."""
+    shutil.copytree(PACKAGE, root / "flosslab", ignore=shutil.ignore_patterns(
+        "__pycache__", "data", "*.png", "*.json", "*.jsonl"))
+
+
 def part_of(module: str) -> str:
     parts = module.split(".")
     if len(parts) > 1 and parts[1] in LAYERS:
@@ -79,8 +85,7 @@ def test_the_layer_check_catches_an_upward_import(tmp_path):
     """The checker itself, on a copy of the package in a temporary folder (nothing is written into
     the project, so an interrupted run leaves nothing behind): the copy is clean, and a core module
     importing the course, or the engine importing the reference, is reported."""
-    shutil.copytree(PACKAGE, tmp_path / "flosslab", ignore=shutil.ignore_patterns(
-        "__pycache__", "data", "*.png", "*.json", "*.jsonl"))
+    copy_package(tmp_path)
     assert upward_imports(tmp_path) == []
     (tmp_path / "flosslab" / "core" / "_layer_probe.py").write_text("from ..course import demos\n")
     (tmp_path / "flosslab" / "engine" / "_sibling_probe.py").write_text(
@@ -131,8 +136,7 @@ def test_a_lesson_module_imports_no_other_lesson():
 
 def test_the_lesson_check_catches_a_lesson_importing_another(tmp_path):
     """On a copy of the package in a temporary folder, so nothing is left in the project."""
-    shutil.copytree(PACKAGE, tmp_path / "flosslab", ignore=shutil.ignore_patterns(
-        "__pycache__", "data", "*.png", "*.json", "*.jsonl"))
+    copy_package(tmp_path)
     assert lesson_imports(tmp_path) == []
     (tmp_path / "flosslab" / "course" / "lesson99_probe.py").write_text(
         "from . import lesson04_flossing\n")
@@ -222,8 +226,7 @@ def test_the_course_uses_only_public_names_of_the_engine_and_the_reference():
 
 
 def test_the_public_name_check_catches_private_names(tmp_path):
-    shutil.copytree(PACKAGE, tmp_path / "flosslab", ignore=shutil.ignore_patterns(
-        "__pycache__", "data", "*.png", "*.json", "*.jsonl"))
+    copy_package(tmp_path)
     assert private_uses(tmp_path) == []
     (tmp_path / "flosslab" / "course" / "lesson99_probe.py").write_text(
         "from ..engine.cells import _step_and_size\n"
@@ -321,8 +324,7 @@ def test_the_course_keeps_no_cache_of_its_own():
 
 
 def test_the_cache_check_catches_a_module_dict_and_a_closure_dict(tmp_path):
-    shutil.copytree(PACKAGE, tmp_path / "flosslab", ignore=shutil.ignore_patterns(
-        "__pycache__", "data", "*.png", "*.json", "*.jsonl"))
+    copy_package(tmp_path)
     assert course_caches(tmp_path) == []
     (tmp_path / "flosslab" / "course" / "lesson99_probe.py").write_text(
         "_SEEN: dict = {}\n"
